@@ -1,0 +1,2 @@
+from keras_electra.layers.electra_embedding import ElectraEmbedding
+from keras_electra.layers.initializers import electra_kernel_initializer

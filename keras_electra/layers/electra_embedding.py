@@ -1,0 +1,122 @@
+import keras
+from keras_hub.layers import PositionEmbedding
+
+from keras_electra.layers.initializers import electra_kernel_initializer
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraEmbedding(keras.layers.Layer):
+    """ELECTRA's embedding block: three tables, a sum, LayerNorm and dropout.
+
+    This is the block the generator and the discriminator share during
+    pre-training. In Google's reference code every variable under
+    `electra/embeddings` is shared between the two towers: the word, position
+    and token-type tables *and* the LayerNorm that follows their sum. The
+    projection from `embedding_dim` to each tower's `hidden_dim` is not part of
+    the block: each tower keeps its own.
+
+    Args:
+        vocabulary_size: int. Number of token ids.
+        embedding_dim: int. Width of the three tables.
+        max_sequence_length: int. Number of learned positions.
+        num_segments: int. Number of segment (token type) ids.
+        dropout: float. Dropout rate applied after the LayerNorm.
+        layer_norm_epsilon: float. LayerNorm epsilon (`1e-12` in the
+            original).
+        dtype: string or `keras.DTypePolicy`. Forwarded to every sub-layer.
+
+    Example:
+    ```python
+    import numpy as np
+    import keras_electra
+
+    embedding = keras_electra.layers.ElectraEmbedding(
+        vocabulary_size=100, embedding_dim=16, max_sequence_length=32
+    )
+    token_ids = np.array([[2, 5, 7, 3]])
+    segment_ids = np.zeros_like(token_ids)
+    embedding(token_ids, segment_ids).shape  # (1, 4, 16)
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.vocabulary_size = int(vocabulary_size)
+        self.embedding_dim = int(embedding_dim)
+        self.max_sequence_length = int(max_sequence_length)
+        self.num_segments = int(num_segments)
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+
+        self.token_embedding = keras.layers.ReversibleEmbedding(
+            input_dim=self.vocabulary_size,
+            output_dim=self.embedding_dim,
+            embeddings_initializer=electra_kernel_initializer(),
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.position_embedding = PositionEmbedding(
+            sequence_length=self.max_sequence_length,
+            initializer=electra_kernel_initializer(),
+            dtype=self.dtype_policy,
+            name="position_embedding",
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            input_dim=self.num_segments,
+            output_dim=self.embedding_dim,
+            embeddings_initializer=electra_kernel_initializer(),
+            dtype=self.dtype_policy,
+            name="segment_embedding",
+        )
+        # LayerNormalization computes in float32 under mixed policies.
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon,
+            dtype=self.dtype_policy,
+            name="layer_norm",
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="dropout"
+        )
+
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        batch, length = token_ids_shape[0], token_ids_shape[1]
+        self.token_embedding.build((batch, length))
+        self.segment_embedding.build((batch, length))
+        embedded_shape = (batch, length, self.embedding_dim)
+        self.position_embedding.build(embedded_shape)
+        self.layer_norm.build(embedded_shape)
+        self.built = True
+
+    def call(self, token_ids, segment_ids, training=None):
+        tokens = self.token_embedding(token_ids)
+        positions = self.position_embedding(tokens)
+        segments = self.segment_embedding(segment_ids)
+        x = tokens + positions + segments
+        x = self.layer_norm(x)
+        return self.dropout_layer(x, training=training)
+
+    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+        return tuple(token_ids_shape) + (self.embedding_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "max_sequence_length": self.max_sequence_length,
+                "num_segments": self.num_segments,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config

@@ -1,0 +1,6 @@
+import keras
+
+
+def electra_kernel_initializer(stddev=0.02):
+    """The truncated normal initializer (stddev 0.02) used throughout ELECTRA."""
+    return keras.initializers.TruncatedNormal(stddev=stddev)

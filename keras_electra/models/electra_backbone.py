@@ -1,0 +1,206 @@
+import keras
+from keras_hub.layers import TransformerEncoder
+from keras_hub.models import Backbone
+
+from keras_electra.layers.electra_embedding import ElectraEmbedding
+from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.utils.preset_mixin import PresetMixin
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraBackbone(PresetMixin, Backbone):
+    """The ELECTRA encoder tower, as in Google's reference implementation.
+
+    Token, position and segment embeddings are summed, normalised (LayerNorm,
+    epsilon 1e-12) and dropped out; when `embedding_dim != hidden_dim` a dense
+    projection maps them to `hidden_dim`; then `num_layers` post-LayerNorm
+    transformer blocks with the exact (erf) GELU follow. There is no pooler:
+    ELECTRA's "pooled" vector is simply the hidden state at position 0.
+
+    The embedding block (`ElectraEmbedding`: the three tables and their
+    LayerNorm) can be shared with another backbone by passing it as
+    `embedding`; the projection always belongs to this backbone. This is how
+    the generator shares the discriminator's embeddings. Sharing is not part of
+    `get_config()`: `ElectraPretrainer` restores it when it is deserialised.
+
+    Args:
+        vocabulary_size: int. Size of the token vocabulary.
+        num_layers: int. Number of transformer blocks.
+        num_heads: int. Attention heads per block.
+        hidden_dim: int. Width of the transformer blocks.
+        intermediate_dim: int. Width of the feed-forward layer in each block.
+        embedding_dim: int. Width of the embedding tables. Defaults to
+            `hidden_dim`.
+        dropout: float. Dropout rate for embeddings, attention and hidden
+            layers.
+        max_sequence_length: int. Number of learned positions.
+        num_segments: int. Number of segment ids.
+        layer_norm_epsilon: float. Epsilon of every LayerNorm.
+        embedding: optional `ElectraEmbedding` to share with another backbone.
+        dtype: string or `keras.DTypePolicy` for computations and weights.
+
+    Example:
+    ```python
+    import numpy as np
+    import keras_electra
+
+    backbone = keras_electra.ElectraBackbone(
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=32,
+        intermediate_dim=64,
+        embedding_dim=16,
+        max_sequence_length=64,
+    )
+    inputs = {
+        "token_ids": np.array([[2, 10, 11, 3, 0]]),
+        "segment_ids": np.zeros((1, 5), "int32"),
+        "padding_mask": np.array([[1, 1, 1, 1, 0]]),
+    }
+    backbone(inputs).shape  # (1, 5, 32)
+    ```
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        embedding_dim=None,
+        dropout=0.1,
+        max_sequence_length=512,
+        num_segments=2,
+        layer_norm_epsilon=1e-12,
+        embedding=None,
+        dtype=None,
+        **kwargs,
+    ):
+        embedding_dim = hidden_dim if embedding_dim is None else embedding_dim
+        if hidden_dim % num_heads != 0:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be divisible by "
+                f"`num_heads` ({num_heads})."
+            )
+        # === Layers ===
+        if embedding is None:
+            embedding = ElectraEmbedding(
+                vocabulary_size=vocabulary_size,
+                embedding_dim=embedding_dim,
+                max_sequence_length=max_sequence_length,
+                num_segments=num_segments,
+                dropout=dropout,
+                layer_norm_epsilon=layer_norm_epsilon,
+                dtype=dtype,
+                name="embeddings",
+            )
+        else:
+            _check_shared_embedding(
+                embedding,
+                vocabulary_size=vocabulary_size,
+                embedding_dim=embedding_dim,
+                max_sequence_length=max_sequence_length,
+                num_segments=num_segments,
+            )
+        self.embedding = embedding
+        self.embeddings_projection = None
+        if hidden_dim != embedding_dim:
+            self.embeddings_projection = keras.layers.Dense(
+                hidden_dim,
+                kernel_initializer=electra_kernel_initializer(),
+                dtype=dtype,
+                name="embeddings_projection",
+            )
+        self.transformer_layers = []
+        for i in range(num_layers):
+            self.transformer_layers.append(
+                TransformerEncoder(
+                    num_heads=num_heads,
+                    intermediate_dim=intermediate_dim,
+                    # "gelu" is keras.activations.gelu with
+                    # approximate=False: the exact erf form BERT/ELECTRA use.
+                    activation="gelu",
+                    dropout=dropout,
+                    layer_norm_epsilon=layer_norm_epsilon,
+                    kernel_initializer=electra_kernel_initializer(),
+                    normalize_first=False,
+                    dtype=dtype,
+                    name=f"transformer_layer_{i}",
+                )
+            )
+
+        # === Functional model ===
+        token_id_input = keras.Input(
+            shape=(None,), dtype="int32", name="token_ids"
+        )
+        segment_id_input = keras.Input(
+            shape=(None,), dtype="int32", name="segment_ids"
+        )
+        padding_mask_input = keras.Input(
+            shape=(None,), dtype="int32", name="padding_mask"
+        )
+        x = self.embedding(token_id_input, segment_id_input)
+        if self.embeddings_projection is not None:
+            x = self.embeddings_projection(x)
+        for layer in self.transformer_layers:
+            x = layer(x, padding_mask=padding_mask_input)
+        super().__init__(
+            inputs={
+                "token_ids": token_id_input,
+                "segment_ids": segment_id_input,
+                "padding_mask": padding_mask_input,
+            },
+            outputs=x,
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.token_embedding = self.embedding.token_embedding
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "embedding_dim": self.embedding_dim,
+                "dropout": self.dropout,
+                "max_sequence_length": self.max_sequence_length,
+                "num_segments": self.num_segments,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
+
+
+def _check_shared_embedding(embedding, **expected):
+    if not isinstance(embedding, ElectraEmbedding):
+        raise ValueError(
+            "`embedding` must be an `ElectraEmbedding` layer to share, for "
+            f"example `other_backbone.embedding`. Received: {embedding!r}"
+        )
+    for key, value in expected.items():
+        if getattr(embedding, key) != value:
+            raise ValueError(
+                f"Cannot share an embedding block with {key}="
+                f"{getattr(embedding, key)} in a backbone configured with "
+                f"{key}={value}. Generator and discriminator must agree on "
+                "vocabulary_size, embedding_dim, max_sequence_length and "
+                "num_segments."
+            )

@@ -1,0 +1,581 @@
+import copy
+
+import keras
+from keras import ops
+
+from keras_electra.models import electra_masking
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_discriminator import ElectraDiscriminator
+from keras_electra.models.electra_generator import ElectraGenerator
+from keras_electra.optimizers.electra_adamw import ElectraAdamW
+from keras_electra.optimizers.electra_schedule import (
+    ElectraLearningRateSchedule,
+)
+from keras_electra.utils import preset_utils
+
+# Backbone arguments that must agree between the two towers; `from_preset` and
+# `from_config` apply overrides of these to both.
+SHARED_BACKBONE_ARGS = (
+    "vocabulary_size",
+    "embedding_dim",
+    "max_sequence_length",
+    "num_segments",
+    "dropout",
+    "layer_norm_epsilon",
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraPretrainer(keras.Model):
+    """Joint ELECTRA pre-training: generator + discriminator in one `fit`.
+
+    Each step, inside the compiled graph and on every backend:
+    1. **Dynamic masking** with the model's own `SeedGenerator`: candidates
+       are real tokens other than [CLS], [SEP], [MASK], [PAD];
+       `max(1, round(mask_rate * num_real_tokens))` of them are chosen,
+       capped by `max_predictions` (`int((mask_rate + 0.005) * length)` by
+       default) so shapes stay static; 85% of the chosen positions become
+       [MASK] and 15% keep the original token (no random tokens).
+    2. The **generator** predicts the original tokens, with its head computed
+       only at the chosen positions; its MLM loss is the mean cross-entropy
+       over the real prediction slots.
+    3. Tokens are **sampled** from the generator's softmax (Gumbel-max,
+       temperature 1.0) with the gradient stopped, and written into the
+       original sequence; the discriminator never sees [MASK].
+    4. The **discriminator** labels each token: 1 only where the sampled token
+       differs from the original (a correct guess counts as original). Its
+       loss is the sigmoid cross-entropy over all non-padding tokens.
+    5. `loss = generator_weight * mlm + discriminator_weight * rtd` (1 and 50).
+
+    The math lives in `call()` (corruption and forward passes),
+    `compute_loss()` and `compute_metrics()`; Keras' own backend train steps
+    call them, so `fit`, `evaluate` and `predict` are the same code on
+    TensorFlow, JAX and PyTorch, jit-compiled where the backend supports it.
+
+    Args:
+        generator: `keras_electra.ElectraGenerator`, sharing its backbone's
+            embedding block with the discriminator's backbone.
+        discriminator: `keras_electra.ElectraDiscriminator`.
+        mask_rate: fraction of tokens to predict (0.15; 0.25 for large).
+        max_predictions: static number of prediction slots per sequence;
+            `None` means `int((mask_rate + 0.005) * sequence_length)`.
+        mask_token_rate: fraction of chosen positions replaced by [MASK].
+        temperature: generator sampling temperature.
+        generator_weight: weight of the MLM loss.
+        discriminator_weight: weight of the RTD loss.
+        pad_token_id, cls_token_id, sep_token_id, mask_token_id: special ids
+            of the vocabulary (BERT's uncased vocabulary by default).
+        learning_rate: peak learning rate used by `compile()`.
+        num_train_steps: length of the run for the learning-rate decay.
+        warmup_steps: linear warm-up steps (10,000 in the paper).
+        weight_decay: decoupled weight decay.
+        seed: seed of the masking and sampling `SeedGenerator`.
+
+    Example:
+    ```python
+    import numpy as np
+    import keras_electra
+
+    pretrainer = keras_electra.ElectraPretrainer.from_preset(
+        "electra_tiny", vocabulary_size=200, pad_token_id=0, cls_token_id=2,
+        sep_token_id=3, mask_token_id=4,
+    )
+    pretrainer.compile(num_train_steps=10, warmup_steps=1)
+    token_ids = np.random.randint(5, 200, size=(8, 32)).astype("int32")
+    token_ids[:, 0], token_ids[:, -1] = 2, 3
+    data = {
+        "token_ids": token_ids,
+        "segment_ids": np.zeros_like(token_ids),
+        "padding_mask": np.ones_like(token_ids),
+    }
+    pretrainer.fit(data, batch_size=4, epochs=1)
+    ```
+    """
+
+    backbone_cls = ElectraBackbone
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        mask_rate=0.15,
+        max_predictions=None,
+        mask_token_rate=0.85,
+        temperature=1.0,
+        generator_weight=1.0,
+        discriminator_weight=50.0,
+        pad_token_id=0,
+        cls_token_id=101,
+        sep_token_id=102,
+        mask_token_id=103,
+        learning_rate=5e-4,
+        num_train_steps=1_000_000,
+        warmup_steps=10_000,
+        weight_decay=0.01,
+        seed=None,
+        **kwargs,
+    ):
+        if (
+            generator.backbone.embedding
+            is not discriminator.backbone.embedding
+        ):
+            raise ValueError(
+                "The generator and the discriminator must share one embedding "
+                "block, as in ELECTRA. Build the generator's backbone with "
+                "`embedding=discriminator.backbone.embedding`."
+            )
+        if not 0.0 < mask_rate < 1.0:
+            raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
+        # === Layers ===
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed_generator = keras.random.SeedGenerator(seed, name="corruption")
+        # === Metrics (updated in `compute_metrics`) ===
+        self.generator_loss_tracker = keras.metrics.Mean("generator_loss")
+        self.generator_accuracy = keras.metrics.Mean("generator_accuracy")
+        self.discriminator_loss_tracker = keras.metrics.Mean(
+            "discriminator_loss"
+        )
+        self.discriminator_accuracy = keras.metrics.Mean(
+            "discriminator_accuracy"
+        )
+        self.discriminator_precision = keras.metrics.Mean(
+            "discriminator_precision"
+        )
+        self.discriminator_recall = keras.metrics.Mean("discriminator_recall")
+        self.replaced_fraction = keras.metrics.Mean("replaced_fraction")
+        # === Config ===
+        self.mask_rate = mask_rate
+        self.max_predictions = max_predictions
+        self.mask_token_rate = mask_token_rate
+        self.temperature = temperature
+        self.generator_weight = generator_weight
+        self.discriminator_weight = discriminator_weight
+        self.pad_token_id = pad_token_id
+        self.cls_token_id = cls_token_id
+        self.sep_token_id = sep_token_id
+        self.mask_token_id = mask_token_id
+        self.learning_rate = learning_rate
+        self.num_train_steps = num_train_steps
+        self.warmup_steps = warmup_steps
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.compile()
+
+    @property
+    def backbone(self):
+        """The discriminator's backbone: what users fine-tune."""
+        return self.discriminator.backbone
+
+    def num_slots(self, sequence_length):
+        """Prediction slots per sequence of length `sequence_length`."""
+        if self.max_predictions is not None:
+            return int(self.max_predictions)
+        return max(1, int((self.mask_rate + 0.005) * sequence_length))
+
+    def call(self, inputs, training=False):
+        token_ids = inputs["token_ids"]
+        segment_ids = inputs["segment_ids"]
+        padding_mask = inputs["padding_mask"]
+        length = ops.shape(token_ids)[1]
+        slots = self.num_slots(length if isinstance(length, int) else 512)
+
+        masked = electra_masking.mask_tokens(
+            token_ids,
+            padding_mask,
+            seed=self.seed_generator,
+            mask_rate=self.mask_rate,
+            max_predictions=slots,
+            mask_token_id=self.mask_token_id,
+            special_token_ids=(
+                self.cls_token_id,
+                self.sep_token_id,
+                self.mask_token_id,
+                self.pad_token_id,
+            ),
+            mask_token_rate=self.mask_token_rate,
+        )
+        generator_logits = self.generator(
+            {
+                "token_ids": masked["masked_ids"],
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+                "mask_positions": masked["mask_positions"],
+            },
+            training=training,
+        )
+        # Sampling, softmax and losses run in float32 whatever the policy.
+        generator_logits = ops.cast(generator_logits, "float32")
+        sampled_ids = electra_masking.gumbel_sample(
+            generator_logits, self.seed_generator, self.temperature
+        )
+        corrupted_ids, labels = electra_masking.replace_tokens(
+            token_ids,
+            masked["mask_positions"],
+            masked["mask_weights"],
+            sampled_ids,
+            padding_mask,
+        )
+        discriminator_logits = self.discriminator(
+            {
+                "token_ids": corrupted_ids,
+                "segment_ids": segment_ids,
+                "padding_mask": padding_mask,
+            },
+            training=training,
+        )
+        return {
+            "generator_logits": generator_logits,
+            "mask_positions": masked["mask_positions"],
+            "mask_ids": masked["mask_ids"],
+            "mask_weights": masked["mask_weights"],
+            "masked_ids": masked["masked_ids"],
+            "sampled_ids": sampled_ids,
+            "corrupted_ids": corrupted_ids,
+            "replaced_labels": labels,
+            "discriminator_logits": ops.cast(discriminator_logits, "float32"),
+            "padding_mask": ops.cast(padding_mask, "float32"),
+        }
+
+    # --- losses -----------------------------------------------------------
+
+    def generator_loss(self, y_pred):
+        """Mean cross-entropy over the real prediction slots."""
+        log_probs = ops.log_softmax(y_pred["generator_logits"], axis=-1)
+        label_log_probs = ops.take_along_axis(
+            log_probs, ops.expand_dims(y_pred["mask_ids"], -1), axis=-1
+        )
+        weights = y_pred["mask_weights"]
+        numerator = -ops.sum(ops.squeeze(label_log_probs, -1) * weights)
+        return numerator / (ops.sum(weights) + 1e-6)
+
+    def discriminator_loss(self, y_pred):
+        """Mean sigmoid cross-entropy over the non-padding tokens."""
+        logits = y_pred["discriminator_logits"]
+        labels = y_pred["replaced_labels"]
+        weights = y_pred["padding_mask"]
+        # Stable sigmoid cross-entropy: max(x, 0) - x * z + log(1 + e^-|x|).
+        losses = (
+            ops.relu(logits)
+            - logits * labels
+            + ops.log1p(ops.exp(-ops.abs(logits)))
+        )
+        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        total = self.generator_weight * self.generator_loss(
+            y_pred
+        ) + self.discriminator_weight * self.discriminator_loss(y_pred)
+        for loss in self.losses:
+            total = total + ops.cast(ops.sum(loss), "float32")
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        weights = y_pred["mask_weights"]
+        num_slots = ops.sum(weights)
+        predicted = ops.cast(ops.argmax(y_pred["generator_logits"], -1), "int32")
+        correct = ops.cast(ops.equal(predicted, y_pred["mask_ids"]), "float32")
+        self.generator_loss_tracker.update_state(self.generator_loss(y_pred))
+        self.generator_accuracy.update_state(
+            ops.sum(correct * weights) / ops.maximum(num_slots, 1.0),
+            sample_weight=num_slots,
+        )
+
+        real = y_pred["padding_mask"]
+        labels = y_pred["replaced_labels"]
+        flagged = ops.cast(y_pred["discriminator_logits"] > 0, "float32") * real
+        num_real = ops.sum(real)
+        num_replaced = ops.sum(labels)
+        num_flagged = ops.sum(flagged)
+        true_positives = ops.sum(flagged * labels)
+        agree = ops.cast(ops.equal(flagged, labels), "float32") * real
+        self.discriminator_loss_tracker.update_state(
+            self.discriminator_loss(y_pred)
+        )
+        # Ratios are weighted by their denominators, so the running means are
+        # the exact ratios over everything seen since the last reset.
+        self.discriminator_accuracy.update_state(
+            ops.sum(agree) / ops.maximum(num_real, 1.0), sample_weight=num_real
+        )
+        self.discriminator_precision.update_state(
+            true_positives / ops.maximum(num_flagged, 1.0),
+            sample_weight=num_flagged,
+        )
+        self.discriminator_recall.update_state(
+            true_positives / ops.maximum(num_replaced, 1.0),
+            sample_weight=num_replaced,
+        )
+        self.replaced_fraction.update_state(
+            num_replaced / ops.maximum(num_real, 1.0), sample_weight=num_real
+        )
+        return self.get_metrics_result()
+
+    # --- training set-up --------------------------------------------------
+
+    def make_optimizer(
+        self,
+        learning_rate=None,
+        num_train_steps=None,
+        warmup_steps=None,
+        weight_decay=None,
+    ):
+        """The paper's optimizer: `ElectraAdamW` with warm-up and linear decay.
+
+        Unset arguments come from this pretrainer's configuration. The warm-up
+        never exceeds a tenth of the run, so short runs still train.
+        """
+        learning_rate = learning_rate or self.learning_rate
+        num_train_steps = num_train_steps or self.num_train_steps
+        if warmup_steps is None:
+            warmup_steps = min(self.warmup_steps, num_train_steps // 10)
+        if weight_decay is None:
+            weight_decay = self.weight_decay
+        schedule = ElectraLearningRateSchedule(
+            learning_rate,
+            warmup_steps=warmup_steps,
+            decay_steps=num_train_steps,
+        )
+        return ElectraAdamW(learning_rate=schedule, weight_decay=weight_decay)
+
+    def compile(
+        self,
+        optimizer="auto",
+        learning_rate=None,
+        num_train_steps=None,
+        warmup_steps=None,
+        weight_decay=None,
+        **kwargs,
+    ):
+        """Compile with the paper's optimizer and schedule by default.
+
+        Args:
+            optimizer: `"auto"` for `make_optimizer(...)`, or any Keras
+                optimizer.
+            learning_rate, num_train_steps, warmup_steps, weight_decay:
+                forwarded to `make_optimizer` when `optimizer="auto"`.
+            **kwargs: forwarded to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...). There is no `loss` argument: the
+                loss is ELECTRA's.
+        """
+        if "loss" in kwargs and kwargs["loss"] is not None:
+            raise ValueError(
+                "`ElectraPretrainer` computes its own loss (MLM + 50 x RTD); "
+                "set `generator_weight` / `discriminator_weight` instead of "
+                "passing `loss` to `compile()`."
+            )
+        kwargs.pop("loss", None)
+        if optimizer == "auto":
+            optimizer = self.make_optimizer(
+                learning_rate, num_train_steps, warmup_steps, weight_decay
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    # --- serialization ----------------------------------------------------
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.layers.serialize(self.generator),
+            "discriminator": keras.layers.serialize(self.discriminator),
+            "mask_rate": self.mask_rate,
+            "max_predictions": self.max_predictions,
+            "mask_token_rate": self.mask_token_rate,
+            "temperature": self.temperature,
+            "generator_weight": self.generator_weight,
+            "discriminator_weight": self.discriminator_weight,
+            "pad_token_id": self.pad_token_id,
+            "cls_token_id": self.cls_token_id,
+            "sep_token_id": self.sep_token_id,
+            "mask_token_id": self.mask_token_id,
+            "learning_rate": self.learning_rate,
+            "num_train_steps": self.num_train_steps,
+            "warmup_steps": self.warmup_steps,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild both towers with one shared embedding block.
+
+        Besides the pretrainer's own arguments, `config` may carry overrides
+        of the arguments in `SHARED_BACKBONE_ARGS` and `dtype`; they apply to
+        both towers (this is how `from_preset(..., vocabulary_size=...)`
+        works).
+        """
+        config = copy.deepcopy(config)
+        overrides = {
+            key: config.pop(key)
+            for key in SHARED_BACKBONE_ARGS
+            if key in config
+        }
+        dtype = config.pop("dtype", None)
+        if dtype is not None:
+            overrides["dtype"] = dtype
+        towers = {}
+        for tower in ("discriminator", "generator"):
+            tower_config = config.pop(tower)
+            if isinstance(tower_config, keras.Model):
+                towers[tower] = tower_config
+                continue
+            backbone_config = tower_config["config"]["backbone"]
+            backbone_config["config"].update(overrides)
+            towers[tower] = tower_config
+        discriminator = towers["discriminator"]
+        if isinstance(discriminator, dict):
+            discriminator = keras.saving.deserialize_keras_object(discriminator)
+        generator = towers["generator"]
+        if isinstance(generator, dict):
+            generator_config = generator["config"]
+            backbone = ElectraBackbone.from_config(
+                {
+                    **generator_config.pop("backbone")["config"],
+                    "embedding": discriminator.backbone.embedding,
+                }
+            )
+            generator_config.pop("preprocessor", None)
+            generator = ElectraGenerator(backbone=backbone, **generator_config)
+        return cls(generator=generator, discriminator=discriminator, **config)
+
+    # --- presets ----------------------------------------------------------
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """Build a pretrainer from a built-in preset name or a preset folder.
+
+        Args:
+            preset: a built-in name (`keras_electra.presets()`), a local
+                folder written by `save_to_preset`, or a remote handle.
+            load_weights: load the saved weights when the preset has them
+                (built-in presets hold none and start from random weights).
+            **kwargs: overrides of the pretrainer's arguments (`mask_rate`,
+                `seed`, the special token ids, ...), of the arguments both
+                towers share (`vocabulary_size`, `max_sequence_length`,
+                `dropout`, ...) and `dtype`.
+        """
+        preset = preset_utils.resolve_preset(preset)
+        if not preset_utils.preset_has_file(
+            preset, preset_utils.TASK_CONFIG_FILE
+        ):
+            raise ValueError(
+                f"The preset '{preset}' holds a backbone only (no "
+                f"{preset_utils.TASK_CONFIG_FILE}), so it has no generator to "
+                "pre-train with. Load it with `ElectraBackbone.from_preset`, "
+                "or start from a built-in preset such as 'electra_small'."
+            )
+        config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
+        if config.get("class_name") != cls.__name__:
+            raise ValueError(
+                f"The preset '{preset}' holds a {config.get('class_name')}, "
+                f"not an {cls.__name__}."
+            )
+        _check_overrides(cls, kwargs)
+        has_weights = preset_utils.preset_has_file(
+            preset, preset_utils.TASK_WEIGHTS_FILE
+        )
+        resized = sorted(set(kwargs) & set(SHARED_BACKBONE_ARGS[:4]))
+        if load_weights and has_weights and resized:
+            raise ValueError(
+                f"Cannot change {', '.join(resized)} while loading the "
+                f"weights of '{preset}': the saved weights have the stored "
+                "shapes. Pass `load_weights=False` to start from random "
+                "weights with the new sizes."
+            )
+        config["config"].update(kwargs)
+        pretrainer = keras.saving.deserialize_keras_object(config)
+        if load_weights and has_weights:
+            pretrainer.build_from_preset_weights(preset)
+        return pretrainer
+
+    def build_from_preset_weights(self, preset):
+        """Load `task.weights.h5` and `model.weights.h5` from a preset."""
+        keras.saving.load_weights(
+            self,
+            preset_utils.get_file(preset, preset_utils.TASK_WEIGHTS_FILE),
+            objects_to_skip=list(self.backbone._flatten_layers()),
+        )
+        self.backbone.load_weights(
+            preset_utils.get_file(preset, preset_utils.MODEL_WEIGHTS_FILE)
+        )
+
+    def save_to_preset(self, preset_dir, tokenizer=None):
+        """Save to a keras-hub style preset folder, atomically.
+
+        Writes `config.json`, `model.weights.h5` and `metadata.json` for the
+        discriminator backbone (what `ElectraBackbone.from_preset` loads for
+        fine-tuning), `task.json` and `task.weights.h5` for the whole
+        pretrainer (generator and both heads), and the tokenizer's files when
+        `tokenizer` is given.
+        """
+        from keras_hub.src.utils.preset_utils import get_preset_saver
+
+        with preset_utils.atomic_directory(preset_dir) as tmp:
+            get_preset_saver(tmp).save_backbone(self.backbone)
+            with open(
+                f"{tmp}/{preset_utils.TASK_CONFIG_FILE}", "w", encoding="utf-8"
+            ) as f:
+                f.write(preset_utils.serialize_to_json(self))
+            keras.saving.save_weights(
+                self,
+                f"{tmp}/{preset_utils.TASK_WEIGHTS_FILE}",
+                objects_to_skip=list(self.backbone._flatten_layers()),
+            )
+            if tokenizer is not None:
+                tokenizer.save_to_preset(tmp)
+
+    @classmethod
+    def from_towers_config(
+        cls,
+        vocabulary_size,
+        discriminator_config,
+        generator_config,
+        dtype=None,
+        **kwargs,
+    ):
+        """Build a pretrainer from two backbone configurations.
+
+        `discriminator_config` and `generator_config` hold `ElectraBackbone`
+        arguments; the generator's shared arguments (vocabulary, embedding
+        width, positions, segments) are taken from the discriminator's.
+        """
+        discriminator_backbone = ElectraBackbone(
+            vocabulary_size=vocabulary_size, dtype=dtype, **discriminator_config
+        )
+        shared = {
+            key: getattr(discriminator_backbone, key)
+            for key in SHARED_BACKBONE_ARGS
+        }
+        generator_backbone = ElectraBackbone(
+            **{**generator_config, **shared},
+            embedding=discriminator_backbone.embedding,
+            dtype=dtype,
+            name="generator_backbone",
+        )
+        return cls(
+            generator=ElectraGenerator(generator_backbone, name="generator"),
+            discriminator=ElectraDiscriminator(
+                discriminator_backbone, name="discriminator"
+            ),
+            **kwargs,
+        )
+
+
+def _check_overrides(cls, kwargs):
+    import inspect
+
+    allowed = set(inspect.signature(cls.__init__).parameters) - {
+        "self",
+        "generator",
+        "discriminator",
+        "kwargs",
+    }
+    allowed |= set(SHARED_BACKBONE_ARGS) | {"dtype", "name"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) {', '.join(unknown)} for "
+            f"{cls.__name__}.from_preset. Accepted: {', '.join(sorted(allowed))}."
+        )

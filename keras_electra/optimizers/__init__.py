@@ -1,0 +1,2 @@
+from keras_electra.optimizers.electra_adamw import ElectraAdamW
+from keras_electra.optimizers.electra_schedule import ElectraLearningRateSchedule

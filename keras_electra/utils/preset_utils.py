@@ -1,0 +1,165 @@
+"""Finding presets: built-in names, local folders and remote handles.
+
+A preset is a directory in keras-hub's format (`config.json`, `metadata.json`,
+optionally `model.weights.h5`, `task.json`, `task.weights.h5`,
+`tokenizer.json` and `assets/`). The built-in presets ship inside the package
+(the repository's top-level `presets/` folder is installed as
+`keras_electra/_presets`); they hold configurations only, since ELECTRA is
+pre-trained from scratch on the user's text.
+"""
+
+import os
+import pathlib
+
+CONFIG_FILE = "config.json"
+TASK_CONFIG_FILE = "task.json"
+MODEL_WEIGHTS_FILE = "model.weights.h5"
+TASK_WEIGHTS_FILE = "task.weights.h5"
+METADATA_FILE = "metadata.json"
+TOKENIZER_CONFIG_FILE = "tokenizer.json"
+
+
+def builtin_preset_dir():
+    """Where the built-in preset folders live (installed or in a checkout)."""
+    here = pathlib.Path(__file__).resolve().parent.parent
+    installed = here / "_presets"
+    if installed.is_dir():
+        return installed
+    # Editable install or a plain checkout: the repository's `presets/`.
+    return here.parent / "presets"
+
+
+def builtin_presets():
+    """Sorted names of the built-in presets."""
+    root = builtin_preset_dir()
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file()
+    )
+
+
+def resolve_preset(preset):
+    """Turn a preset name or path into something keras-hub's loader reads.
+
+    Returns a local directory for built-in names and local folders, and the
+    handle unchanged for remote schemes (`hf://`, `kaggle://`, `gs://`).
+    Raises a `ValueError` that lists the built-in presets otherwise.
+    """
+    if not isinstance(preset, (str, os.PathLike)):
+        raise ValueError(
+            "A preset must be a name or a path, for example "
+            f"'electra_small' or './my_electra'. Received: {preset!r}"
+        )
+    preset = os.fspath(preset)
+    if "://" in preset:
+        return preset
+    if preset in builtin_presets():
+        return str(builtin_preset_dir() / preset)
+    path = pathlib.Path(preset).expanduser()
+    if path.is_dir():
+        if not (path / CONFIG_FILE).is_file():
+            raise ValueError(
+                f"The folder '{preset}' is not a preset: it has no "
+                f"{CONFIG_FILE}. Save one with `save_to_preset()` or "
+                "convert a checkpoint with `keras-electra convert`."
+            )
+        return str(path)
+    raise ValueError(
+        f"Unknown preset '{preset}': it is neither a built-in preset nor an "
+        f"existing folder. Built-in presets: {', '.join(builtin_presets())}."
+    )
+
+
+def preset_has_file(preset, filename):
+    """True when a local preset folder holds `filename`.
+
+    Remote handles are assumed to hold the standard files.
+    """
+    if "://" in preset:
+        return True
+    return os.path.isfile(os.path.join(preset, filename))
+
+
+def serialize_to_json(obj):
+    """A Keras object's config as keras-hub writes it into preset JSON files."""
+    import json
+
+    import keras
+
+    def strip(config):
+        if isinstance(config, dict):
+            return {
+                key: strip(value)
+                for key, value in config.items()
+                if key not in ("build_config", "compile_config")
+            }
+        return config
+
+    config = strip(keras.saving.serialize_keras_object(obj))
+    return json.dumps(config, indent=4) + "\n"
+
+
+def load_json(preset, filename):
+    """Read a JSON file of a preset (local or remote)."""
+    from keras_hub.src.utils.preset_utils import load_json as hub_load_json
+
+    return hub_load_json(preset, filename)
+
+
+def get_file(preset, filename):
+    """Local path of a preset file, downloading it for remote handles."""
+    from keras_hub.src.utils.preset_utils import get_file as hub_get_file
+
+    return hub_get_file(preset, filename)
+
+
+class atomic_directory:
+    """Write a directory in full or not at all.
+
+    Files are written into a temporary sibling folder, which replaces
+    `path` only once the block finishes without error. A crash mid-write
+    leaves any previous `path` untouched (at worst a stale `.tmp-*` sibling).
+
+    ```python
+    with atomic_directory("run/checkpoint-100") as tmp:
+        model.save_to_preset(tmp)
+    ```
+    """
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def __enter__(self):
+        import tempfile
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = pathlib.Path(
+            tempfile.mkdtemp(
+                prefix=f".{self.path.name}.tmp-", dir=self.path.parent
+            )
+        )
+        return str(self.tmp)
+
+    def __exit__(self, exc_type, exc, tb):
+        import shutil
+
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        _fsync_tree(self.tmp)
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
+            os.replace(self.path, old)
+        os.replace(self.tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+def _fsync_tree(root):
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            with open(os.path.join(dirpath, name), "rb") as f:
+                os.fsync(f.fileno())
