@@ -1,5 +1,6 @@
 """keras-electra: ELECTRA pre-training and fine-tuning on any Keras 3 backend."""
 
+from keras_electra import data
 from keras_electra import layers
 from keras_electra import utils
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -10,5 +11,6 @@ from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
 )
+from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
 from keras_electra.utils.preset_utils import builtin_presets as presets
 from keras_electra.version import __version__

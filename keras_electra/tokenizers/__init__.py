@@ -1,0 +1,1 @@
+from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
