@@ -1,16 +1,42 @@
-"""keras-electra: ELECTRA pre-training and fine-tuning on any Keras 3 backend."""
+"""keras-electra: ELECTRA pre-training and fine-tuning on any Keras 3 backend.
 
-from keras_electra import data
-from keras_electra import layers
-from keras_electra import utils
-from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_discriminator import ElectraDiscriminator
-from keras_electra.models.electra_generator import ElectraGenerator
-from keras_electra.models.electra_pretrainer import ElectraPretrainer
-from keras_electra.optimizers.electra_adamw import ElectraAdamW
-from keras_electra.optimizers.electra_schedule import (
-    ElectraLearningRateSchedule,
-)
-from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
-from keras_electra.utils.preset_utils import builtin_presets as presets
+Public names are imported lazily, so that `import keras_electra` (and the
+command line) can choose the Keras backend before Keras is imported.
+"""
+
+import importlib
+
 from keras_electra.version import __version__
+
+_EXPORTS = {
+    "ElectraBackbone": "keras_electra.models.electra_backbone",
+    "ElectraDiscriminator": "keras_electra.models.electra_discriminator",
+    "ElectraGenerator": "keras_electra.models.electra_generator",
+    "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
+    "ElectraTokenizer": "keras_electra.tokenizers.electra_tokenizer",
+    "ElectraAdamW": "keras_electra.optimizers.electra_adamw",
+    "ElectraLearningRateSchedule": "keras_electra.optimizers.electra_schedule",
+    "ElectraEmbedding": "keras_electra.layers.electra_embedding",
+    "pretrain": "keras_electra.pretraining",
+}
+_SUBMODULES = ("callbacks", "data", "layers", "models", "optimizers",
+               "tokenizers", "utils")
+
+
+def presets():
+    """Names of the built-in presets."""
+    from keras_electra.utils.preset_utils import builtin_presets
+
+    return builtin_presets()
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"keras_electra.{name}")
+    raise AttributeError(f"module 'keras_electra' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted([*_EXPORTS, *_SUBMODULES, "presets", "__version__"])

@@ -161,6 +161,9 @@ class ElectraPretrainer(keras.Model):
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
         self.seed = seed
+        # Both towers are functional models, built at construction; the
+        # pretrainer adds no weights of its own.
+        self.built = True
         self.compile()
 
     @property
@@ -495,11 +498,19 @@ class ElectraPretrainer(keras.Model):
         keras.saving.load_weights(
             self,
             preset_utils.get_file(preset, preset_utils.TASK_WEIGHTS_FILE),
-            objects_to_skip=list(self.backbone._flatten_layers()),
+            objects_to_skip=self._not_task_weights(),
         )
         self.backbone.load_weights(
             preset_utils.get_file(preset, preset_utils.MODEL_WEIGHTS_FILE)
         )
+
+    def _not_task_weights(self):
+        # The backbone goes to model.weights.h5; the optimizer state is not
+        # part of a preset (training checkpoints store it separately).
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        return skip
 
     def save_to_preset(self, preset_dir, tokenizer=None):
         """Save to a keras-hub style preset folder, atomically.
@@ -521,7 +532,7 @@ class ElectraPretrainer(keras.Model):
             keras.saving.save_weights(
                 self,
                 f"{tmp}/{preset_utils.TASK_WEIGHTS_FILE}",
-                objects_to_skip=list(self.backbone._flatten_layers()),
+                objects_to_skip=self._not_task_weights(),
             )
             if tokenizer is not None:
                 tokenizer.save_to_preset(tmp)

@@ -1,0 +1,2 @@
+from keras_electra.callbacks.checkpoint import PeriodicCheckpoint
+from keras_electra.callbacks.training_log import TrainingLog
