@@ -93,8 +93,9 @@ def pretrain(
         resume: continue the run in `output` from its last checkpoint.
         overwrite: delete a previous run in `output` first.
         on_decode_error: `"stop"` or `"skip"` lines that are not UTF-8.
-        stop_after: stop (as if killed) after this many steps in this call;
-            for tests of resumption.
+        stop_after: stop after this many steps in this call without saving
+            anything after the last periodic checkpoint, as a killed run
+            would; for tests of resumption.
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -222,11 +223,13 @@ def pretrain(
             f"{latest[-1] if latest else '(none yet)'}. Lower the learning "
             "rate or check the data, then run again with --resume."
         )
-    if log.step % every != 0:
-        save(log.step)
     if log.step < settings["steps"]:
+        # Stopped early (`stop_after`): like a killed run, nothing is saved
+        # beyond the last periodic checkpoint.
         return {"preset": None, "step": log.step, "history": {},
                 "nan_step": None}
+    if log.step % every != 0:
+        save(log.step)
     history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
     return _finish(output, pretrainer, tokenizer, log.step, history, None,
                    verbose, plot_training_curves)

@@ -24,4 +24,6 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         if self.log is not None and self.log.nan_step is not None:
             return
         step = self.log.step if self.log else (epoch + 1) * self.steps_per_epoch
+        if step % self.steps_per_epoch:
+            return  # an epoch cut short (training stopped): not a checkpoint
         self.save(step)

@@ -4,6 +4,7 @@ import keras
 from keras_hub.tokenizers import WordPieceTokenizer
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
+from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.utils import preset_utils
 
 # Special tokens, in the order a learned vocabulary puts them (ids 0..4).
@@ -40,6 +41,8 @@ class ElectraTokenizer(WordPieceTokenizer):
     tokenizer.mask_token_id  # 4
     ```
     """
+
+    backbone_cls = ElectraBackbone
 
     def __init__(
         self, vocabulary=None, lowercase=True, strip_accents=True, **kwargs
