@@ -365,6 +365,17 @@ def shard_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
+    return _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches)
+
+
+def _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches):
+    """Shared tail of the pipelines: seeded shuffle, batch, resume, prefetch.
+
+    Skipping after batching moves a resumed run to exactly the batch where
+    it stopped, since the order is a function of `seed` only.
+    """
+    import tensorflow as tf
+
     if shuffle_buffer:
         ds = ds.shuffle(shuffle_buffer, seed=seed)
     ds = ds.batch(batch_size, drop_remainder=True)
@@ -408,9 +419,4 @@ def text_dataset(
     }
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
     ds = ds.map(_to_model_inputs)
-    if shuffle_buffer:
-        ds = ds.shuffle(shuffle_buffer, seed=seed)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    if skip_batches:
-        ds = ds.skip(skip_batches)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches)

@@ -1,7 +1,7 @@
 import keras
-from keras_hub.layers import MaskedLMHead
 from keras_hub.models import Task
 
+from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.utils.preset_mixin import PresetMixin
@@ -53,7 +53,7 @@ class ElectraGenerator(PresetMixin, Task):
         # === Layers ===
         dtype = dtype or backbone.dtype_policy
         self.backbone = backbone
-        self.mlm_head = MaskedLMHead(
+        self.mlm_head = ElectraMaskedLMHead(
             token_embedding=backbone.token_embedding,
             intermediate_activation="gelu",  # exact erf GELU
             layer_norm_epsilon=backbone.layer_norm_epsilon,
