@@ -7,7 +7,9 @@
 - `checkpoints/ckpt-<step>/`: periodic checkpoints, each written atomically
   (temporary folder, then rename): a preset plus `training_state.npz`
   (optimizer slots and step, random-generator states) and `state.json`;
-- `log.csv`, `tensorboard/` and `training_curves.png`;
+- `log.csv`, `tensorboard/`, `training_curves.png` and
+  `replaced_tokens.png` (one corrupted sequence: what was replaced, what
+  the discriminator flags);
 - `run.json`: the run's settings, so `--resume` continues the same run.
 
 A resumed run restores weights, optimizer state, step count, random seeds
@@ -108,6 +110,7 @@ def pretrain(
     from keras_electra.callbacks import PeriodicCheckpoint
     from keras_electra.callbacks import TrainingLog
     from keras_electra.data import pretraining_data
+    from keras_electra.utils.plotting import plot_discriminator_example
     from keras_electra.utils.plotting import plot_training_curves
 
     settings = dict(
@@ -231,6 +234,10 @@ def pretrain(
     if log.step % every != 0:
         save(log.step)
     history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
+    plot_discriminator_example(
+        pretrainer, tokenizer, next(iter(dataset)),
+        os.path.join(output, "replaced_tokens.png"),
+    )
     return _finish(output, pretrainer, tokenizer, log.step, history, None,
                    verbose, plot_training_curves)
 

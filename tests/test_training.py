@@ -1,5 +1,4 @@
 import os
-import pathlib
 
 import keras
 import numpy as np
@@ -14,7 +13,6 @@ import keras_electra
 from keras_electra import cli
 from keras_electra.data import text_dataset
 from keras_electra.pretraining import PretrainingError
-from keras_electra.pretraining import learn_vocabulary
 from keras_electra.pretraining import pretrain
 from keras_electra.utils import preset_utils
 
@@ -41,38 +39,38 @@ def preset(tmp_path_factory):
     return str(folder)
 
 
-@pytest.fixture(scope="module")
-def small_tokenizer(corpus, tmp_path_factory):
-    """A 1,000-token vocabulary learned from the corpus (keeps steps cheap)."""
-    path = tmp_path_factory.mktemp("vocab") / "vocab.txt"
-    return learn_vocabulary(corpus, 1000, str(path), max_lines=3000)
-
-
 def _prior_entropy(p):
     return -(p * np.log(p) + (1 - p) * np.log(1 - p))
 
 
-def test_fit_on_real_text_learns(corpus, small_tokenizer):
-    tokenizer = small_tokenizer
+def test_fit_on_real_text_learns(tmp_path):
+    """A few dozen steps on real prose: losses fall, RTD beats the baseline.
+
+    Fifty paragraphs of Jane Austen with the BERT vocabulary: early in
+    training the generator still samples rare tokens that a discriminator
+    learns to spot, which is ELECTRA's easy first phase.
+    """
+    paragraphs = (CORPUS / "austen.txt").read_text(encoding="utf-8").split("\n\n")
+    paragraphs = [p for p in paragraphs if len(p.split()) > 30][:50]
+    corpus = tmp_path / "austen50.txt"
+    corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    tokenizer = keras_electra.ElectraTokenizer(vocabulary=str(VOCAB_FILE))
     pretrainer = tiny_pretrainer(
-        vocabulary_size=tokenizer.vocabulary_size(),
-        **tokenizer.special_token_ids(),
+        vocabulary_size=30522, **tokenizer.special_token_ids()
     )
     pretrainer.compile(learning_rate=2e-3, num_train_steps=1000, warmup_steps=0)
-    data = text_dataset(corpus, tokenizer, batch_size=16, sequence_length=64)
-    held_out = text_dataset(corpus, tokenizer, 16, 64, seed=99, repeat=False).take(4)
+    data = text_dataset(str(corpus), tokenizer, batch_size=16, sequence_length=64)
+    held_out = text_dataset(str(corpus), tokenizer, 16, 64, seed=99).take(4)
     before = pretrainer.evaluate(held_out, verbose=0, return_dict=True)
-    history = pretrainer.fit(data, steps_per_epoch=50, epochs=6, verbose=0).history
+    history = pretrainer.fit(data, steps_per_epoch=15, epochs=2, verbose=0).history
     after = pretrainer.evaluate(held_out, verbose=0, return_dict=True)
     assert history["loss"][-1] < history["loss"][0]
     assert after["loss"] < before["loss"]
-    assert after["generator_loss"] < before["generator_loss"] - 0.3
-    assert after["generator_accuracy"] > before["generator_accuracy"]
-    # The discriminator beats the all-"original" prior in loss. (Beating it
-    # in accuracy takes this 2-layer, 32-wide model well over a thousand
-    # steps: it sat at the baseline through 1,200 steps when measured.)
-    prior = _prior_entropy(after["replaced_fraction"])
-    assert after["discriminator_loss"] < prior
+    assert after["generator_loss"] < before["generator_loss"] - 0.5
+    # Better than calling every token "original", in accuracy and in loss.
+    assert after["discriminator_accuracy"] > 1.0 - after["replaced_fraction"] + 0.005
+    assert after["discriminator_precision"] > 0.5
+    assert after["discriminator_loss"] < _prior_entropy(after["replaced_fraction"])
 
 
 def _weights(folder):

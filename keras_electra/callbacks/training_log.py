@@ -6,13 +6,21 @@ import time
 import keras
 
 
+SHOWN = ("loss", "generator_accuracy", "discriminator_accuracy")
+RUNNING = ("discriminator_precision", "discriminator_recall")
+
+
 class TrainingLog(keras.callbacks.Callback):
     """Progress with ETA, a CSV log every `log_every` steps, and a NaN guard.
 
     Keras' own progress bar restarts at each epoch (each checkpoint chunk);
     this one counts the whole run. Rows of `csv_path` hold the global step,
-    the learning rate, elapsed seconds and every metric (running means since
-    the last checkpoint). A non-finite loss stops training and sets
+    the learning rate, elapsed seconds and the metrics. Keras reports running
+    means since the start of the epoch; the losses, accuracies and replaced
+    fraction (whose per-step weights are constant or nearly so) are
+    differenced into means over the steps since the previous row, while
+    precision and recall (whose denominators vary a lot from step to step)
+    stay running values since the last checkpoint. A non-finite loss stops training and sets
     `self.nan_step`, so the caller can keep the last good checkpoint.
 
     Args:
@@ -35,9 +43,26 @@ class TrainingLog(keras.callbacks.Callback):
         self.nan_step = None
         self.progbar = keras.utils.Progbar(
             self.total_steps, verbose=verbose, unit_name="step",
-            stateful_metrics=None,
+            stateful_metrics=SHOWN,
         )
         self._fields = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_steps = 0
+        self._previous = ({}, 0)
+
+    def _window(self, logs):
+        previous, previous_steps = self._previous
+        steps = self._epoch_steps
+        window = {}
+        for key, value in logs.items():
+            if key in RUNNING:
+                window[key] = value
+                continue
+            total = value * steps - previous.get(key, 0.0) * previous_steps
+            window[key] = total / max(steps - previous_steps, 1)
+        self._previous = (logs, steps)
+        return window
 
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
@@ -45,6 +70,7 @@ class TrainingLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
+        self._epoch_steps = getattr(self, "_epoch_steps", 0) + 1
         logs = {k: float(v) for k, v in (logs or {}).items()}
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
@@ -54,12 +80,11 @@ class TrainingLog(keras.callbacks.Callback):
         if self.step >= self.total_steps:
             self.model.stop_training = True
         if self.step % self.log_every == 0 or self.step >= self.total_steps:
-            self._write(logs)
-            shown = [
-                (k, logs[k])
-                for k in ("loss", "generator_accuracy", "discriminator_accuracy")
-                if k in logs
-            ]
+            if not hasattr(self, "_previous"):
+                self._previous = ({}, 0)
+            window = self._window(logs)
+            self._write(window)
+            shown = [(k, window[k]) for k in SHOWN if k in window]
             self.progbar.update(
                 self.step, values=shown, finalize=self.step >= self.total_steps
             )

@@ -2,6 +2,8 @@
 
 import csv
 
+import numpy as np
+
 
 def read_log(csv_path):
     """Columns of a `TrainingLog` CSV as lists of floats."""
@@ -84,3 +86,18 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
     fig.savefig(png_path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return png_path
+
+
+def plot_discriminator_example(pretrainer, tokenizer, batch, png_path, row=0):
+    """Corrupt one sequence of `batch` and draw what the discriminator flags."""
+    import keras
+
+    out = pretrainer(batch, training=False)
+    real = int(keras.ops.convert_to_numpy(out["padding_mask"])[row].sum())
+    ids = keras.ops.convert_to_numpy(out["corrupted_ids"])[row, :real]
+    labels = keras.ops.convert_to_numpy(out["replaced_labels"])[row, :real]
+    logits = keras.ops.convert_to_numpy(out["discriminator_logits"])[row, :real]
+    probabilities = 1.0 / (1.0 + np.exp(-logits))
+    vocabulary = tokenizer.get_vocabulary()
+    tokens = [vocabulary[int(i)] for i in ids]
+    return plot_replaced_tokens(tokens, labels, probabilities, png_path)

@@ -139,6 +139,7 @@ class atomic_directory:
                 prefix=f".{self.path.name}.tmp-", dir=self.path.parent
             )
         )
+        os.chmod(self.tmp, 0o755)  # mkdtemp makes it private
         return str(self.tmp)
 
     def __exit__(self, exc_type, exc, tb):
