@@ -201,6 +201,9 @@ def pretrain(
         _save_checkpoint(output, pretrainer, tokenizer, step, keep_checkpoints)
 
     callbacks = [
+        keras.callbacks.LambdaCallback(
+            on_train_batch_begin=_RestoreGlobalRNG(state or {})
+        ),
         log,
         PeriodicCheckpoint(save, every, log=log),
         keras.callbacks.TensorBoard(
@@ -395,6 +398,7 @@ def _save_checkpoint(output, pretrainer, tokenizer, step, keep):
             arrays[f"optimizer_{i:05d}"] = keras.ops.convert_to_numpy(v)
         for i, v in enumerate(pretrainer.non_trainable_variables):
             arrays[f"model_{i:05d}"] = keras.ops.convert_to_numpy(v)
+        arrays.update(_global_rng_state())
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
         _write_json(os.path.join(tmp, STATE_FILE), {"step": int(step)})
     for old in _checkpoint_dirs(output)[:-keep] if keep else []:
@@ -436,6 +440,45 @@ def _restore_training_state(pretrainer, state):
         variable.assign(state[f"optimizer_{i:05d}"])
     for i, variable in enumerate(pretrainer.non_trainable_variables):
         variable.assign(state[f"model_{i:05d}"])
+
+
+class _RestoreGlobalRNG:
+    """Restores the global RNG right before the first resumed step.
+
+    Keras may run the model once when `fit` starts (to build it), which draws
+    from the global generator; restoring earlier would be undone by that.
+    """
+
+    def __init__(self, state):
+        self.state = state
+        self.done = False
+
+    def __call__(self, batch, logs=None):
+        if not self.done:
+            _restore_global_rng_state(self.state)
+            self.done = True
+
+
+def _global_rng_state():
+    """Random state that lives outside Keras' seed variables.
+
+    On PyTorch, Keras' dropout draws from torch's global generator (unless a
+    layer has an explicit seed), so a faithful resume must restore it too.
+    """
+    import keras
+
+    if keras.config.backend() != "torch":
+        return {}
+    import torch
+
+    return {"torch_rng_state": torch.get_rng_state().numpy()}
+
+
+def _restore_global_rng_state(state):
+    if "torch_rng_state" in state:
+        import torch
+
+        torch.set_rng_state(torch.from_numpy(state["torch_rng_state"]))
 
 
 def _describe(pretrainer, settings, start_step, keras):

@@ -15,6 +15,7 @@ from keras_electra.data import text_dataset
 from keras_electra.pretraining import PretrainingError
 from keras_electra.pretraining import pretrain
 from keras_electra.utils import preset_utils
+from keras_electra.utils.plotting import read_log
 
 pytestmark = needs_shared
 
@@ -94,8 +95,25 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(corpus, preset, t
     # ... and, resumed, ends exactly where the uninterrupted run did.
     resumed = pretrain(str(tmp_path / "cut"), resume=True, **common)
     assert resumed["step"] == 6
+    # Same data, masks, samples and dropout at every step: the logged losses
+    # of steps 3-6 agree. On PyTorch the CPU kernels leave float32 rounding
+    # differences (about 1e-6 relative after one step, 5e-5 after four).
+    exact = keras.config.backend() != "torch"
+    whole_log = read_log(tmp_path / "whole" / "log.csv")
+    cut_log = read_log(tmp_path / "cut" / "log.csv")
+    assert cut_log["step"][-4:] == [3.0, 4.0, 5.0, 6.0]
+    for key in ("loss", "generator_loss", "discriminator_loss"):
+        np.testing.assert_allclose(
+            cut_log[key][-4:], whole_log[key][-4:], rtol=1e-5 if exact else 3e-4
+        )
+    # And the final weights. On PyTorch, Adam turns those rounding
+    # differences into up to ~lr-sized steps for weights with near-zero
+    # gradients, so there the bound is a few learning-rate steps.
     for a, b in zip(_weights(whole["preset"]), _weights(resumed["preset"])):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        if exact:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_allclose(a, b, atol=5e-3)
     # The output folder has what a user needs.
     for name in ("log.csv", "training_curves.png", "run.json", "tensorboard"):
         assert (tmp_path / "whole" / name).exists(), name
