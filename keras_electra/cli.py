@@ -48,7 +48,9 @@ def build_parser():
                    help="size of a learned vocabulary (default 8000)")
     p.add_argument("--output", default="electra_run",
                    help="run folder (default ./electra_run)")
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=None,
+                   help="training steps (default 300; with --resume, the "
+                   "run's own length unless given)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--sequence-length", type=int, default=None,
                    help="default 128, or the shards' length")

@@ -28,24 +28,10 @@ import numpy as np
 from keras_electra.utils import preset_utils
 
 RUN_FILE = "run.json"
+DEFAULT_STEPS = 300
 STATE_FILE = "state.json"
 TRAINING_STATE_FILE = "training_state.npz"
 
-# Settings that define a run; `--resume` reuses the stored ones.
-RUN_SETTINGS = (
-    "preset",
-    "shards",
-    "corpus",
-    "vocabulary",
-    "vocabulary_size",
-    "steps",
-    "batch_size",
-    "sequence_length",
-    "learning_rate",
-    "warmup_steps",
-    "checkpoint_every",
-    "seed",
-)
 
 
 class PretrainingError(ValueError):
@@ -59,7 +45,7 @@ def pretrain(
     corpus=None,
     vocabulary=None,
     vocabulary_size=8000,
-    steps=300,
+    steps=None,
     batch_size=32,
     sequence_length=128,
     learning_rate=None,
@@ -85,14 +71,17 @@ def pretrain(
             neither `shards` nor `corpus`, the default corpus is fetched.
         vocabulary: a `vocab.txt`; by default the preset's tokenizer, or a
             vocabulary of `vocabulary_size` learned from the corpus.
-        steps, batch_size, sequence_length, learning_rate, warmup_steps:
+        steps: length of the run (300 for a new run; a resumed run keeps its
+            stored length unless `steps` extends it).
+        batch_size, sequence_length, learning_rate, warmup_steps:
             the training run (learning rate and warm-up default to the
             preset's, the warm-up capped at a tenth of the run).
         checkpoint_every: steps between checkpoints.
         keep_checkpoints: how many recent checkpoints to keep.
         log_every: steps between log rows and progress updates.
         seed: seeds data order, masking, sampling and initialisation.
-        resume: continue the run in `output` from its last checkpoint.
+        resume: continue the run in `output` from its last checkpoint, with
+            the run's stored settings (other arguments are ignored).
         overwrite: delete a previous run in `output` first.
         on_decode_error: `"stop"` or `"skip"` lines that are not UTF-8.
         stop_after: stop after this many steps in this call without saving
@@ -119,7 +108,7 @@ def pretrain(
         corpus=_as_list(corpus),
         vocabulary=vocabulary,
         vocabulary_size=vocabulary_size,
-        steps=int(steps),
+        steps=None if steps is None else int(steps),
         batch_size=int(batch_size),
         sequence_length=sequence_length,
         learning_rate=learning_rate,
@@ -128,6 +117,8 @@ def pretrain(
         seed=int(seed),
     )
     settings = _prepare_output(output, settings, resume, overwrite, verbose)
+    if settings["steps"] is None:
+        settings["steps"] = DEFAULT_STEPS
     _check_positive(settings)
     keras.utils.set_random_seed(settings["seed"])
 
@@ -266,16 +257,13 @@ def _prepare_output(output, settings, resume, overwrite, verbose):
     run_file = os.path.join(output, RUN_FILE)
     if os.path.exists(run_file):
         if resume:
+            # The stored settings define the run; only its length may be
+            # changed (to extend it) by passing `steps`.
             with open(run_file, encoding="utf-8") as f:
                 stored = json.load(f)
-            changed = [
-                k for k in RUN_SETTINGS
-                if k in ("steps",) and settings[k] != stored.get(k)
-            ]
-            merged = {**stored}
-            for key in changed:  # a resumed run may be extended
-                merged[key] = settings[key]
-            return merged
+            if settings["steps"] is not None:
+                stored["steps"] = settings["steps"]
+            return stored
         if not overwrite:
             raise PretrainingError(
                 f"'{output}' already holds a pre-training run. Pass --resume "
