@@ -47,6 +47,15 @@ class ElectraPretrainer(keras.Model):
        loss is the sigmoid cross-entropy over all non-padding tokens.
     5. `loss = generator_weight * mlm + discriminator_weight * rtd` (1 and 50).
 
+    Devices: the step has static shapes (the prediction slots are fixed by
+    the sequence length) and no host round-trip, so it compiles the same
+    way for GPU and TPU. What can differ there: `top_k` over positions and
+    the `[batch, slots, vocabulary]` Gumbel noise are the two costly
+    non-matmul ops (the noise dominates random-number time with a 30k
+    vocabulary); under `mixed_bfloat16` the towers' matmuls run in bfloat16
+    while masking, sampling, softmax, LayerNorm and losses stay float32; and
+    on PyTorch Keras runs eagerly unless `compile(jit_compile=True)`.
+
     The math lives in `call()` (corruption and forward passes),
     `compute_loss()` and `compute_metrics()`; Keras' own backend train steps
     call them, so `fit`, `evaluate` and `predict` are the same code on
