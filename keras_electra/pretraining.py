@@ -95,12 +95,10 @@ def pretrain(
     """
     import keras
 
-    import keras_electra
     from keras_electra.callbacks import PeriodicCheckpoint
     from keras_electra.callbacks import TrainingLog
     from keras_electra.data import pretraining_data
     from keras_electra.utils.plotting import plot_discriminator_example
-    from keras_electra.utils.plotting import plot_training_curves
 
     settings = dict(
         preset=str(preset),
@@ -160,24 +158,12 @@ def pretrain(
     if start_step >= settings["steps"]:
         if verbose:
             print(f"The run in '{output}' already reached {start_step} steps.")
-        return _finish(output, pretrainer, tokenizer, start_step, {}, None,
-                       verbose, plot_training_curves)
+        return _finish(output, pretrainer, tokenizer, start_step, {}, verbose)
 
     # --- training ------------------------------------------------------
-    if settings["shards"] is not None:
-        dataset = pretraining_data.shard_dataset(
-            settings["shards"], settings["batch_size"],
-            seed=settings["seed"], skip_batches=start_step,
-        )
-    else:
-        dataset = pretraining_data.text_dataset(
-            settings["corpus"], tokenizer, settings["batch_size"],
-            sequence_length=settings["sequence_length"],
-            seed=settings["seed"], skip_batches=start_step,
-            on_decode_error=on_decode_error,
-        )
+    dataset = _dataset(settings, tokenizer, on_decode_error, start_step)
     if verbose:
-        _describe(pretrainer, settings, start_step, keras)
+        _describe(pretrainer, settings, start_step)
     every = settings["checkpoint_every"]
     last_step = settings["steps"]
     if stop_after is not None:
@@ -228,15 +214,34 @@ def pretrain(
     if log.step % every != 0:
         save(log.step)
     history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
+    # A batch from the start of the data (not after the batches a resumed
+    # run skipped, which would read them all again).
+    first_batch = next(iter(_dataset(settings, tokenizer, on_decode_error, 0)))
     plot_discriminator_example(
-        pretrainer, tokenizer, next(iter(dataset)),
+        pretrainer, tokenizer, first_batch,
         os.path.join(output, "replaced_tokens.png"),
     )
-    return _finish(output, pretrainer, tokenizer, log.step, history, None,
-                   verbose, plot_training_curves)
+    return _finish(output, pretrainer, tokenizer, log.step, history, verbose)
 
 
 # --- helpers -----------------------------------------------------------------
+
+
+def _dataset(settings, tokenizer, on_decode_error, skip_batches):
+    """The run's training data, from shards or raw text, after `skip_batches`."""
+    from keras_electra.data import pretraining_data
+
+    if settings["shards"] is not None:
+        return pretraining_data.shard_dataset(
+            settings["shards"], settings["batch_size"],
+            seed=settings["seed"], skip_batches=skip_batches,
+        )
+    return pretraining_data.text_dataset(
+        settings["corpus"], tokenizer, settings["batch_size"],
+        sequence_length=settings["sequence_length"],
+        seed=settings["seed"], skip_batches=skip_batches,
+        on_decode_error=on_decode_error,
+    )
 
 
 def _as_list(value):
@@ -381,11 +386,10 @@ def _save_checkpoint(output, pretrainer, tokenizer, step, keep):
     path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
     with preset_utils.atomic_directory(path) as tmp:
         pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
-        arrays = {}
-        for i, v in enumerate(pretrainer.optimizer.variables):
-            arrays[f"optimizer_{i:05d}"] = keras.ops.convert_to_numpy(v)
-        for i, v in enumerate(pretrainer.non_trainable_variables):
-            arrays[f"model_{i:05d}"] = keras.ops.convert_to_numpy(v)
+        arrays = {
+            key: keras.ops.convert_to_numpy(variable)
+            for key, variable in _training_state_variables(pretrainer)
+        }
         arrays.update(_global_rng_state())
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
         _write_json(os.path.join(tmp, STATE_FILE), {"step": int(step)})
@@ -421,13 +425,27 @@ def _latest_checkpoint(output, verbose):
     return None
 
 
+def _training_state_variables(pretrainer):
+    """(key, variable) pairs a checkpoint stores besides the preset weights.
+
+    The optimizer's slots and step, and the model's non-trainable variables
+    (the seed states of masking, sampling and dropout).
+    """
+    pairs = [
+        (f"optimizer_{i:05d}", v)
+        for i, v in enumerate(pretrainer.optimizer.variables)
+    ]
+    pairs += [
+        (f"model_{i:05d}", v)
+        for i, v in enumerate(pretrainer.non_trainable_variables)
+    ]
+    return pairs
+
+
 def _restore_training_state(pretrainer, state):
-    optimizer = pretrainer.optimizer
-    optimizer.build(pretrainer.trainable_variables)
-    for i, variable in enumerate(optimizer.variables):
-        variable.assign(state[f"optimizer_{i:05d}"])
-    for i, variable in enumerate(pretrainer.non_trainable_variables):
-        variable.assign(state[f"model_{i:05d}"])
+    pretrainer.optimizer.build(pretrainer.trainable_variables)
+    for key, variable in _training_state_variables(pretrainer):
+        variable.assign(state[key])
 
 
 class _RestoreGlobalRNG:
@@ -469,7 +487,9 @@ def _restore_global_rng_state(state):
         torch.set_rng_state(torch.from_numpy(state["torch_rng_state"]))
 
 
-def _describe(pretrainer, settings, start_step, keras):
+def _describe(pretrainer, settings, start_step):
+    import keras
+
     import keras_electra
 
     devices = _devices(keras.config.backend())
@@ -503,8 +523,9 @@ def _devices(backend):
         return "unknown"
 
 
-def _finish(output, pretrainer, tokenizer, step, history, nan_step, verbose,
-            plot_training_curves):
+def _finish(output, pretrainer, tokenizer, step, history, verbose):
+    from keras_electra.utils.plotting import plot_training_curves
+
     final = os.path.join(output, "preset")
     pretrainer.save_to_preset(final, tokenizer)
     csv_path = os.path.join(output, "log.csv")
@@ -519,7 +540,7 @@ def _finish(output, pretrainer, tokenizer, step, history, nan_step, verbose,
         if png:
             print(f"Training curves: {png}")
     return {"preset": final, "step": step, "history": history,
-            "nan_step": nan_step}
+            "nan_step": None}
 
 
 def _write_json(path, value):

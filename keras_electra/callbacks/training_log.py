@@ -37,7 +37,6 @@ class TrainingLog(keras.callbacks.Callback):
         super().__init__()
         self.total_steps = int(total_steps)
         self.step = int(start_step)
-        self.start_step = int(start_step)
         self.csv_path = csv_path
         self.log_every = max(1, int(log_every))
         self.nan_step = None
@@ -46,6 +45,8 @@ class TrainingLog(keras.callbacks.Callback):
             stateful_metrics=SHOWN,
         )
         self._fields = None
+        self._epoch_steps = 0
+        self._previous = ({}, 0)  # cumulative logs and epoch steps at last row
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_steps = 0
@@ -70,7 +71,7 @@ class TrainingLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        self._epoch_steps = getattr(self, "_epoch_steps", 0) + 1
+        self._epoch_steps += 1
         logs = {k: float(v) for k, v in (logs or {}).items()}
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
@@ -80,8 +81,6 @@ class TrainingLog(keras.callbacks.Callback):
         if self.step >= self.total_steps:
             self.model.stop_training = True
         if self.step % self.log_every == 0 or self.step >= self.total_steps:
-            if not hasattr(self, "_previous"):
-                self._previous = ({}, 0)
             window = self._window(logs)
             self._write(window)
             shown = [(k, window[k]) for k in SHOWN if k in window]
