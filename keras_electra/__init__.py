@@ -19,7 +19,7 @@ _EXPORTS = {
     "ElectraEmbedding": "keras_electra.layers.electra_embedding",
     "pretrain": "keras_electra.pretraining",
 }
-_SUBMODULES = ("callbacks", "data", "layers", "models", "optimizers",
+_SUBMODULES = ("callbacks", "conversion", "data", "layers", "models", "optimizers",
                "tokenizers", "utils")
 
 

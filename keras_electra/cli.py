@@ -4,6 +4,8 @@
     keras-electra build-data --corpus FILES --vocab vocab.txt --output DIR
     keras-electra vocab --corpus FILES --size 8000 --output vocab.txt
     keras-electra info PRESET
+    keras-electra convert --from {transformers,tf1,keras-hub} --discriminator PATH [--generator PATH] --output DIR
+    keras-electra export --to {transformers,keras-hub} PRESET DIR
 
 The backend is chosen before Keras is imported (`--backend`, else
 `KERAS_BACKEND`, else Keras' configured default). Errors in the user's input are printed as one
@@ -94,6 +96,38 @@ def build_parser():
     p.add_argument("--cased", action="store_true")
     p.add_argument("--on-decode-error", choices=("stop", "skip"),
                    default="stop")
+
+    p = sub.add_parser(
+        "convert",
+        help="a transformers, TF1 or keras-hub checkpoint -> a keras-electra "
+        "preset",
+    )
+    _add_common(p)
+    p.add_argument("--from", dest="source", required=True,
+                   choices=("transformers", "tf1", "keras-hub"))
+    p.add_argument("--discriminator", required=True,
+                   help="transformers ElectraForPreTraining folder, TF1 "
+                   "checkpoint (folder or model.ckpt prefix; it holds both "
+                   "towers) or keras-hub ElectraBackbone preset")
+    p.add_argument("--generator",
+                   help="transformers ElectraForMaskedLM folder: with "
+                   "--discriminator, gives a pretrainer")
+    p.add_argument("--output", required=True, help="preset folder to write")
+    p.add_argument("--vocab", help="TF1 only: vocab.txt (default: next to "
+                   "the checkpoint)")
+    p.add_argument("--num-heads", type=int,
+                   help="TF1 only: discriminator heads (default hidden/64)")
+    p.add_argument("--generator-num-heads", type=int,
+                   help="TF1 only: generator heads (default hidden/64)")
+
+    p = sub.add_parser(
+        "export", help="a keras-electra preset -> transformers or keras-hub"
+    )
+    _add_common(p)
+    p.add_argument("--to", dest="target", required=True,
+                   choices=("transformers", "keras-hub"))
+    p.add_argument("preset", help="keras-electra preset folder")
+    p.add_argument("output", help="folder to write")
 
     p = sub.add_parser("info", help="what a preset contains")
     _add_common(p)
@@ -210,6 +244,93 @@ def _info(args):
         print(f"{label}: {'yes' if has else 'no'}")
 
 
+def _convert(args):
+    from keras_electra import conversion
+
+    tokenizer = None
+    if args.source == "tf1":
+        if args.generator:
+            raise ValueError(
+                "A TF1 checkpoint holds both towers: pass it as "
+                "--discriminator and leave out --generator."
+            )
+        model, tokenizer = conversion.load_tf1(
+            args.discriminator, num_heads=args.num_heads,
+            generator_num_heads=args.generator_num_heads,
+            vocabulary=args.vocab,
+        )
+    elif args.source == "transformers":
+        loaded = conversion.load_transformers(args.discriminator, args.generator)
+        if isinstance(loaded, tuple):
+            model, tokenizer = loaded
+        else:
+            model = loaded
+            from keras_electra.conversion import transformers_checkpoint
+
+            tokenizer = transformers_checkpoint.tokenizer_from_folder(
+                args.discriminator
+            )
+    else:
+        if args.generator:
+            raise ValueError(
+                "A keras-hub ElectraBackbone preset holds no generator; "
+                "leave out --generator."
+            )
+        model, tokenizer = conversion.load_keras_hub(args.discriminator)
+    _save_preset(model, args.output, tokenizer)
+    print(f"Wrote {type(model).__name__} preset to {args.output}"
+          f"{' with its tokenizer' if tokenizer is not None else ''}.")
+
+
+def _save_preset(model, output, tokenizer):
+    from keras_electra.utils import preset_utils
+
+    if hasattr(model, "generator"):  # a pretrainer saves atomically itself
+        model.save_to_preset(output, tokenizer=tokenizer)
+        return
+    with preset_utils.atomic_directory(output) as tmp:
+        model.save_to_preset(tmp)
+        if tokenizer is not None:
+            tokenizer.save_to_preset(tmp)
+
+
+def _export(args):
+    from keras_electra import conversion
+
+    model, tokenizer = _load_any(args.preset)
+    if args.target == "transformers":
+        conversion.export_transformers(model, args.output, tokenizer)
+    else:
+        conversion.export_keras_hub(model, args.output, tokenizer)
+    print(f"Wrote {args.target} checkpoint of {type(model).__name__} to "
+          f"{args.output}.")
+
+
+def _load_any(preset):
+    """The model a keras-electra preset holds, and its tokenizer (or None)."""
+    import keras_electra
+    from keras_electra.utils import preset_utils
+
+    path = preset_utils.resolve_preset(preset)
+    cls = keras_electra.ElectraBackbone
+    if preset_utils.preset_has_file(path, preset_utils.TASK_CONFIG_FILE):
+        task = preset_utils.load_json(path, preset_utils.TASK_CONFIG_FILE)
+        name = task.get("class_name")
+        if not hasattr(keras_electra, str(name)):
+            raise ValueError(f"'{preset}' holds a {name}, which cannot be exported.")
+        cls = getattr(keras_electra, name)
+    if not preset_utils.preset_has_file(path, preset_utils.MODEL_WEIGHTS_FILE):
+        raise ValueError(
+            f"'{preset}' holds no weights (a built-in preset?): export a "
+            "trained or converted preset, such as the preset/ folder of a "
+            "pre-training run."
+        )
+    tokenizer = None
+    if preset_utils.preset_has_file(path, preset_utils.TOKENIZER_CONFIG_FILE):
+        tokenizer = keras_electra.ElectraTokenizer.from_preset(path)
+    return cls.from_preset(path), tokenizer
+
+
 def _arch(config):
     keys = ("vocabulary_size", "num_layers", "hidden_dim", "num_heads",
             "intermediate_dim", "embedding_dim", "max_sequence_length")
@@ -221,6 +342,8 @@ COMMANDS = {
     "build-data": _build_data,
     "vocab": _vocab,
     "info": _info,
+    "convert": _convert,
+    "export": _export,
 }
 
 

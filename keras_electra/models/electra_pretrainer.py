@@ -460,7 +460,10 @@ class ElectraPretrainer(keras.Model):
 
         Args:
             preset: a built-in name (`keras_electra.presets()`), a local
-                folder written by `save_to_preset`, or a remote handle.
+                folder written by `save_to_preset`, a remote handle, or a
+                checkpoint to convert: a folder with transformers
+                `discriminator/` and `generator/` subfolders, or a Google
+                TF1 checkpoint (see `keras_electra.conversion`).
             load_weights: load the saved weights when the preset has them
                 (built-in presets hold none and start from random weights).
             **kwargs: overrides of the pretrainer's arguments (`mask_rate`,
@@ -468,6 +471,15 @@ class ElectraPretrainer(keras.Model):
                 towers share (`vocabulary_size`, `max_sequence_length`,
                 `dropout`, ...) and `dtype`.
         """
+        from keras_electra.conversion import load_foreign_preset
+
+        if preset not in preset_utils.builtin_presets():
+            _check_overrides(cls, kwargs)
+            pretrainer = load_foreign_preset(
+                cls, preset, load_weights=load_weights, **kwargs
+            )
+            if pretrainer is not None:
+                return pretrainer
         preset = preset_utils.resolve_preset(preset)
         if not preset_utils.preset_has_file(
             preset, preset_utils.TASK_CONFIG_FILE

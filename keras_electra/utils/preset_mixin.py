@@ -7,11 +7,22 @@ class PresetMixin:
     Resolves built-in preset names to the packaged folders (with an error that
     lists them for unknown names) and, since built-in presets carry only
     configurations, skips weight loading when the folder holds no weights.
-    Everything else is keras-hub's own preset loader.
+    Checkpoints in other formats (transformers folders, Google's TF1
+    checkpoints, keras-hub presets) are converted on the fly
+    (`keras_electra.conversion`). Everything else is keras-hub's own preset
+    loader.
     """
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
+        from keras_electra.conversion import load_foreign_preset
+
+        if preset not in preset_utils.builtin_presets():
+            model = load_foreign_preset(
+                cls, preset, load_weights=load_weights, **kwargs
+            )
+            if model is not None:
+                return model
         preset = preset_utils.resolve_preset(preset)
         if load_weights and not preset_utils.preset_has_file(
             preset, preset_utils.MODEL_WEIGHTS_FILE

@@ -1,0 +1,497 @@
+"""Hugging Face transformers ELECTRA folders, in and out.
+
+Reading needs no torch for `model.safetensors` (sharded or not); only a
+legacy `pytorch_model.bin` needs torch to unpickle. Writing produces
+`config.json`, `model.safetensors` and the tokenizer files that
+`transformers.ElectraForPreTraining.from_pretrained` /
+`ElectraForMaskedLM.from_pretrained` and `AutoTokenizer` read.
+"""
+
+import json
+import os
+import warnings
+
+import numpy as np
+
+from keras_electra.conversion import weight_map
+from keras_electra.utils import preset_utils
+
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
+PYTORCH_FILE = "pytorch_model.bin"
+VOCABULARY_FILE = "vocab.txt"
+
+#: transformers `ElectraConfig` field -> `ElectraBackbone` argument.
+CONFIG_FIELDS = {
+    "vocab_size": "vocabulary_size",
+    "num_hidden_layers": "num_layers",
+    "num_attention_heads": "num_heads",
+    "hidden_size": "hidden_dim",
+    "intermediate_size": "intermediate_dim",
+    "embedding_size": "embedding_dim",
+    "hidden_dropout_prob": "dropout",
+    "max_position_embeddings": "max_sequence_length",
+    "type_vocab_size": "num_segments",
+    "layer_norm_eps": "layer_norm_epsilon",
+}
+
+DISCRIMINATOR_HEAD = "discriminator_predictions.dense.weight"
+GENERATOR_HEAD = "generator_predictions.dense.weight"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be converted; the message says why."""
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def _exists(path, filename):
+    if "://" in path:
+        from keras_hub.src.utils.preset_utils import check_file_exists
+
+        return check_file_exists(path, filename)
+    return os.path.isfile(os.path.join(path, filename))
+
+
+def _local(path, filename):
+    if "://" in path:
+        return preset_utils.get_file(path, filename)
+    return os.path.join(path, filename)
+
+
+def is_transformers_folder(path):
+    """True when `path` holds a transformers config of any model type."""
+    if not _exists(path, preset_utils.CONFIG_FILE):
+        return False
+    config = read_json(_local(path, preset_utils.CONFIG_FILE))
+    return "model_type" in config or "architectures" in config
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"Cannot read '{path}': {e}") from None
+
+
+def read_config(path):
+    """The transformers config of an ELECTRA folder, checked."""
+    if not _exists(path, preset_utils.CONFIG_FILE):
+        raise CheckpointError(
+            f"'{path}' is not a transformers checkpoint folder: it has no "
+            f"{preset_utils.CONFIG_FILE}."
+        )
+    config = read_json(_local(path, preset_utils.CONFIG_FILE))
+    model_type = config.get("model_type")
+    if model_type != "electra":
+        raise CheckpointError(
+            f"'{path}' holds a '{model_type}' model (config.json "
+            "model_type), not an ELECTRA checkpoint. Expected "
+            "model_type 'electra', as written by ElectraForPreTraining or "
+            "ElectraForMaskedLM."
+        )
+    activation = config.get("hidden_act", "gelu")
+    if activation != "gelu":
+        raise CheckpointError(
+            f"'{path}' uses hidden_act='{activation}'; keras-electra builds "
+            "ELECTRA with the exact GELU ('gelu') only."
+        )
+    position_type = config.get("position_embedding_type", "absolute")
+    if position_type != "absolute":
+        raise CheckpointError(
+            f"'{path}' uses position_embedding_type='{position_type}'; only "
+            "'absolute' positions (ELECTRA's) are supported."
+        )
+    return config
+
+
+def backbone_config(config):
+    """`ElectraBackbone` arguments from a transformers `ElectraConfig` dict."""
+    defaults = {
+        "embedding_size": config.get("hidden_size", 256),
+        "hidden_dropout_prob": 0.1,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+        "layer_norm_eps": 1e-12,
+    }
+    result = {}
+    for field, argument in CONFIG_FIELDS.items():
+        value = config.get(field, defaults.get(field))
+        if value is None:
+            raise CheckpointError(f"The ELECTRA config lacks '{field}'.")
+        result[argument] = value
+    return result
+
+
+def transformers_config(backbone, architecture):
+    """A transformers `ElectraConfig` dict for one of our backbones."""
+    config = {"architectures": [architecture], "model_type": "electra"}
+    for field, argument in CONFIG_FIELDS.items():
+        config[field] = getattr(backbone, argument)
+    config.update(
+        attention_probs_dropout_prob=backbone.dropout,
+        hidden_act="gelu",
+        initializer_range=0.02,
+        pad_token_id=0,
+        position_embedding_type="absolute",
+        summary_activation="gelu",
+        summary_last_dropout=0.1,
+        summary_type="first",
+        summary_use_proj=True,
+        torch_dtype="float32",
+    )
+    return config
+
+
+def read_state(path):
+    """All tensors of a transformers folder as float32 numpy arrays."""
+    if _exists(path, SAFETENSORS_INDEX_FILE):
+        index = read_json(_local(path, SAFETENSORS_INDEX_FILE))
+        files = sorted(set(index.get("weight_map", {}).values()))
+        return _merge(_read_safetensors(_local(path, f)) for f in files)
+    if _exists(path, SAFETENSORS_FILE):
+        return _read_safetensors(_local(path, SAFETENSORS_FILE))
+    if _exists(path, PYTORCH_FILE):
+        return _read_pytorch(_local(path, PYTORCH_FILE))
+    raise CheckpointError(
+        f"'{path}' has a config.json but no weights: expected "
+        f"{SAFETENSORS_FILE}, {SAFETENSORS_INDEX_FILE} or {PYTORCH_FILE}."
+    )
+
+
+def _merge(states):
+    merged = {}
+    for state in states:
+        merged.update(state)
+    return merged
+
+
+def _read_safetensors(filename):
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise CheckpointError(
+            "Reading transformers checkpoints needs the `safetensors` "
+            "package: pip install safetensors (or keras-electra[convert])."
+        ) from None
+    state = {}
+    try:
+        with safe_open(filename, framework="numpy") as f:
+            for key in f.keys():
+                state[key] = np.asarray(f.get_tensor(key), dtype="float32")
+    except Exception as e:  # safetensors raises its own error types.
+        raise CheckpointError(f"Cannot read '{filename}': {e}") from None
+    return state
+
+
+def _read_pytorch(filename):
+    try:
+        import torch
+    except ImportError:
+        raise CheckpointError(
+            f"'{filename}' is a pickled PyTorch file, which needs torch to "
+            "read. Install torch, or convert the folder to safetensors."
+        ) from None
+    try:
+        state = torch.load(filename, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"Cannot read '{filename}': {e}") from None
+    return {k: v.float().numpy() for k, v in state.items()}
+
+
+def strip_prefix(state):
+    """Accept both `ElectraFor*` keys (`electra.` prefix) and `ElectraModel`
+    keys (none); return the state with the prefix everywhere."""
+    if any(k.startswith("electra.") for k in state):
+        return state
+    heads = ("discriminator_predictions.", "generator_predictions.",
+             "generator_lm_head.")
+    return {
+        (k if k.startswith(heads) else f"electra.{k}"): v
+        for k, v in state.items()
+    }
+
+
+def load_state(model, state, source, prefix="electra.", skip=()):
+    """Assign a transformers-style state to a model's variables.
+
+    Raises `CheckpointError` naming the tensor and `source` for a missing
+    tensor or a shape mismatch; returns the keys that were not used.
+    """
+    used = set()
+    values = []
+    for entry in weight_map.entries_for(model, prefix):
+        if entry.key in skip:
+            continue
+        if entry.key not in state:
+            raise CheckpointError(
+                f"The checkpoint '{source}' lacks the tensor '{entry.key}' "
+                f"needed by the {type(model).__name__}."
+            )
+        value = state[entry.key]
+        if tuple(value.shape) != entry.expected_shape():
+            raise CheckpointError(
+                f"Tensor '{entry.key}' in '{source}' has shape "
+                f"{tuple(value.shape)}; the model built from its config "
+                f"expects {entry.expected_shape()}."
+            )
+        values.append((entry, value))
+        used.add(entry.key)
+    for entry, value in values:
+        entry.variable.assign(entry.to_keras(value))
+    return sorted(set(state) - used)
+
+
+# --- building models ---------------------------------------------------------
+
+
+def tokenizer_from_folder(path):
+    """An `ElectraTokenizer` from the folder's vocab.txt, or None."""
+    if not _exists(path, VOCABULARY_FILE):
+        return None
+    from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+
+    lowercase = True
+    if _exists(path, "tokenizer_config.json"):
+        tokenizer_config = read_json(_local(path, "tokenizer_config.json"))
+        lowercase = tokenizer_config.get("do_lower_case", True)
+    return ElectraTokenizer(
+        vocabulary=_local(path, VOCABULARY_FILE),
+        lowercase=lowercase,
+        strip_accents=lowercase,
+    )
+
+
+def special_token_ids(tokenizer, config=None):
+    """The pretrainer's special ids from a tokenizer (or BERT's defaults)."""
+    if tokenizer is not None:
+        return tokenizer.special_token_ids()
+    if config is not None and config.get("pad_token_id") is not None:
+        return {"pad_token_id": config["pad_token_id"]}
+    return {}
+
+
+def _warn_unused(unused, source):
+    unused = [k for k in unused if not k.endswith("position_ids")]
+    if unused:
+        shown = ", ".join(unused[:5]) + (" ..." if len(unused) > 5 else "")
+        warnings.warn(
+            f"{len(unused)} tensor(s) of '{source}' were not used: {shown}",
+            stacklevel=3,
+        )
+
+
+def require_head(state, source, kind):
+    """Check that a tower's state holds its pre-training head."""
+    head, expected, other = {
+        "discriminator": (DISCRIMINATOR_HEAD, "ElectraForPreTraining",
+                          "ElectraForMaskedLM"),
+        "generator": (GENERATOR_HEAD, "ElectraForMaskedLM",
+                      "ElectraForPreTraining"),
+    }[kind]
+    if head not in state:
+        raise CheckpointError(
+            f"'{source}' has no '{head}' tensor, so it is not an {expected} "
+            f"checkpoint (it may be an ElectraModel or an {other}). Load "
+            f"the {kind} from an {expected} folder, or the encoder alone "
+            "with ElectraBackbone."
+        )
+
+
+def load_model(path, kind, dtype=None, load_weights=True, **overrides):
+    """Build an `ElectraBackbone`/`ElectraDiscriminator`/`ElectraGenerator`
+    from one transformers folder (`kind` is "backbone", "discriminator" or
+    "generator")."""
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.models.electra_discriminator import ElectraDiscriminator
+    from keras_electra.models.electra_generator import ElectraGenerator
+
+    path = os.fspath(path)
+    config = read_config(path)
+    arguments = {**backbone_config(config), **overrides}
+    state = strip_prefix(read_state(path)) if load_weights else None
+    if state is not None and kind != "backbone":
+        require_head(state, path, kind)
+    backbone = ElectraBackbone(dtype=dtype, **arguments)
+    if kind == "backbone":
+        model = backbone
+    elif kind == "discriminator":
+        model = ElectraDiscriminator(backbone)
+    elif kind == "generator":
+        model = ElectraGenerator(backbone)
+    else:
+        raise ValueError(f"Unknown kind '{kind}'.")
+    if state is not None:
+        unused = load_state(model, state, path)
+        if kind == "backbone":  # the heads are expected to stay behind
+            unused = [k for k in unused if k.startswith("electra.")]
+        _warn_unused(unused, path)
+    return model
+
+
+def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
+                    **kwargs):
+    """An `ElectraPretrainer` from a pair of transformers folders.
+
+    The embedding block is shared: the generator's copy is compared with the
+    discriminator's, and the discriminator's is used (with a warning naming
+    the tensors that differ) when they are not equal.
+    """
+    discriminator, generator = os.fspath(discriminator), os.fspath(generator)
+    d_config = backbone_config(read_config(discriminator))
+    g_config = backbone_config(read_config(generator))
+    for argument in ("vocabulary_size", "embedding_dim",
+                     "max_sequence_length", "num_segments"):
+        if d_config[argument] != g_config[argument]:
+            field = {v: k for k, v in CONFIG_FIELDS.items()}[argument]
+            raise CheckpointError(
+                f"The discriminator ('{discriminator}') and the generator "
+                f"('{generator}') must share their embeddings, but their "
+                f"{field} differ: {d_config[argument]} vs "
+                f"{g_config[argument]}. Pass the generator that was "
+                "pre-trained with this discriminator."
+            )
+    tokenizer = tokenizer_from_folder(discriminator) or tokenizer_from_folder(
+        generator
+    )
+    pretrainer = build_pretrainer(
+        d_config, g_config, dtype,
+        {**special_token_ids(tokenizer, read_config(discriminator)), **kwargs},
+    )
+    if load_weights:
+        d_state = strip_prefix(read_state(discriminator))
+        g_state = strip_prefix(read_state(generator))
+        require_head(d_state, discriminator, "discriminator")
+        require_head(g_state, generator, "generator")
+        load_pair(pretrainer, d_state, g_state, discriminator, generator)
+    return pretrainer, tokenizer
+
+
+def build_pretrainer(d_config, g_config, dtype, kwargs):
+    """An `ElectraPretrainer` from two towers' backbone arguments."""
+    from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
+    from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
+    d_config = dict(d_config)
+    return ElectraPretrainer.from_towers_config(
+        vocabulary_size=d_config.pop("vocabulary_size"),
+        discriminator_config=d_config,
+        generator_config={
+            k: v for k, v in g_config.items() if k not in SHARED_BACKBONE_ARGS
+        },
+        dtype=dtype,
+        **kwargs,
+    )
+
+
+def load_pair(pretrainer, d_state, g_state, d_source, g_source):
+    """Load both towers; the shared block comes from the discriminator."""
+    check_shared_embeddings(d_state, g_state, d_source, g_source)
+    _warn_unused(load_state(pretrainer.discriminator, d_state, d_source),
+                 d_source)
+    embedding_keys = {f"electra.{k}" for k in weight_map.EMBEDDING_KEYS}
+    unused = load_state(pretrainer.generator, g_state, g_source,
+                        skip=embedding_keys)
+    _warn_unused(sorted(set(unused) - embedding_keys), g_source)
+
+
+def check_shared_embeddings(d_state, g_state, d_source, g_source, atol=1e-6):
+    """Warn when the two towers' copies of the embedding block differ."""
+    differ = []
+    for key in weight_map.EMBEDDING_KEYS:
+        key = f"electra.{key}"
+        if key not in g_state or key not in d_state:
+            continue
+        a, b = d_state[key], g_state[key]
+        if a.shape != b.shape:
+            raise CheckpointError(
+                f"'{key}' has shape {a.shape} in '{d_source}' but {b.shape} "
+                f"in '{g_source}': these towers cannot share embeddings."
+            )
+        gap = float(np.max(np.abs(a - b))) if a.size else 0.0
+        if gap > atol:
+            differ.append(f"{key} (max difference {gap:.3g})")
+    if differ:
+        warnings.warn(
+            "The generator's and the discriminator's embedding blocks "
+            f"differ: {'; '.join(differ)}. ELECTRA shares one block; the "
+            f"discriminator's ('{d_source}') is used for both.",
+            stacklevel=3,
+        )
+    return differ
+
+
+# --- writing -----------------------------------------------------------------
+
+
+def save_model(model, output_dir, tokenizer=None):
+    """Write a discriminator or generator as a transformers folder."""
+    from keras_electra.models.electra_discriminator import ElectraDiscriminator
+    from keras_electra.models.electra_generator import ElectraGenerator
+
+    if isinstance(model, ElectraDiscriminator):
+        architecture = "ElectraForPreTraining"
+    elif isinstance(model, ElectraGenerator):
+        architecture = "ElectraForMaskedLM"
+    else:
+        raise ValueError(
+            "Export an ElectraDiscriminator, an ElectraGenerator or an "
+            f"ElectraPretrainer. Received: {type(model).__name__}"
+        )
+    try:
+        from safetensors.numpy import save_file
+    except ImportError:
+        raise CheckpointError(
+            "Writing transformers checkpoints needs the `safetensors` "
+            "package: pip install safetensors (or keras-electra[convert])."
+        ) from None
+    state = weight_map.state_from_model(model)
+    with preset_utils.atomic_directory(output_dir) as tmp:
+        save_file(state, os.path.join(tmp, SAFETENSORS_FILE),
+                  metadata={"format": "pt"})
+        config = transformers_config(model.backbone, architecture)
+        with open(os.path.join(tmp, preset_utils.CONFIG_FILE), "w",
+                  encoding="utf-8") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
+        if tokenizer is not None:
+            save_tokenizer(tokenizer, tmp, model.backbone.max_sequence_length)
+
+
+def save_tokenizer(tokenizer, output_dir, max_length=512):
+    """vocab.txt and the two JSON files transformers' tokenizers read."""
+    vocabulary = tokenizer.get_vocabulary()
+    with open(os.path.join(output_dir, VOCABULARY_FILE), "w",
+              encoding="utf-8") as f:
+        f.write("\n".join(vocabulary) + "\n")
+    special = {
+        "pad_token": tokenizer.pad_token,
+        "unk_token": tokenizer.unk_token,
+        "cls_token": tokenizer.cls_token,
+        "sep_token": tokenizer.sep_token,
+        "mask_token": tokenizer.mask_token,
+    }
+    tokenizer_config = {
+        "tokenizer_class": "ElectraTokenizer",
+        "do_lower_case": bool(tokenizer.lowercase),
+        "strip_accents": None if tokenizer.strip_accents else False,
+        "tokenize_chinese_chars": True,
+        "model_max_length": int(max_length),
+        **special,
+    }
+    for name, content in (("tokenizer_config.json", tokenizer_config),
+                          ("special_tokens_map.json", special)):
+        with open(os.path.join(output_dir, name), "w", encoding="utf-8") as f:
+            json.dump(content, f, indent=2)
+            f.write("\n")
+
+
+def save_pretrainer(pretrainer, output_dir, tokenizer=None):
+    """Both towers as `output_dir/discriminator` and `output_dir/generator`."""
+    with preset_utils.atomic_directory(output_dir) as tmp:
+        save_model(pretrainer.discriminator,
+                   os.path.join(tmp, "discriminator"), tokenizer)
+        save_model(pretrainer.generator, os.path.join(tmp, "generator"),
+                   tokenizer)
