@@ -282,8 +282,7 @@ def test_pytorch_bin_checkpoints_load(tmp_path):
     b = corrupted_batch(11)
     np.testing.assert_allclose(
         to_numpy(model(keras_inputs(b, b["corrupted"]))),
-        hf_outputs(discriminator, discriminator, b)["discriminator_logits"]
-        if False else _hf_discriminator_logits(discriminator, b),
+        _hf_discriminator_logits(discriminator, b),
         atol=1e-4,
     )
 
@@ -500,6 +499,16 @@ def test_convert_and_export_commands(tmp_path, capsys):
     assert main(["export", "--to", "keras-hub", str(preset),
                  str(tmp_path / "hub")]) == 0
     assert (tmp_path / "hub" / "model.weights.h5").is_file()
+
+    # One tower alone becomes a discriminator preset.
+    single = tmp_path / "single"
+    assert main(["convert", "--from", "transformers", "--discriminator", d_dir,
+                 "--output", str(single)]) == 0
+    alone = keras_electra.ElectraDiscriminator.from_preset(str(single))
+    np.testing.assert_allclose(
+        to_numpy(alone(keras_inputs(b, b["corrupted"]))),
+        _hf_discriminator_logits(discriminator, b), atol=1e-4,
+    )
 
     assert main(["convert", "--from", "transformers", "--discriminator",
                  str(tmp_path), "--output", str(tmp_path / "x")]) == 2
