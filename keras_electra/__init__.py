@@ -14,6 +14,15 @@ _EXPORTS = {
     "ElectraGenerator": "keras_electra.models.electra_generator",
     "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
     "ElectraTokenizer": "keras_electra.tokenizers.electra_tokenizer",
+    "ElectraClassifier": "keras_electra.models.electra_classifier",
+    "ElectraClassifierPreprocessor":
+        "keras_electra.models.electra_classifier_preprocessor",
+    "ElectraTokenClassifier": "keras_electra.models.electra_token_classifier",
+    "ElectraTokenClassifierPreprocessor":
+        "keras_electra.models.electra_token_classifier_preprocessor",
+    "ElectraQuestionAnswerer": "keras_electra.models.electra_question_answerer",
+    "ElectraQuestionAnswererPreprocessor":
+        "keras_electra.models.electra_question_answerer_preprocessor",
     "ElectraAdamW": "keras_electra.optimizers.electra_adamw",
     "ElectraLearningRateSchedule": "keras_electra.optimizers.electra_schedule",
     "ElectraEmbedding": "keras_electra.layers.electra_embedding",

@@ -6,6 +6,7 @@
     keras-electra info PRESET
     keras-electra convert --from {transformers,tf1,keras-hub} --discriminator PATH [--generator PATH] --output DIR
     keras-electra export --to {transformers,keras-hub} PRESET DIR
+    keras-electra finetune --task {classify,tag,qa} --preset PATH --train FILE --test FILE
 
 The backend is chosen before Keras is imported (`--backend`, else
 `KERAS_BACKEND`, else Keras' configured default). Errors in the user's input are printed as one
@@ -128,6 +129,37 @@ def build_parser():
                    choices=("transformers", "keras-hub"))
     p.add_argument("preset", help="keras-electra preset folder")
     p.add_argument("output", help="folder to write")
+
+    p = sub.add_parser(
+        "finetune", help="fine-tune on a task file and report test metrics"
+    )
+    _add_common(p)
+    p.add_argument("--task", required=True, choices=("classify", "tag", "qa"))
+    p.add_argument("--preset", required=True,
+                   help="preset with a tokenizer, e.g. RUN/preset")
+    p.add_argument("--train", required=True,
+                   help="CSV/TSV (classify), word<TAB>tag (tag), SQuAD JSON "
+                   "or CSV (qa)")
+    p.add_argument("--test", required=True)
+    p.add_argument("--output", help="folder for the fine-tuned model, "
+                   "metrics.json and confusion_matrix.png")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--sequence-length", type=int, default=128)
+    p.add_argument("--learning-rate", type=float,
+                   help="default: the paper's for the model size")
+    p.add_argument("--layerwise-decay", type=float,
+                   help="default 0.8 (0.9 for large models)")
+    p.add_argument("--num-classes", type=int,
+                   help="classify: number of classes (1 = regression); "
+                   "default: the largest training label + 1")
+    p.add_argument("--text-column")
+    p.add_argument("--pair-column")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--max-train-examples", type=int)
+    p.add_argument("--from-scratch", action="store_true",
+                   help="same architecture, random weights (a baseline)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("info", help="what a preset contains")
     _add_common(p)
@@ -331,6 +363,29 @@ def _load_any(preset):
     return cls.from_preset(path), tokenizer
 
 
+def _finetune(args):
+    from keras_electra.finetuning import finetune
+
+    result = finetune(
+        args.task, args.preset, args.train, args.test, output=args.output,
+        epochs=args.epochs, batch_size=args.batch_size,
+        sequence_length=args.sequence_length,
+        learning_rate=args.learning_rate,
+        layerwise_decay=args.layerwise_decay, num_classes=args.num_classes,
+        text_column=args.text_column, pair_column=args.pair_column,
+        label_column=args.label_column,
+        load_weights=not args.from_scratch,
+        max_train_examples=args.max_train_examples, seed=args.seed,
+    )
+    keys = ("accuracy", "macro_f1", "mse", "pearson", "exact_match", "f1")
+    shown = ", ".join(f"{k} {result[k]:.4f}" for k in keys if k in result)
+    print(f"Test ({result['test_examples']} examples): {shown}")
+    if args.output:
+        print(f"Model, metrics.json"
+              f"{' and confusion_matrix.png' if args.task == 'classify' else ''}"
+              f" in {args.output}")
+
+
 def _arch(config):
     keys = ("vocabulary_size", "num_layers", "hidden_dim", "num_heads",
             "intermediate_dim", "embedding_dim", "max_sequence_length")
@@ -344,6 +399,7 @@ COMMANDS = {
     "info": _info,
     "convert": _convert,
     "export": _export,
+    "finetune": _finetune,
 }
 
 

@@ -52,6 +52,9 @@ class ElectraTokenizer(WordPieceTokenizer):
         self._add_special_token("[CLS]", "cls_token")
         self._add_special_token("[SEP]", "sep_token")
         self._add_special_token("[MASK]", "mask_token")
+        # Aliases keras-hub's packers read (as in its BertTokenizer).
+        self._add_special_token("[CLS]", "start_token")
+        self._add_special_token("[SEP]", "end_token")
         if isinstance(vocabulary, (str, os.PathLike)):
             vocabulary = read_vocabulary_file(vocabulary)
         elif vocabulary is not None:

@@ -1,0 +1,465 @@
+"""Fine-tuning jobs: read task files, fine-tune, report, save.
+
+This is what `keras-electra finetune` runs:
+
+    keras-electra finetune --task classify --preset electra_run/preset \\
+        --train train.csv --test test.csv --output polarity_run
+
+Task files:
+- classify: CSV or TSV with a header; the text column (default: the first
+  column that is not the label), an optional second text column for sentence
+  pairs, and an integer label column (default "label").
+- tag: CoNLL style, one `word<TAB>tag` per line, a blank line between
+  sentences.
+- qa: SQuAD JSON (v1.1 or v2.0), or CSV with columns question, context,
+  answer, answer_start (empty answer: unanswerable).
+"""
+
+import csv
+import json
+import os
+import time
+
+import numpy as np
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be read; the message names file and line."""
+
+
+# --- readers ------------------------------------------------------------------
+
+
+def _open(path):
+    if not os.path.isfile(path):
+        raise TaskFileError(f"'{path}' does not exist.")
+    if os.path.getsize(path) == 0:
+        raise TaskFileError(f"'{path}' is empty.")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_classification_file(path, text_column=None, pair_column=None,
+                             label_column="label", num_classes=None):
+    """`(texts, pairs or None, labels)` from a CSV/TSV file with a header."""
+    delimiter = "\t" if str(path).endswith((".tsv", ".tab")) else ","
+    with _open(path) as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        columns = reader.fieldnames or []
+        if label_column not in columns:
+            raise TaskFileError(
+                f"'{path}' has no column '{label_column}' (columns: "
+                f"{', '.join(columns) or 'none'}). Name the label column with "
+                "--label-column."
+            )
+        others = [c for c in columns if c != label_column]
+        text_column = text_column or (others[0] if others else None)
+        for name in (text_column, pair_column):
+            if name is not None and name not in columns:
+                raise TaskFileError(
+                    f"'{path}' has no column '{name}' (columns: "
+                    f"{', '.join(columns)})."
+                )
+        texts, pairs, labels = [], [], []
+        for line, row in enumerate(reader, start=2):
+            value = (row.get(label_column) or "").strip()
+            try:
+                label = float(value)
+            except ValueError:
+                raise TaskFileError(
+                    f"{path}, line {line}: label {value!r} is not a number."
+                ) from None
+            if num_classes != 1:
+                if label != int(label) or label < 0 or (
+                    num_classes is not None and label >= num_classes
+                ):
+                    limit = f"[0, {num_classes})" if num_classes else ">= 0"
+                    raise TaskFileError(
+                        f"{path}, line {line}: label {value!r} is outside "
+                        f"the classes {limit}. Labels must be integers "
+                        "0..num_classes-1 (--num-classes)."
+                    )
+                label = int(label)
+            texts.append(row.get(text_column) or "")
+            if pair_column:
+                pairs.append(row.get(pair_column) or "")
+            labels.append(label)
+    if not texts:
+        raise TaskFileError(f"'{path}' has a header but no examples.")
+    return texts, (pairs if pair_column else None), labels
+
+
+def read_tagged_file(path):
+    """`(sentences, tags)` from a `word<TAB>tag` file (blank line = new
+    sentence)."""
+    sentences, tags = [], []
+    words, labels = [], []
+    with _open(path) as f:
+        for line_number, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if words:
+                    sentences.append(words)
+                    tags.append(labels)
+                    words, labels = [], []
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2 or not fields[0] or not fields[1].strip():
+                raise TaskFileError(
+                    f"{path}, line {line_number}: expected 'word<TAB>tag', "
+                    f"found {line!r}."
+                )
+            words.append(fields[0])
+            labels.append(fields[1].strip())
+    if words:
+        sentences.append(words)
+        tags.append(labels)
+    if not sentences:
+        raise TaskFileError(f"'{path}' holds no sentences.")
+    return sentences, tags
+
+
+def read_qa_file(path):
+    """`(questions, contexts, answers)`; answers are lists of
+    `(text, start_char)` (empty for unanswerable questions)."""
+    questions, contexts, answers = [], [], []
+    if str(path).endswith(".json"):
+        with _open(path) as f:
+            try:
+                data = json.load(f)["data"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise TaskFileError(
+                    f"'{path}' is not SQuAD JSON (a 'data' list of articles "
+                    f"with paragraphs and qas): {e}"
+                ) from None
+        for article in data:
+            for paragraph in article.get("paragraphs", []):
+                for qa in paragraph.get("qas", []):
+                    questions.append(qa["question"])
+                    contexts.append(paragraph["context"])
+                    answers.append([
+                        (a["text"], int(a["answer_start"]))
+                        for a in ([] if qa.get("is_impossible") else qa["answers"])
+                    ])
+    else:
+        delimiter = "\t" if str(path).endswith(".tsv") else ","
+        with _open(path) as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            needed = {"question", "context", "answer", "answer_start"}
+            missing = needed - set(reader.fieldnames or [])
+            if missing:
+                raise TaskFileError(
+                    f"'{path}' lacks the column(s) {', '.join(sorted(missing))}"
+                    " (a QA CSV has question, context, answer, answer_start)."
+                )
+            for line, row in enumerate(reader, start=2):
+                questions.append(row["question"])
+                contexts.append(row["context"])
+                if row["answer"]:
+                    try:
+                        start = int(row["answer_start"])
+                    except ValueError:
+                        raise TaskFileError(
+                            f"{path}, line {line}: answer_start "
+                            f"{row['answer_start']!r} is not an integer."
+                        ) from None
+                    answers.append([(row["answer"], start)])
+                else:
+                    answers.append([])
+    if not questions:
+        raise TaskFileError(f"'{path}' holds no questions.")
+    return questions, contexts, answers
+
+
+# --- metrics ------------------------------------------------------------------
+
+
+def classification_report(labels, predictions, num_classes):
+    """Accuracy, macro F1 and the confusion matrix (rows: true labels)."""
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    matrix = np.zeros((num_classes, num_classes), "int64")
+    np.add.at(matrix, (labels, predictions), 1)
+    f1s = []
+    for c in range(num_classes):
+        tp = matrix[c, c]
+        precision = tp / max(1, matrix[:, c].sum())
+        recall = tp / max(1, matrix[c, :].sum())
+        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    return {
+        "accuracy": float((labels == predictions).mean()),
+        "macro_f1": float(np.mean(f1s)),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
+    """Save a confusion-matrix PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(matrix)
+    size = max(4, 0.5 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=90)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if len(class_names) <= 12:
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(j, i, str(value), ha="center", va="center",
+                    color="white" if value > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# --- the job ------------------------------------------------------------------
+
+
+def finetune(task, preset, train, test, output=None, epochs=3, batch_size=32,
+             sequence_length=128, learning_rate=None, layerwise_decay=None,
+             num_classes=None, text_column=None, pair_column=None,
+             label_column="label", load_weights=True, max_train_examples=None,
+             seed=0, verbose=1):
+    """Fine-tune a preset on a task file and evaluate on a test file.
+
+    Args:
+        task: "classify", "tag" or "qa".
+        preset: a keras-electra preset with a tokenizer (e.g. the `preset/`
+            folder of a pre-training run), or a converted checkpoint.
+        train, test: task files (see the module docstring).
+        output: optional folder for the fine-tuned preset, `metrics.json`
+            and, for classification, `confusion_matrix.png`.
+        load_weights: False fine-tunes the same architecture from random
+            weights (the baseline of `benchmarks/finetune_pretrained_vs_random.py`).
+
+    Returns: a dict of test metrics (and the run's sizes and timings).
+    """
+    import keras
+
+    import keras_electra
+    from keras_electra.utils import preset_utils
+
+    keras.utils.set_random_seed(seed)
+    if task not in ("classify", "tag", "qa"):
+        raise ValueError(f"Unknown task {task!r}: use classify, tag or qa.")
+    path = preset_utils.resolve_preset(preset)
+    if not preset_utils.preset_has_file(path, preset_utils.TOKENIZER_CONFIG_FILE):
+        raise ValueError(
+            f"The preset '{preset}' has no tokenizer: fine-tune the preset/ "
+            "folder of a pre-training run, or a converted checkpoint."
+        )
+    tokenizer = keras_electra.ElectraTokenizer.from_preset(path)
+    rng = np.random.default_rng(seed)
+    start = time.time()
+    if task == "classify":
+        result, model = _classify(
+            path, tokenizer, train, test, epochs, batch_size, sequence_length,
+            learning_rate, layerwise_decay, num_classes, text_column,
+            pair_column, label_column, load_weights, max_train_examples, rng,
+            verbose,
+        )
+    elif task == "tag":
+        result, model = _tag(
+            path, tokenizer, train, test, epochs, batch_size, sequence_length,
+            learning_rate, layerwise_decay, load_weights, max_train_examples,
+            rng, verbose,
+        )
+    else:
+        result, model = _qa(
+            path, tokenizer, train, test, epochs, batch_size, sequence_length,
+            learning_rate, layerwise_decay, load_weights, max_train_examples,
+            rng, verbose,
+        )
+    result.update(task=task, preset=str(preset), pretrained=bool(load_weights),
+                  seconds=round(time.time() - start, 1))
+    if output:
+        _write_outputs(output, task, result, model, tokenizer)
+    return result
+
+
+def _subsample(rng, n, limit):
+    index = np.arange(n)
+    if limit and limit < n:
+        index = np.sort(rng.choice(n, limit, replace=False))
+    return index
+
+
+def _compile(model, steps, learning_rate, layerwise_decay):
+    model.compile(num_train_steps=steps, learning_rate=learning_rate,
+                  layerwise_decay=layerwise_decay)
+
+
+def _steps(n, batch_size, epochs):
+    return max(1, -(-n // batch_size)) * epochs
+
+
+def _classify(path, tokenizer, train, test, epochs, batch_size,
+              sequence_length, learning_rate, layerwise_decay, num_classes,
+              text_column, pair_column, label_column, load_weights,
+              max_train_examples, rng, verbose):
+    import keras_electra
+
+    read = lambda f: read_classification_file(  # noqa: E731
+        f, text_column, pair_column, label_column, num_classes
+    )
+    texts, pairs, labels = read(train)
+    if num_classes is None:
+        num_classes = int(max(labels)) + 1
+    test_texts, test_pairs, test_labels = read(test)
+    if max(test_labels) >= num_classes:
+        raise TaskFileError(
+            f"'{test}' has label {int(max(test_labels))}, but '{train}' only "
+            f"labels 0..{num_classes - 1}. Pass --num-classes."
+        )
+    index = _subsample(rng, len(texts), max_train_examples)
+    preprocessor = keras_electra.ElectraClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
+
+    def features(texts, pairs):
+        return preprocessor(x=texts if pairs is None else (texts, pairs))
+
+    x = features([texts[i] for i in index],
+                 None if pairs is None else [pairs[i] for i in index])
+    y = np.asarray(labels, "float32" if num_classes == 1 else "int32")[index]
+    model = keras_electra.ElectraClassifier.from_preset(
+        path, num_classes=num_classes, load_weights=load_weights,
+        preprocessor=None,
+    )
+    _compile(model, _steps(len(index), batch_size, epochs), learning_rate,
+             layerwise_decay)
+    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True,
+              verbose=verbose)
+    out = model.predict(features(test_texts, test_pairs), batch_size=64,
+                        verbose=0)
+    model.preprocessor = preprocessor  # saved with it: raw strings in
+    result = {"train_examples": int(len(index)), "test_examples": len(test_texts),
+              "num_classes": num_classes}
+    if num_classes == 1:
+        predictions = np.asarray(out).reshape(-1)
+        truth = np.asarray(test_labels, "float32")
+        result["mse"] = float(np.mean((predictions - truth) ** 2))
+        result["pearson"] = float(np.corrcoef(predictions, truth)[0, 1])
+    else:
+        result.update(classification_report(
+            test_labels, np.argmax(out, -1), num_classes
+        ))
+    return result, model
+
+
+def _tag(path, tokenizer, train, test, epochs, batch_size, sequence_length,
+         learning_rate, layerwise_decay, load_weights, max_train_examples, rng,
+         verbose):
+    import keras_electra
+    from keras_electra.models.electra_token_classifier import (
+        first_piece_predictions,
+    )
+
+    sentences, tags = read_tagged_file(train)
+    test_sentences, test_tags = read_tagged_file(test)
+    names = sorted({t for sentence in tags for t in sentence})
+    ids = {t: i for i, t in enumerate(names)}
+    index = _subsample(rng, len(sentences), max_train_examples)
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=sequence_length
+    )
+    x, y, weights = preprocessor(
+        [sentences[i] for i in index], [[ids[t] for t in tags[i]] for i in index]
+    )
+    model = keras_electra.ElectraTokenClassifier.from_preset(
+        path, num_classes=len(names), load_weights=load_weights,
+        preprocessor=None,
+    )
+    _compile(model, _steps(len(index), batch_size, epochs), learning_rate,
+             layerwise_decay)
+    model.fit(x, y, sample_weight=weights, batch_size=batch_size,
+              epochs=epochs, shuffle=True, verbose=verbose)
+    test_x, _, test_weights = preprocessor(test_sentences)
+    logits = model.predict(test_x, batch_size=64, verbose=0)
+    predicted = first_piece_predictions(logits, test_weights)
+    correct = total = unseen = truncated = 0
+    for guess, truth in zip(predicted, test_tags):
+        truncated += len(truth) - len(guess)
+        for g, t in zip(guess, truth):
+            total += 1
+            unseen += t not in ids
+            correct += ids.get(t, -1) == int(g)
+        total += len(truth) - len(guess)  # cut-off words count as errors
+    return {
+        "train_examples": int(len(index)),
+        "test_examples": len(test_sentences),
+        "num_classes": len(names),
+        "accuracy": correct / max(1, total),
+        "test_words": total,
+        "test_words_with_unseen_tags": unseen,
+        "test_words_truncated": truncated,
+        "tags": names,
+    }, model
+
+
+def _qa(path, tokenizer, train, test, epochs, batch_size, sequence_length,
+        learning_rate, layerwise_decay, load_weights, max_train_examples, rng,
+        verbose):
+    import keras_electra
+    from keras_electra.models.electra_question_answerer_preprocessor import (
+        exact_match,
+        f1_score,
+    )
+
+    questions, contexts, answers = read_qa_file(train)
+    test_questions, test_contexts, test_answers = read_qa_file(test)
+    index = _subsample(rng, len(questions), max_train_examples)
+    preprocessor = keras_electra.ElectraQuestionAnswererPreprocessor(
+        tokenizer, sequence_length=sequence_length,
+        doc_stride=max(1, sequence_length // 3),
+        max_question_length=min(64, sequence_length // 4),
+    )
+    batch = preprocessor.encode(
+        [questions[i] for i in index], [contexts[i] for i in index],
+        [answers[i][0] if answers[i] else None for i in index],
+    )
+    model = keras_electra.ElectraQuestionAnswerer.from_preset(
+        path, load_weights=load_weights
+    )
+    _compile(model, _steps(len(batch), batch_size, epochs), learning_rate,
+             layerwise_decay)
+    model.fit(batch.x, batch.y, batch_size=batch_size, epochs=epochs,
+              shuffle=True, verbose=verbose)
+    allow_no_answer = any(not a for a in answers + test_answers)
+    predictions = preprocessor.answer(
+        model, test_questions, test_contexts, allow_no_answer=allow_no_answer
+    )
+    truths = [[text for text, _ in a] for a in test_answers]
+    return {
+        "train_examples": int(len(index)),
+        "train_windows": len(batch),
+        "test_examples": len(test_questions),
+        "exact_match": float(np.mean([exact_match(p, t)
+                                      for p, t in zip(predictions, truths)])),
+        "f1": float(np.mean([f1_score(p, t)
+                             for p, t in zip(predictions, truths)])),
+    }, model
+
+
+def _write_outputs(output, task, result, model, tokenizer):
+    from keras_electra.utils import preset_utils
+
+    os.makedirs(output, exist_ok=True)
+    with preset_utils.atomic_directory(os.path.join(output, "model")) as tmp:
+        model.save_to_preset(tmp)
+        tokenizer.save_to_preset(tmp)
+    with open(os.path.join(output, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    if task == "classify" and "confusion_matrix" in result:
+        n = result["num_classes"]
+        plot_confusion_matrix(
+            result["confusion_matrix"], [str(i) for i in range(n)],
+            os.path.join(output, "confusion_matrix.png"),
+            title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
+        )

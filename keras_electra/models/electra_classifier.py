@@ -1,0 +1,126 @@
+import keras
+import numpy as np
+
+from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_classifier_preprocessor import (
+    ElectraClassifierPreprocessor,
+)
+from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import sparse_crossentropy
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraClassifier(ElectraFinetuningTask):
+    """Sentence (pair) classification or regression with ELECTRA's GLUE head.
+
+    The head of Google's reference: the final hidden state of [CLS], dropout
+    (0.1), one dense layer to `num_classes` logits. There is no pooler (unlike
+    transformers' `ElectraForSequenceClassification`, which adds a dense +
+    GELU layer first). With `num_classes=1` it is a regressor (STS-B style)
+    trained with mean squared error.
+
+    Args:
+        backbone: `keras_electra.ElectraBackbone` (the pre-trained
+            discriminator's).
+        num_classes: number of classes, or 1 for regression.
+        preprocessor: optional `ElectraClassifierPreprocessor`; with it the
+            model takes raw strings.
+        dropout: dropout on the [CLS] vector.
+
+    Example:
+    ```python
+    import numpy as np
+    import keras_electra
+
+    backbone = keras_electra.ElectraBackbone(
+        vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
+        intermediate_dim=32, max_sequence_length=16,
+    )
+    classifier = keras_electra.ElectraClassifier(backbone, num_classes=3)
+    x = {
+        "token_ids": np.array([[2, 7, 8, 3, 0]]),
+        "segment_ids": np.zeros((1, 5), "int32"),
+        "padding_mask": np.array([[1, 1, 1, 1, 0]]),
+    }
+    classifier.compile(num_train_steps=10)  # ELECTRA's fine-tuning recipe
+    classifier.fit(x, np.array([2]), verbose=0)
+    classifier.predict(x, verbose=0).shape  # (1, 3)
+    ```
+    """
+
+    backbone_cls = ElectraBackbone
+    preprocessor_cls = ElectraClassifierPreprocessor
+
+    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1,
+                 **kwargs):
+        if int(num_classes) < 1:
+            raise ValueError(
+                f"`num_classes` must be at least 1 (1 for regression). "
+                f"Received: {num_classes}"
+            )
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = preprocessor
+        self.output_dropout = keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
+        )
+        self.output_dense = keras.layers.Dense(
+            num_classes,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=backbone.dtype_policy,
+            name="logits",
+        )
+        # === Functional model ===
+        inputs = backbone.input
+        sequence = backbone(inputs)
+        x = self.output_dropout(sequence[:, 0, :])
+        outputs = self.output_dense(x)
+        # === Config === (before the base class, whose __init__ compiles)
+        self.num_classes = int(num_classes)
+        self.dropout = dropout
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    def default_loss(self):
+        if self.num_classes == 1:
+            return keras.losses.MeanSquaredError()
+        return sparse_crossentropy()
+
+    def default_metrics(self):
+        if self.num_classes == 1:
+            return [keras.metrics.MeanAbsoluteError()], None
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")], None
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        check_labels(y, self.num_classes)
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        check_labels(y, self.num_classes)
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"num_classes": self.num_classes, "dropout": self.dropout})
+        return config
+
+
+def check_labels(y, num_classes, where="labels"):
+    """Raise a clear error for class labels outside [0, num_classes)."""
+    if y is None or num_classes == 1:
+        return
+    try:
+        labels = np.asarray(y)
+    except Exception:
+        return  # tensors of a backend; checked by the data readers
+    if labels.dtype.kind not in "iuf" or labels.size == 0:
+        return
+    bad = (labels < 0) | (labels >= num_classes) | (labels != np.round(labels))
+    if np.any(bad):
+        index = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise ValueError(
+            f"The {where} must be integers in [0, {num_classes}); found "
+            f"{labels.reshape(-1)[index].item()!r} at position {index}. Set "
+            "`num_classes` to the number of classes, or map labels to "
+            "0..num_classes-1."
+        )

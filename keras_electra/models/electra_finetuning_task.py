@@ -1,0 +1,129 @@
+import keras
+import numpy as np
+from keras_hub.models import Task
+
+from keras_electra.optimizers.finetuning import finetuning_optimizer
+from keras_electra.utils.preset_mixin import PresetMixin
+
+
+class ElectraFinetuningTask(PresetMixin, Task):
+    """Shared `compile()` of the fine-tuning tasks: ELECTRA's recipe.
+
+    `compile()` with no arguments uses `finetuning_optimizer` (AdamW without
+    bias correction, layer-wise learning-rate decay, weight decay 0.01
+    except LayerNorm and biases, warm-up over 10% of `num_train_steps` times
+    linear decay), with the paper's learning rate and decay for the model's
+    size, and the task's own loss and metrics. Subclasses define
+    `default_loss()` and `default_metrics()`.
+    """
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        *,
+        metrics="auto",
+        num_train_steps=None,
+        learning_rate=None,
+        layerwise_decay=None,
+        warmup_fraction=0.1,
+        weight_decay=0.01,
+        reference_off_by_one=True,
+        **kwargs,
+    ):
+        """Configure training; "auto" arguments use ELECTRA's recipe.
+
+        Args:
+            optimizer: "auto" for ELECTRA's fine-tuning AdamW, or any Keras
+                optimizer.
+            loss, metrics: "auto" for the task's defaults.
+            num_train_steps: length of the run, for the warm-up and linear
+                decay (without it the learning rate stays constant).
+            learning_rate, layerwise_decay: default to the paper's values for
+                the backbone's size (3e-4/0.8 small, 1e-4/0.8 base,
+                5e-5/0.9 large).
+            warmup_fraction, weight_decay, reference_off_by_one: see
+                `keras_electra.optimizers.finetuning_optimizer`.
+        """
+        if optimizer == "auto":
+            optimizer = finetuning_optimizer(
+                self,
+                self.backbone,
+                num_train_steps=num_train_steps,
+                learning_rate=learning_rate,
+                layerwise_decay=layerwise_decay,
+                warmup_fraction=warmup_fraction,
+                weight_decay=weight_decay,
+                reference_off_by_one=reference_off_by_one,
+            )
+        if loss == "auto":
+            loss = self.default_loss()
+        if metrics == "auto":
+            metrics, weighted = self.default_metrics()
+            if weighted:
+                kwargs.setdefault("weighted_metrics", weighted)
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            callbacks=None, validation_split=0.0, validation_data=None,
+            shuffle=True, sample_weight=None, **kwargs):
+        """`keras.Model.fit`, shuffling array inputs every epoch.
+
+        keras-hub's tasks turn arrays into a dataset themselves and ignore
+        `shuffle`; here arrays (and lists of strings) are shuffled each epoch
+        through `tf.data` before batching, as fine-tuning needs.
+        """
+        if shuffle and x is not None and not _is_dataset(x) and not validation_split:
+            import tensorflow as tf
+
+            data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+            data = _to_sliceable(data)
+            size = len(keras.tree.flatten(data)[0])
+            x = (
+                tf.data.Dataset.from_tensor_slices(data)
+                .shuffle(size, reshuffle_each_iteration=True)
+                .batch(batch_size or 32)
+            )
+            y = sample_weight = batch_size = None
+        return super().fit(
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
+            callbacks=callbacks, validation_split=validation_split,
+            validation_data=validation_data, shuffle=shuffle,
+            sample_weight=sample_weight, **kwargs,
+        )
+
+    def default_loss(self):
+        raise NotImplementedError
+
+    def default_metrics(self):
+        """(metrics, weighted_metrics) used by `compile(metrics="auto")`."""
+        return None, None
+
+
+def _is_dataset(x):
+    try:
+        import tensorflow as tf
+
+        if isinstance(x, tf.data.Dataset):
+            return True
+    except ImportError:
+        pass
+    return hasattr(x, "__next__") or type(x).__name__ in (
+        "PyDataset", "DataLoader", "MapDataset", "IterDataset"
+    )
+
+
+def _to_sliceable(value):
+    """Arrays for `from_tensor_slices`: dicts and tuples are structure, a
+    list is one column (e.g. of strings)."""
+    if isinstance(value, dict):
+        return {k: _to_sliceable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_to_sliceable(v) for v in value)
+    if isinstance(value, list):
+        return np.asarray(value)
+    return keras.ops.convert_to_numpy(value)
+
+
+def sparse_crossentropy():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
