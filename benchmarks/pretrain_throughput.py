@@ -176,11 +176,12 @@ def worker(args):
 # --- driver --------------------------------------------------------------------
 
 
-def measure(name, args):
+def measure(name, args, script=__file__):
+    """Run `script --worker name` in a fresh process; its RESULT line."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     if name != "transformers":
         env["KERAS_BACKEND"] = name
-    command = [sys.executable, __file__, "--worker", name, "--preset", args.preset,
+    command = [sys.executable, script, "--worker", name, "--preset", args.preset,
                "--batch-size", str(args.batch_size), "--sequence-length",
                str(args.sequence_length), "--steps", str(args.steps),
                "--warmup", str(args.warmup)]
@@ -200,10 +201,17 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--scaling", action="store_true",
+                        help="instead: tokens/s and memory of the first "
+                        "backend and the reference over --shapes")
+    parser.add_argument("--shapes", default="8x128,16x128,4x256,8x256,2x512,4x512",
+                        help="batch x length pairs for --scaling")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if args.scaling:
+        return scaling(args, step_flops, measure)
 
     flops = step_flops(preset_config(args.preset), args.batch_size, args.sequence_length)
     peak = matmul_peak()
@@ -226,6 +234,33 @@ def main():
         print(f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
               f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
               f"{row['rss_mb']:11.0f}")
+
+
+def scaling(args, flops_fn, measure_fn):
+    """One row per (batch, length): tokens/s, GFLOP/s and peak memory."""
+    import copy
+
+    peak = matmul_peak()
+    backend = args.backends.split(",")[0]
+    print(f"{args.preset}: {backend} vs transformers; measured fp32 matmul "
+          f"peak {peak / 1e9:.0f} GFLOP/s")
+    print(f"{'batch x length':>14s} {'side':>12s} {'s/step':>8s} "
+          f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
+    for shape in args.shapes.split(","):
+        batch, length = (int(v) for v in shape.split("x"))
+        run = copy.copy(args)
+        run.batch_size, run.sequence_length = batch, length
+        flops = flops_fn(preset_config(args.preset), batch, length)
+        for name in (backend, "transformers"):
+            row = measure_fn(name, run)
+            if row is None:
+                print(f"{shape:>14s} {name:>12s} failed")
+                continue
+            achieved = flops / row["seconds"]
+            print(f"{shape:>14s} {name:>12s} {row['seconds']:8.3f} "
+                  f"{batch * length / row['seconds']:9.0f} "
+                  f"{achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+                  f"{row['rss_mb']:11.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ class ElectraFinetuningTask(PresetMixin, Task):
                 .batch(batch_size or 32)
             )
             y = sample_weight = batch_size = None
+            shuffle = False  # done above
         return super().fit(
             x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
             callbacks=callbacks, validation_split=validation_split,

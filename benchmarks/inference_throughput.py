@@ -1,0 +1,120 @@
+"""Discriminator forward throughput (inference / fine-tuning shape):
+keras-electra's `ElectraBackbone` on each backend vs transformers'
+`ElectraModel`, in one run, one table.
+
+    python benchmarks/inference_throughput.py --preset electra_small \\
+        --batch-size 32 --sequence-length 128 --steps 10
+    python benchmarks/inference_throughput.py --scaling   # lengths x batches
+
+FLOPs: the encoder forward of `pretrain_throughput.py` (2*B*L*(4H^2 + 2HF)
+per layer, 4*B*L^2*H for attention, the embedding projection), the same
+count for both sides. Each side runs in its own process, after `--warmup`
+untimed calls (compilation included there); ours runs the compiled
+`predict_on_batch` (XLA on JAX and TensorFlow, eager on PyTorch), the
+reference `ElectraModel` under `torch.no_grad()`.
+"""
+
+import argparse
+import json
+import resource
+import time
+
+import pretrain_throughput as common
+
+
+def forward_flops(config, batch, length):
+    d = config["discriminator"]
+    return common.tower_flops(batch, length, d["num_layers"], d["hidden_dim"],
+                              d["intermediate_dim"], d["embedding_dim"])
+
+
+def run_ours(args):
+    import numpy as np
+
+    import keras_electra
+
+    backbone = keras_electra.ElectraBackbone.from_preset(args.preset)
+    batch = common._batch(args, np)
+    for _ in range(args.warmup):
+        backbone.predict_on_batch(batch)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        out = backbone.predict_on_batch(batch)
+    np.asarray(out)
+    return (time.perf_counter() - start) / args.steps
+
+
+def run_transformers(args):
+    import numpy as np
+    import torch
+    from transformers import ElectraConfig
+    from transformers import ElectraModel
+
+    d = common.preset_config(args.preset)["discriminator"]
+    model = ElectraModel(ElectraConfig(
+        vocab_size=d["vocabulary_size"], embedding_size=d["embedding_dim"],
+        hidden_size=d["hidden_dim"], num_hidden_layers=d["num_layers"],
+        num_attention_heads=d["num_heads"], intermediate_size=d["intermediate_dim"],
+        max_position_embeddings=d["max_sequence_length"],
+    )).eval()
+    batch = {k: torch.from_numpy(v.astype("int64"))
+             for k, v in common._batch(args, np).items()}
+    inputs = dict(input_ids=batch["token_ids"], attention_mask=batch["padding_mask"],
+                  token_type_ids=batch["segment_ids"])
+    with torch.no_grad():
+        for _ in range(args.warmup):
+            model(**inputs)
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            model(**inputs)
+    return (time.perf_counter() - start) / args.steps
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", default="electra_small")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--sequence-length", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--shapes",
+                        default="32x128,64x128,16x256,32x256,8x512,16x512")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    measure = lambda name, run: common.measure(name, run, __file__)  # noqa: E731
+    if args.worker:
+        fn = run_transformers if args.worker == "transformers" else run_ours
+        seconds = fn(args)
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
+        return
+    if args.scaling:
+        return common.scaling(args, forward_flops, measure)
+    config = common.preset_config(args.preset)
+    flops = forward_flops(config, args.batch_size, args.sequence_length)
+    peak = common.matmul_peak()
+    tokens = args.batch_size * args.sequence_length
+    print(f"{args.preset} discriminator forward, batch {args.batch_size} x "
+          f"{args.sequence_length}, {args.steps} timed calls; "
+          f"{flops / 1e9:.1f} GFLOP per call; measured fp32 matmul peak "
+          f"{peak / 1e9:.0f} GFLOP/s")
+    rows = {name: measure(name, args)
+            for name in ["transformers"] + args.backends.split(",")}
+    reference = rows.get("transformers")
+    print(f"{'side':14s} {'s/call':>8s} {'tokens/s':>9s} {'vs HF':>6s} "
+          f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
+    for name, row in rows.items():
+        if row is None:
+            print(f"{name:14s} failed")
+            continue
+        ratio = reference["seconds"] / row["seconds"] if reference else float("nan")
+        achieved = flops / row["seconds"]
+        print(f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
+              f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+              f"{row['rss_mb']:11.0f}")
+
+
+if __name__ == "__main__":
+    main()
