@@ -80,6 +80,22 @@ def test_learn_vocabulary_from_real_text(tmp_path):
     assert 1 not in ids[:3]  # common words are known, not [UNK]
 
 
+def test_learned_vocabulary_has_no_whitespace_tokens(tmp_path):
+    # No-break and ideographic spaces survive normalisation; the learner
+    # would otherwise keep " " and "## " as tokens the tokenizer never emits.
+    texts = ["caf\u00e9 au\u00a0lait and te\u3000a, bread\u200b and jam"] * 50
+    out = tmp_path / "vocab.txt"
+    learned = keras_electra.ElectraTokenizer.train(
+        tf.data.Dataset.from_tensor_slices(texts).batch(8), 60,
+        output_file=str(out),
+    )
+    for vocabulary in (learned.get_vocabulary(),
+                       out.read_text(encoding="utf-8").split("\n")[:-1]):
+        assert all(t.strip() and t.strip() == t for t in vocabulary)
+        assert not [t for t in vocabulary if t.startswith("##") and not t[2:].strip()]
+        assert "\u200b" not in "".join(vocabulary)
+
+
 def test_sentence_splitting_and_documents(tmp_path):
     long = " ".join(["This is sentence number %d." % i for i in range(30)])
     assert len(split_sentences(long, max_line_words=20)) == 30

@@ -1,4 +1,5 @@
 import os
+import unicodedata
 
 import keras
 from keras_hub.tokenizers import WordPieceTokenizer
@@ -124,11 +125,27 @@ class ElectraTokenizer(WordPieceTokenizer):
         )
         if output_file is not None:
             vocabulary = read_vocabulary_file(output_file)
+        # The learner can keep tokens made of whitespace or control
+        # characters the normaliser does not remove (e.g. U+00A0, U+200B):
+        # they can never be produced by the tokenizer, so drop them.
+        usable = [t for t in vocabulary if t in SPECIAL_TOKENS or _usable(t)]
+        if len(usable) != len(vocabulary):
+            vocabulary = usable
+            if output_file is not None:
+                with open(output_file, "w", encoding="utf-8") as f:
+                    f.write("\n".join(vocabulary) + "\n")
         return cls(
             vocabulary=vocabulary,
             lowercase=lowercase,
             strip_accents=strip_accents,
         )
+
+
+def _usable(token):
+    body = token[2:] if token.startswith("##") else token
+    return bool(body) and not any(
+        c.isspace() or unicodedata.category(c)[0] in "ZC" for c in body
+    )
 
 
 def read_vocabulary_file(path):
