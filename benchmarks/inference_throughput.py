@@ -33,6 +33,10 @@ def run_ours(args):
 
     import keras_electra
 
+    if args.dtype != "float32":
+        import keras
+
+        keras.config.set_dtype_policy(args.dtype)
     backbone = keras_electra.ElectraBackbone.from_preset(args.preset)
     batch = common._batch(args, np)
     for _ in range(args.warmup):
@@ -78,6 +82,8 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--dtype", default="float32",
+                        help="Keras dtype policy of our side")
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--shapes",
                         default="32x128,64x128,16x256,32x256,8x512,16x512")

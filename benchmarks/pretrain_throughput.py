@@ -82,6 +82,10 @@ def run_ours(args):
 
     import keras_electra
 
+    if args.dtype != "float32":
+        import keras
+
+        keras.config.set_dtype_policy(args.dtype)
     pretrainer = keras_electra.ElectraPretrainer.from_preset(args.preset)
     pretrainer.compile(num_train_steps=10_000)
     batch = _batch(args, np)
@@ -184,7 +188,7 @@ def measure(name, args, script=__file__):
     command = [sys.executable, script, "--worker", name, "--preset", args.preset,
                "--batch-size", str(args.batch_size), "--sequence-length",
                str(args.sequence_length), "--steps", str(args.steps),
-               "--warmup", str(args.warmup)]
+               "--warmup", str(args.warmup), "--dtype", args.dtype]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -201,6 +205,9 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--backends", default="jax,tensorflow,torch")
+    parser.add_argument("--dtype", default="float32",
+                        help="Keras dtype policy of our side, e.g. "
+                        "mixed_bfloat16 (the reference stays float32)")
     parser.add_argument("--scaling", action="store_true",
                         help="instead: tokens/s and memory of the first "
                         "backend and the reference over --shapes")
@@ -217,7 +224,8 @@ def main():
     peak = matmul_peak()
     tokens = args.batch_size * args.sequence_length
     print(f"{args.preset}, batch {args.batch_size} x {args.sequence_length}, "
-          f"{args.steps} timed steps; {flops / 1e9:.1f} GFLOP per step; "
+          f"{args.steps} timed steps, ours in {args.dtype}; "
+          f"{flops / 1e9:.1f} GFLOP per step; "
           f"measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
     rows = {}
     for name in ["transformers"] + args.backends.split(","):

@@ -329,3 +329,42 @@ def test_finetune_command(preset, tmp_path, capsys):
     assert main(["finetune", "--task", "classify", "--preset", preset,
                  "--train", str(tags), "--test", str(tags)]) == 2
     assert "no column 'label'" in capsys.readouterr().err
+
+
+def test_tagger_and_qa_save_load(preset, tmp_path):
+    x = {"token_ids": np.array([[2, 13, 14, 3, 17, 18, 3, 0]], "int32"),
+         "segment_ids": np.array([[0, 0, 0, 0, 1, 1, 1, 0]], "int32"),
+         "padding_mask": np.array([[1, 1, 1, 1, 1, 1, 1, 0]], "int32")}
+    for cls, kwargs in ((keras_electra.ElectraTokenClassifier, {"num_classes": 4}),
+                        (keras_electra.ElectraQuestionAnswerer, {})):
+        model = cls.from_preset(preset, preprocessor=None, **kwargs)
+        path = str(tmp_path / cls.__name__)
+        model.save_to_preset(path)
+        again = cls.from_preset(path, preprocessor=None)
+        keras.tree.map_structure(
+            lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5),
+            model.predict(x, verbose=0), again.predict(x, verbose=0),
+        )
+
+
+def test_qa_command_on_squad_json(preset, tmp_path):
+    from keras_electra.cli import main
+
+    context = "jane austen wrote it . a b c"
+    data = {"data": [{"paragraphs": [{"context": context, "qas": [
+        {"id": "1", "question": "who wrote it ?",
+         "answers": [{"text": "jane austen", "answer_start": 0}]},
+        {"id": "2", "question": "who ?", "is_impossible": True, "answers": []},
+    ]}]}]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "qa"
+    assert main(["finetune", "--task", "qa", "--preset", preset, "--train",
+                 str(path), "--test", str(path), "--epochs", "1",
+                 "--sequence-length", "24", "--output", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_examples"] == 2 and 0 <= metrics["f1"] <= 1
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": 2}')
+    assert main(["finetune", "--task", "qa", "--preset", preset, "--train",
+                 str(bad), "--test", str(path)]) == 2
