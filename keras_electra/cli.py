@@ -29,7 +29,8 @@ def _add_common(parser):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="keras-electra",
-        description="Pre-train and inspect ELECTRA models with Keras 3.",
+        description="Pre-train, convert, fine-tune and inspect ELECTRA models "
+        "with Keras 3.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
