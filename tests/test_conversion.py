@@ -516,3 +516,38 @@ def test_convert_and_export_commands(tmp_path, capsys):
     assert main(["export", "--to", "transformers", "electra_tiny",
                  str(tmp_path / "y")]) == 2
     assert "holds no weights" in capsys.readouterr().err
+
+
+def test_fine_tuning_tasks_load_transformers_folders(tmp_path):
+    discriminator, _, d_dir, _ = make_hf_pair(tmp_path)
+    b = corrupted_batch(12)
+    with torch.no_grad():
+        hidden = discriminator.electra(
+            input_ids=torch.tensor(b["corrupted"]),
+            attention_mask=torch.tensor(b["padding_mask"]),
+            token_type_ids=torch.tensor(b["segment_ids"]),
+        ).last_hidden_state.numpy()
+    classifier = keras_electra.ElectraClassifier.from_preset(d_dir, num_classes=3)
+    assert classifier.preprocessor is None  # the folder has no vocab.txt
+    np.testing.assert_allclose(
+        to_numpy(classifier.backbone(keras_inputs(b, b["corrupted"]))),
+        hidden, atol=1e-4,
+    )
+    assert classifier.predict(keras_inputs(b, b["corrupted"]),
+                              verbose=0).shape == (3, 3)
+    # With a vocabulary the task gets a preprocessor: raw strings in.
+    out = tmp_path / "with_vocab"
+    conversion.export_transformers(
+        keras_electra.ElectraDiscriminator.from_preset(d_dir), out,
+        keras_electra.ElectraTokenizer(vocabulary=WORDS),
+    )
+    tagger = keras_electra.ElectraTokenClassifier.from_preset(str(out),
+                                                              num_classes=4)
+    assert isinstance(tagger.preprocessor,
+                      keras_electra.ElectraTokenClassifierPreprocessor)
+    qa = keras_electra.ElectraQuestionAnswerer.from_preset(str(out))
+    assert qa.backbone.hidden_dim == 48
+    preprocessor = keras_electra.ElectraClassifierPreprocessor.from_preset(
+        str(out), sequence_length=8
+    )
+    assert preprocessor.tokenizer.get_vocabulary() == WORDS

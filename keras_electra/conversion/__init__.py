@@ -129,7 +129,9 @@ def load_foreign_preset(cls, preset, load_weights=True, **kwargs):
         "ElectraDiscriminator": "discriminator",
         "ElectraGenerator": "generator",
         "ElectraPretrainer": "pretrainer",
-    }[name]
+    }.get(name)
+    if kind is None:
+        return _load_task_or_preprocessor(cls, preset, fmt, load_weights, kwargs)
     dtype = kwargs.pop("dtype", None)
     if fmt == "tf1" or fmt == "transformers-pair":
         if fmt == "tf1":
@@ -171,3 +173,48 @@ def load_foreign_preset(cls, preset, load_weights=True, **kwargs):
     return keras_hub_preset.load_backbone(
         preset, dtype=dtype, load_weights=load_weights, **kwargs
     )
+
+
+def _foreign_backbone_and_tokenizer(preset, fmt, load_weights, dtype):
+    """The (discriminator's) backbone and the tokenizer of a foreign checkpoint."""
+    if fmt == "tf1":
+        pretrainer, tokenizer = load_tf1(preset, dtype=dtype)
+        return pretrainer.backbone, tokenizer
+    if fmt == "transformers-pair":
+        pretrainer, tokenizer = transformers_checkpoint.load_pretrainer(
+            os.path.join(preset, "discriminator"),
+            os.path.join(preset, "generator"),
+            dtype=dtype, load_weights=load_weights,
+        )
+        return pretrainer.backbone, tokenizer
+    if fmt == "transformers":
+        backbone = transformers_checkpoint.load_model(
+            preset, "backbone", dtype=dtype, load_weights=load_weights
+        )
+        return backbone, transformers_checkpoint.tokenizer_from_folder(preset)
+    backbone, tokenizer = load_keras_hub(preset, dtype=dtype,
+                                         load_weights=load_weights)
+    return backbone, tokenizer
+
+
+def _load_task_or_preprocessor(cls, preset, fmt, load_weights, kwargs):
+    """A fine-tuning task (on the converted discriminator backbone, with a
+    preprocessor on the checkpoint's vocabulary) or a preprocessor."""
+    dtype = kwargs.pop("dtype", None)
+    if hasattr(cls, "tokenizer_cls") and not hasattr(cls, "preprocessor_cls"):
+        # A preprocessor: only the vocabulary is needed.
+        _, tokenizer = _foreign_backbone_and_tokenizer(preset, fmt, False, dtype)
+        if tokenizer is None:
+            raise CheckpointError(f"'{preset}' holds no vocabulary (vocab.txt).")
+        return cls(tokenizer=tokenizer, **kwargs)
+    backbone, tokenizer = _foreign_backbone_and_tokenizer(
+        preset, fmt, load_weights, dtype
+    )
+    if "preprocessor" not in kwargs:
+        preprocessor_cls = getattr(cls, "preprocessor_cls", None)
+        kwargs["preprocessor"] = (
+            preprocessor_cls(tokenizer=tokenizer)
+            if preprocessor_cls is not None and tokenizer is not None
+            else None
+        )
+    return cls(backbone=backbone, **kwargs)
