@@ -15,8 +15,6 @@ reference `ElectraModel` under `torch.no_grad()`.
 """
 
 import argparse
-import json
-import resource
 import time
 
 import pretrain_throughput as common
@@ -91,11 +89,7 @@ def main():
     args = parser.parse_args()
     measure = lambda name, run: common.measure(name, run, __file__)  # noqa: E731
     if args.worker:
-        fn = run_transformers if args.worker == "transformers" else run_ours
-        seconds = fn(args)
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
-        return
+        return common.worker(args, run_ours, run_transformers)
     if args.scaling:
         return common.scaling(args, forward_flops, measure)
     config = common.preset_config(args.preset)
@@ -108,18 +102,7 @@ def main():
           f"{peak / 1e9:.0f} GFLOP/s")
     rows = {name: measure(name, args)
             for name in ["transformers"] + args.backends.split(",")}
-    reference = rows.get("transformers")
-    print(f"{'side':14s} {'s/call':>8s} {'tokens/s':>9s} {'vs HF':>6s} "
-          f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
-    for name, row in rows.items():
-        if row is None:
-            print(f"{name:14s} failed")
-            continue
-        ratio = reference["seconds"] / row["seconds"] if reference else float("nan")
-        achieved = flops / row["seconds"]
-        print(f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
-              f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
-              f"{row['rss_mb']:11.0f}")
+    common.print_comparison(rows, flops, peak, tokens, "s/call")
 
 
 if __name__ == "__main__":

@@ -171,8 +171,10 @@ def _batch(args, np):
     }
 
 
-def worker(args):
-    seconds = run_transformers(args) if args.worker == "transformers" else run_ours(args)
+def worker(args, ours=None, reference=None):
+    """Time one side in this (sub)process and print its RESULT line."""
+    ours, reference = ours or run_ours, reference or run_transformers
+    seconds = reference(args) if args.worker == "transformers" else ours(args)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
 
@@ -227,11 +229,15 @@ def main():
           f"{args.steps} timed steps, ours in {args.dtype}; "
           f"{flops / 1e9:.1f} GFLOP per step; "
           f"measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
-    rows = {}
-    for name in ["transformers"] + args.backends.split(","):
-        rows[name] = measure(name, args)
+    rows = {name: measure(name, args)
+            for name in ["transformers"] + args.backends.split(",")}
+    print_comparison(rows, flops, peak, tokens, "s/step")
+
+
+def print_comparison(rows, flops, peak, tokens, unit):
+    """The table of one run: each side against the transformers reference."""
     reference = rows.get("transformers")
-    print(f"{'side':14s} {'s/step':>8s} {'tokens/s':>9s} {'vs HF':>6s} "
+    print(f"{'side':14s} {unit:>8s} {'tokens/s':>9s} {'vs HF':>6s} "
           f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
     for name, row in rows.items():
         if row is None:

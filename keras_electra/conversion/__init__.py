@@ -25,6 +25,8 @@ from keras_electra.conversion import transformers_checkpoint
 from keras_electra.conversion.transformers_checkpoint import CheckpointError
 
 TOWERS = ("discriminator", "generator")
+#: Formats that hold both towers (converted through a pretrainer).
+PAIR_FORMATS = ("tf1", "transformers-pair")
 
 
 def load_transformers(discriminator=None, generator=None, dtype=None,
@@ -104,9 +106,12 @@ def detect_format(preset):
             except CheckpointError:
                 return None
         return None
-    if transformers_checkpoint.is_transformers_folder(preset):
+    config = transformers_checkpoint.read_folder_config(preset)
+    if config is None:
+        return None
+    if "model_type" in config or "architectures" in config:
         return "transformers"
-    if keras_hub_preset.is_keras_hub_preset(preset):
+    if config.get("registered_name") == keras_hub_preset.KERAS_HUB_CLASS:
         return "keras-hub"
     return None
 
@@ -133,17 +138,11 @@ def load_foreign_preset(cls, preset, load_weights=True, **kwargs):
     if kind is None:
         return _load_task_or_preprocessor(cls, preset, fmt, load_weights, kwargs)
     dtype = kwargs.pop("dtype", None)
-    if fmt == "tf1" or fmt == "transformers-pair":
-        if fmt == "tf1":
-            pretrainer, _ = load_tf1(preset, dtype=dtype,
-                                     **(kwargs if kind == "pretrainer" else {}))
-        else:
-            pretrainer, _ = transformers_checkpoint.load_pretrainer(
-                os.path.join(preset, "discriminator"),
-                os.path.join(preset, "generator"),
-                dtype=dtype, load_weights=load_weights,
-                **(kwargs if kind == "pretrainer" else {}),
-            )
+    if fmt in PAIR_FORMATS:
+        pretrainer, _ = _foreign_pretrainer(
+            preset, fmt, load_weights, dtype,
+            **(kwargs if kind == "pretrainer" else {}),
+        )
         if kind == "pretrainer":
             return pretrainer
         if kind == "backbone":
@@ -175,16 +174,22 @@ def load_foreign_preset(cls, preset, load_weights=True, **kwargs):
     )
 
 
+def _foreign_pretrainer(preset, fmt, load_weights, dtype, **kwargs):
+    """`(pretrainer, tokenizer)` from a TF1 checkpoint or a transformers pair."""
+    if fmt == "tf1":
+        return load_tf1(preset, dtype=dtype, **kwargs)
+    return transformers_checkpoint.load_pretrainer(
+        os.path.join(preset, "discriminator"),
+        os.path.join(preset, "generator"),
+        dtype=dtype, load_weights=load_weights, **kwargs,
+    )
+
+
 def _foreign_backbone_and_tokenizer(preset, fmt, load_weights, dtype):
     """The (discriminator's) backbone and the tokenizer of a foreign checkpoint."""
-    if fmt == "tf1":
-        pretrainer, tokenizer = load_tf1(preset, dtype=dtype)
-        return pretrainer.backbone, tokenizer
-    if fmt == "transformers-pair":
-        pretrainer, tokenizer = transformers_checkpoint.load_pretrainer(
-            os.path.join(preset, "discriminator"),
-            os.path.join(preset, "generator"),
-            dtype=dtype, load_weights=load_weights,
+    if fmt in PAIR_FORMATS:
+        pretrainer, tokenizer = _foreign_pretrainer(
+            preset, fmt, load_weights, dtype
         )
         return pretrainer.backbone, tokenizer
     if fmt == "transformers":

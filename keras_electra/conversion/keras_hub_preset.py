@@ -29,13 +29,6 @@ from keras_electra.utils import preset_utils
 KERAS_HUB_CLASS = "keras_hub>ElectraBackbone"
 
 
-def is_keras_hub_preset(preset):
-    if not preset_utils.preset_has_file(preset, preset_utils.CONFIG_FILE):
-        return False
-    config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)
-    return config.get("registered_name") == KERAS_HUB_CLASS
-
-
 def _layer_pairs(ours, hub):
     """(our layer, keras-hub layer) pairs holding the same weights."""
     embedding = ours.embedding

@@ -171,9 +171,7 @@ def config_from_state(state, num_heads=None):
             state["electra.embeddings.position_embeddings.weight"].shape[0],
         "type_vocab_size":
             state["electra.embeddings.token_type_embeddings.weight"].shape[0],
-        "hidden_dropout_prob": 0.1,
-        "layer_norm_eps": 1e-12,
-    }
+    }  # dropout and LayerNorm epsilon: backbone_config's (the reference's)
 
 
 def load_pretrainer(path, num_heads=None, generator_num_heads=None,

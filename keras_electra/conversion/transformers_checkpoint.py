@@ -60,12 +60,11 @@ def _local(path, filename):
     return os.path.join(path, filename)
 
 
-def is_transformers_folder(path):
-    """True when `path` holds a transformers config of any model type."""
+def read_folder_config(path):
+    """The folder's config.json (transformers or keras-hub), or None."""
     if not _exists(path, preset_utils.CONFIG_FILE):
-        return False
-    config = read_json(_local(path, preset_utils.CONFIG_FILE))
-    return "model_type" in config or "architectures" in config
+        return None
+    return read_json(_local(path, preset_utils.CONFIG_FILE))
 
 
 def read_json(path):
@@ -340,7 +339,8 @@ def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
     the tensors that differ) when they are not equal.
     """
     discriminator, generator = os.fspath(discriminator), os.fspath(generator)
-    d_config = backbone_config(read_config(discriminator))
+    d_hf_config = read_config(discriminator)
+    d_config = backbone_config(d_hf_config)
     g_config = backbone_config(read_config(generator))
     for argument in ("vocabulary_size", "embedding_dim",
                      "max_sequence_length", "num_segments"):
@@ -358,7 +358,7 @@ def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
     )
     pretrainer = build_pretrainer(
         d_config, g_config, dtype,
-        {**special_token_ids(tokenizer, read_config(discriminator)), **kwargs},
+        {**special_token_ids(tokenizer, d_hf_config), **kwargs},
     )
     if load_weights:
         d_state = strip_prefix(read_state(discriminator))

@@ -1,12 +1,12 @@
 import keras
 import numpy as np
 
-from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_classifier_preprocessor import (
     ElectraClassifierPreprocessor,
 )
 from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import dropout_and_dense
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
 
 
@@ -62,14 +62,8 @@ class ElectraClassifier(ElectraFinetuningTask):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.output_dropout = keras.layers.Dropout(
-            dropout, dtype=backbone.dtype_policy, name="classifier_dropout"
-        )
-        self.output_dense = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=electra_kernel_initializer(),
-            dtype=backbone.dtype_policy,
-            name="logits",
+        self.output_dropout, self.output_dense = dropout_and_dense(
+            backbone, num_classes, dropout, "classifier_dropout"
         )
         # === Functional model ===
         inputs = backbone.input

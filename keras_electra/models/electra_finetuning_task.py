@@ -2,6 +2,7 @@ import keras
 import numpy as np
 from keras_hub.models import Task
 
+from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.optimizers.finetuning import finetuning_optimizer
 from keras_electra.utils.preset_mixin import PresetMixin
 
@@ -124,6 +125,22 @@ def _to_sliceable(value):
     if isinstance(value, list):
         return np.asarray(value)
     return keras.ops.convert_to_numpy(value)
+
+
+def dropout_and_dense(backbone, num_classes, dropout, dropout_name):
+    """The reference's task head layers: dropout, then a dense layer to
+    `num_classes` logits (named "logits"), in the backbone's dtype."""
+    return (
+        keras.layers.Dropout(
+            dropout, dtype=backbone.dtype_policy, name=dropout_name
+        ),
+        keras.layers.Dense(
+            num_classes,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=backbone.dtype_policy,
+            name="logits",
+        ),
+    )
 
 
 def sparse_crossentropy():

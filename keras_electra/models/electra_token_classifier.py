@@ -1,10 +1,10 @@
 import keras
 import numpy as np
 
-from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_classifier import check_labels
 from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import dropout_and_dense
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
 from keras_electra.models.electra_token_classifier_preprocessor import (
     ElectraTokenClassifierPreprocessor,
@@ -58,14 +58,8 @@ class ElectraTokenClassifier(ElectraFinetuningTask):
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.output_dropout = keras.layers.Dropout(
-            dropout, dtype=backbone.dtype_policy, name="tagger_dropout"
-        )
-        self.output_dense = keras.layers.Dense(
-            num_classes,
-            kernel_initializer=electra_kernel_initializer(),
-            dtype=backbone.dtype_policy,
-            name="logits",
+        self.output_dropout, self.output_dense = dropout_and_dense(
+            backbone, num_classes, dropout, "tagger_dropout"
         )
         # === Functional model ===
         inputs = backbone.input
