@@ -304,18 +304,15 @@ def _classify(path, tokenizer, train, test, epochs, batch_size,
               max_train_examples, rng, verbose):
     import keras_electra
 
-    read = lambda f: read_classification_file(  # noqa: E731
-        f, text_column, pair_column, label_column, num_classes
+    texts, pairs, labels = read_classification_file(
+        train, text_column, pair_column, label_column, num_classes
     )
-    texts, pairs, labels = read(train)
     if num_classes is None:
         num_classes = int(max(labels)) + 1
-    test_texts, test_pairs, test_labels = read(test)
-    if max(test_labels) >= num_classes:
-        raise TaskFileError(
-            f"'{test}' has label {int(max(test_labels))}, but '{train}' only "
-            f"labels 0..{num_classes - 1}. Pass --num-classes."
-        )
+    # Checked against the classes found in training, with file and line.
+    test_texts, test_pairs, test_labels = read_classification_file(
+        test, text_column, pair_column, label_column, num_classes
+    )
     index = _subsample(rng, len(texts), max_train_examples)
     preprocessor = keras_electra.ElectraClassifierPreprocessor(
         tokenizer, sequence_length=sequence_length

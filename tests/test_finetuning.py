@@ -321,6 +321,22 @@ def test_finetune_command(preset, tmp_path, capsys):
     assert (out / "confusion_matrix.png").stat().st_size > 0
     assert keras_electra.ElectraClassifier.from_preset(str(out / "model"))
 
+    # Regression (--num-classes 1): real-valued labels, MSE and Pearson.
+    scores = tmp_path / "scores.csv"
+    scores.write_text("sentence,label\n" + "".join(
+        f"{'good film' if i % 2 else 'bad film'},{2.5 * (i % 2) + 0.5}\n"
+        for i in range(8)))
+    assert main(["finetune", "--task", "classify", "--preset", preset,
+                 "--train", str(scores), "--test", str(scores), "--epochs",
+                 "1", "--sequence-length", "8", "--num-classes", "1"]) == 0
+    assert "mse" in capsys.readouterr().out
+    # A test label outside the training classes is named with its line.
+    unseen = tmp_path / "unseen.csv"
+    unseen.write_text("sentence,label\ngood film,1\nbad film,2\n")
+    assert main(["finetune", "--task", "classify", "--preset", preset,
+                 "--train", str(train), "--test", str(unseen)]) == 2
+    assert "line 3: label '2' is outside" in capsys.readouterr().err
+
     tags = tmp_path / "tags.tsv"
     tags.write_text("the\tDT\ndog\tNN\nruns\tVBZ\n\nthe\tDT\ncat\tNN\n")
     assert main(["finetune", "--task", "tag", "--preset", preset, "--train",
