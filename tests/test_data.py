@@ -13,7 +13,10 @@ from keras_electra.data import build_shards
 from keras_electra.data import iter_documents
 from keras_electra.data import iter_examples
 from keras_electra.data import shard_dataset
+from keras_electra.data.pretraining_data import mixed_examples
 from keras_electra.data.text import CorpusError
+from keras_electra.data.text import file_segments
+from keras_electra.data.text import read_lines
 from keras_electra.data.text import split_sentences
 
 
@@ -156,6 +159,45 @@ def test_no_example_spans_two_documents(tmp_path):
         assert len(words) == 1, words  # never alpha and beta together
 
 
+def test_byte_segments_read_every_line_once(tmp_path):
+    path = tmp_path / "lines.txt"
+    lines = [f"line {i}" + " x" * (i % 17) for i in range(500)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for segment_bytes in (1, 7, 100, 1000, 10**6):
+        segments = file_segments([str(path)], segment_bytes)
+        assert segments[0][1] == 0 and segments[-1][2] == os.path.getsize(path)
+        read = [line for _, a, b in segments for line in read_lines(path, "stop", a, b)]
+        assert read == lines, segment_bytes
+    docs = list(iter_documents(file_segments([str(path)], 1000)))
+    assert sum(docs, []) == lines
+
+
+def _two_domain_corpus(tmp_path):
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "alpha", "beta"]
+    tok = keras_electra.ElectraTokenizer(vocabulary=vocab)
+    for word in ("alpha", "beta"):
+        docs = [" ".join([word] * (5 + i % 9)) for i in range(400)]
+        (tmp_path / f"{word}.txt").write_text("\n\n".join(docs) + "\n")
+    return tok, [str(tmp_path / "alpha.txt"), str(tmp_path / "beta.txt")]
+
+
+def test_text_is_mixed_across_files_not_read_file_by_file(tmp_path):
+    tok, files = _two_domain_corpus(tmp_path)
+    in_order = list(iter_examples(files, tok, 32, seed=0))
+    mixed = list(mixed_examples(files, tok, 32, seed=0, segment_bytes=500))
+    # Every token is still read exactly once.
+    count = lambda exs, w: sum(int((e["input_ids"] == w).sum()) for e in exs)  # noqa: E731
+    for word in (5, 6):
+        assert count(mixed, word) == count(in_order, word)
+    # File by file, the first quarter is all "alpha"; mixed, both appear.
+    quarter = len(mixed) // 4
+    assert count(in_order[:quarter], 6) == 0
+    assert count(mixed[:quarter], 5) > 0 and count(mixed[:quarter], 6) > 0
+    # The order is a function of the seed (runs resume exactly).
+    again = list(mixed_examples(files, tok, 32, seed=0, segment_bytes=500))
+    assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(mixed, again))
+
+
 @needs_shared
 def test_shards_round_trip_and_are_idempotent(tokenizer, tmp_path):
     path = _news_head(tmp_path, 1500)
@@ -192,6 +234,26 @@ def test_shards_round_trip_and_are_idempotent(tokenizer, tmp_path):
     assert tuple(batch["token_ids"].shape) == (4, 64)
     with pytest.raises(ValueError, match="length 64"):
         shard_dataset(str(out), batch_size=4, sequence_length=128)
+
+
+def test_every_shard_samples_the_whole_corpus(tmp_path):
+    tok, files = _two_domain_corpus(tmp_path)
+    vocab_file = tmp_path / "vocab.txt"
+    vocab_file.write_text("\n".join(tok.get_vocabulary()) + "\n")
+    out = tmp_path / "shards"
+    result = build_shards(files, str(out), str(vocab_file), sequence_length=32,
+                          num_shards=4, num_processes=1, verbose=False)
+    words = {5: 0, 6: 0}
+    for shard in result["files"]:
+        rows = [b["token_ids"].numpy()[0] for b in
+                shard_dataset(shard, batch_size=1, shuffle_buffer=0, repeat=False)]
+        # Each shard holds both files, not just the first one.
+        assert all(any((r == w).any() for r in rows) for w in words), shard
+        for w in words:
+            words[w] += sum(int((r == w).sum()) for r in rows)
+    expected = list(iter_examples(files, tok, 32, seed=0))
+    for w in words:  # every document went to exactly one shard
+        assert words[w] == sum(int((e["input_ids"] == w).sum()) for e in expected)
 
 
 def test_bad_corpus_inputs(tmp_path):

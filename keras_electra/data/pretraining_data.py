@@ -15,11 +15,16 @@ import numpy as np
 
 from keras_electra.data.example_builder import ExampleBuilder
 from keras_electra.data.text import expand_inputs
+from keras_electra.data.text import file_segments
 from keras_electra.data.text import iter_documents
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 MANIFEST = "manifest.json"
 TOKENIZE_BATCH = 4096
+# 2: documents dealt by (segment + document within segment) and each shard
+# written in its own seeded order of the corpus' 1 MiB segments.
+SHARD_LAYOUT = 2
+SEGMENT_BYTES = 1 << 20
 
 
 def iter_examples(
@@ -113,6 +118,9 @@ def _manifest(files, vocabulary_file, sequence_length, num_shards, seed, opts):
         "sequence_length": int(sequence_length),
         "num_shards": int(num_shards),
         "seed": int(seed),
+        # How documents are dealt to shards; a build with another layout
+        # cannot be resumed into this folder.
+        "layout": SHARD_LAYOUT,
         **opts,
     }
 
@@ -134,7 +142,11 @@ def build_shards(
 ):
     """Write pre-training examples from text into sharded TFRecord files.
 
-    Documents are dealt to `num_shards` shards round-robin; each shard is
+    The files are cut into 1 MiB segments; document `j` of segment `g` goes
+    to shard `(g + j) % num_shards`, so every shard samples the whole corpus,
+    and each shard is written in its own seeded order of the segments, so
+    the shards read side by side by `shard_dataset` are at different places
+    of the corpus (not all in its first file at once). Each shard is
     built by one worker process, written to a temporary file and renamed
     when complete, so re-running with the same arguments skips finished
     shards (a killed build resumes where it stopped). A `manifest.json`
@@ -253,21 +265,24 @@ def _build_one_shard(job):
     tmp = f"{path}.tmp-{os.getpid()}"
     stats = {}
     examples = 0
+    segments = file_segments(job["files"], SEGMENT_BYTES)
+    order = np.random.default_rng([job["seed"], index]).permutation(len(segments))
     with tf.io.TFRecordWriter(tmp) as writer:
-        for example in iter_examples(
-            job["files"],
-            tokenizer,
-            job["sequence_length"],
-            seed=job["seed"] * 100_003 + index,
-            document_filter=lambda i: i % num_shards == index,
-            blank_lines_separate_documents=job[
-                "blank_lines_separate_documents"
-            ],
-            on_decode_error=job["on_decode_error"],
-            stats=stats,
-        ):
-            writer.write(serialize_example(example))
-            examples += 1
+        for g in order:
+            for example in iter_examples(
+                [segments[g]],
+                tokenizer,
+                job["sequence_length"],
+                seed=job["seed"] * 100_003 + index * 1_009 + int(g),
+                document_filter=lambda j, g=int(g): (g + j) % num_shards == index,
+                blank_lines_separate_documents=job[
+                    "blank_lines_separate_documents"
+                ],
+                on_decode_error=job["on_decode_error"],
+                stats=stats,
+            ):
+                writer.write(serialize_example(example))
+                examples += 1
     os.replace(tmp, path)
     return {"examples": examples, "tokens": stats.get("tokens", 0)}
 
@@ -384,6 +399,53 @@ def _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def mixed_examples(
+    files,
+    tokenizer,
+    sequence_length,
+    seed=0,
+    streams=16,
+    segment_bytes=SEGMENT_BYTES,
+    on_decode_error="stop",
+):
+    """Yield packed examples from the whole corpus at once, not file by file.
+
+    The files are cut into byte segments of about `segment_bytes`
+    (`file_segments`), the segments are shuffled with `seed`, and `streams`
+    of them are read side by side, each next example coming from a stream
+    drawn at random. Without this, a corpus made of several files (or one
+    file ordered by date or topic) reaches training one file after another,
+    and the model sees a sudden change of domain partway through the run
+    (visible as a jump of the generator's loss). The order is a function of
+    `seed` only, so runs resume exactly.
+    """
+    rng = np.random.default_rng(seed)
+    segments = file_segments(files, segment_bytes)
+    queue = [segments[i] for i in rng.permutation(len(segments))]
+    queue.reverse()  # pop() from the end
+
+    def open_stream():
+        segment = queue.pop()
+        return iter_examples(
+            [segment],
+            tokenizer,
+            sequence_length,
+            seed=int(rng.integers(2**31)),
+            on_decode_error=on_decode_error,
+        )
+
+    active = [open_stream() for _ in range(min(streams, len(queue)))]
+    while active:
+        index = int(rng.integers(len(active)))
+        example = next(active[index], None)
+        if example is not None:
+            yield example
+        elif queue:
+            active[index] = open_stream()
+        else:
+            active.pop(index)
+
+
 def text_dataset(
     inputs,
     tokenizer,
@@ -391,11 +453,16 @@ def text_dataset(
     sequence_length=128,
     seed=0,
     repeat=True,
-    shuffle_buffer=1_000,
+    shuffle_buffer=10_000,
     skip_batches=0,
     on_decode_error="stop",
 ):
-    """Tokenize text on the fly (no shards), for quick experiments."""
+    """Tokenize text on the fly (no shards), for quick experiments.
+
+    The corpus is mixed as it is read (`mixed_examples`: 1 MiB segments of
+    every file in a seeded order, 16 read side by side), then shuffled in a
+    buffer of `shuffle_buffer` examples; each epoch uses a new order.
+    """
     import tensorflow as tf
 
     files = expand_inputs(inputs)
@@ -403,7 +470,7 @@ def text_dataset(
     def generate():
         epoch = 0
         while True:
-            yield from iter_examples(
+            yield from mixed_examples(
                 files,
                 tokenizer,
                 sequence_length,

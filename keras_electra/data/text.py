@@ -66,32 +66,63 @@ def split_sentences(line, max_line_words=64):
     return [s for s in _SENTENCE_END.split(line) if s.strip()]
 
 
-def read_lines(path, on_decode_error="stop"):
-    """Yield the stripped lines of a UTF-8 file.
+def read_lines(path, on_decode_error="stop", start=0, end=None):
+    """Yield the stripped lines of a UTF-8 file, or of a byte range of it.
 
     Args:
         path: the file.
         on_decode_error: `"stop"` raises `CorpusError` naming the file and
-            line of the first invalid UTF-8 bytes; `"skip"` drops such lines
-            (and counts them in `read_lines.skipped`).
+            line (or byte offset, in a range) of the first invalid UTF-8
+            bytes; `"skip"` drops such lines.
+        start, end: read only the lines that *begin* at a byte offset in
+            `[start, end)` (`end=None`: to the end of the file). Ranges that
+            tile a file read each of its lines exactly once.
     """
     if on_decode_error not in ("stop", "skip"):
         raise ValueError(
             f"`on_decode_error` must be 'stop' or 'skip'. Got {on_decode_error!r}"
         )
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        if start > 0:
+            # Move to the first line beginning at or after `start`.
+            f.seek(start - 1)
+            f.readline()
+        number = 0
+        while end is None or f.tell() < end:
+            offset = f.tell()
+            raw = f.readline()
+            if not raw:
+                return
+            number += 1
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 if on_decode_error == "skip":
                     continue
+                where = f"line {number}" if start == 0 else f"byte {offset}"
                 raise CorpusError(
-                    f"{path}, line {number}: bytes that are not UTF-8 "
+                    f"{path}, {where}: bytes that are not UTF-8 "
                     f"({e.reason} at byte {e.start}). Re-encode the file as "
                     "UTF-8 or pass --on-decode-error skip to drop such lines."
                 ) from None
             yield line.strip()
+
+
+def file_segments(files, segment_bytes=1 << 20):
+    """Split files into `(path, start, end)` byte ranges of about `segment_bytes`.
+
+    `iter_documents` accepts these in place of paths; reading the segments
+    of a corpus in a shuffled order is how `text_dataset` mixes it.
+    """
+    segments = []
+    for path in files:
+        size = os.path.getsize(path)
+        count = max(1, -(-size // segment_bytes))
+        bounds = [size * i // count for i in range(count + 1)]
+        segments.extend(
+            (path, bounds[i], bounds[i + 1]) for i in range(count)
+        )
+    return segments
 
 
 def iter_documents(
@@ -103,11 +134,13 @@ def iter_documents(
     """Yield documents (lists of sentences) from a list of files.
 
     A file always ends a document; with `blank_lines_separate_documents` a
-    blank line does too.
+    blank line does too. An item of `files` may also be a `(path, start,
+    end)` byte range from `file_segments`, which ends a document as well.
     """
-    for path in files:
+    for item in files:
+        path, start, end = item if isinstance(item, tuple) else (item, 0, None)
         document = []
-        for line in read_lines(path, on_decode_error):
+        for line in read_lines(path, on_decode_error, start, end):
             if not line:
                 if blank_lines_separate_documents and document:
                     yield document
