@@ -498,7 +498,7 @@ def _describe(pretrainer, settings, start_step):
         f"{keras.config.backend()} | devices: {devices}\n"
         f"Discriminator {pretrainer.discriminator.count_params():,} "
         f"parameters, generator {pretrainer.generator.count_params():,} "
-        "(embeddings shared)\n"
+        f"({'embeddings shared' if pretrainer.tie_embeddings else 'own embeddings'})\n"
         f"Steps {start_step} -> {settings['steps']}, batch "
         f"{settings['batch_size']} x {settings['sequence_length']} tokens, "
         f"checkpoint every {settings['checkpoint_every']} steps"

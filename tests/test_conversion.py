@@ -233,6 +233,27 @@ def test_round_trip_export_import(tmp_path):
     assert hf_tokenizer(text)["input_ids"] == ours
 
 
+def test_untied_pretrainer_exports_and_imports_both_tables(tmp_path):
+    pretrainer, _ = conversion.load_transformers(
+        *make_hf_pair(tmp_path / "in", "embedding_equals_hidden")[2:],
+        tie_embeddings=False,
+    )
+    gen_table = pretrainer.generator.backbone.token_embedding.embeddings
+    gen_table.assign(to_numpy(gen_table) + 0.5)
+    out = tmp_path / "out"
+    conversion.export_transformers(
+        pretrainer, out, keras_electra.ElectraTokenizer(vocabulary=WORDS))
+    with pytest.warns(UserWarning, match="tie_embeddings=False"):
+        tied, _ = conversion.load_transformers(out / "discriminator", out / "generator")
+    assert tied.tie_embeddings
+    untied, _ = conversion.load_transformers(
+        out / "discriminator", out / "generator", tie_embeddings=False)
+    for tower in ("generator", "discriminator"):
+        np.testing.assert_array_equal(
+            to_numpy(getattr(untied, tower).backbone.token_embedding.embeddings),
+            to_numpy(getattr(pretrainer, tower).backbone.token_embedding.embeddings))
+
+
 def test_from_preset_reads_transformers_folders(tmp_path):
     discriminator, generator, d_dir, g_dir = make_hf_pair(tmp_path)
     b = corrupted_batch(17)

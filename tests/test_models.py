@@ -114,6 +114,57 @@ def test_pretrainer_config_round_trip_keeps_sharing():
         )
 
 
+def test_untied_embeddings_round_trip(tmp_path):
+    pretrainer = tiny_pretrainer(tie_embeddings=False)
+    gen, disc = pretrainer.generator.backbone, pretrainer.discriminator.backbone
+    assert gen.embedding is not disc.embedding
+    assert pretrainer.generator.mlm_head.token_embedding is gen.token_embedding
+    total = len(pretrainer.generator.weights) + len(pretrainer.discriminator.weights)
+    assert len(pretrainer.weights) == total  # nothing shared
+    config = json.loads(preset_utils.serialize_to_json(pretrainer))
+    clone = keras.saving.deserialize_keras_object(config)
+    assert not clone.tie_embeddings
+    assert clone.generator.backbone.embedding is not clone.discriminator.backbone.embedding
+    assert clone.count_params() == pretrainer.count_params()
+    # Both tables survive a preset round trip.
+    table = gen.token_embedding.embeddings
+    table.assign(np.full(table.shape, 0.25, "float32"))
+    pretrainer.save_to_preset(str(tmp_path / "p"))
+    loaded = keras_electra.ElectraPretrainer.from_preset(str(tmp_path / "p"))
+    np.testing.assert_array_equal(
+        to_numpy(loaded.generator.backbone.token_embedding.embeddings), 0.25)
+    np.testing.assert_array_equal(
+        to_numpy(loaded.discriminator.backbone.token_embedding.embeddings),
+        to_numpy(disc.token_embedding.embeddings))
+    with pytest.raises(ValueError, match="tie_embeddings"):
+        keras_electra.ElectraPretrainer.from_preset(
+            str(tmp_path / "p"), tie_embeddings=True)
+    tied = tiny_pretrainer()
+    with pytest.raises(ValueError, match="own embedding block"):
+        keras_electra.ElectraPretrainer(
+            tied.generator, tied.discriminator, tie_embeddings=False)
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_generator_softmax_moves_discriminator_embeddings_only_when_tied(tie):
+    # Rows of tokens the discriminator does not see (neither in the text nor
+    # sampled) get no RTD gradient, but a tied MLM softmax pushes every row.
+    pretrainer = tiny_pretrainer(tie_embeddings=tie)
+    pretrainer.compile(optimizer=keras.optimizers.SGD(1.0))
+    batch = random_batch(8, 24, vocabulary_size=60)
+    # The step's corruption, drawn from the same seed state as the step.
+    state = to_numpy(pretrainer.seed_generator.state).copy()
+    seen = np.unique(to_numpy(pretrainer(batch, training=True)["corrupted_ids"]))
+    pretrainer.seed_generator.state.assign(state)
+    unseen = np.setdiff1d(np.arange(120), seen)
+    assert len(unseen) > 20
+    table = pretrainer.discriminator.backbone.token_embedding.embeddings
+    before = to_numpy(table)[unseen].copy()
+    pretrainer.train_on_batch(batch)
+    moved = np.abs(to_numpy(table)[unseen] - before).max()
+    assert (moved > 1e-6) if tie else (moved == 0.0)
+
+
 # Parameter counts of the original models (discriminator backbone).
 PAPER_COUNTS = {
     "electra_small": 13_483_008,

@@ -387,7 +387,16 @@ def build_pretrainer(d_config, g_config, dtype, kwargs):
 
 
 def load_pair(pretrainer, d_state, g_state, d_source, g_source):
-    """Load both towers; the shared block comes from the discriminator."""
+    """Load both towers; a shared block comes from the discriminator.
+
+    With an untied pretrainer (`tie_embeddings=False`) each tower loads its
+    own embedding block.
+    """
+    if not pretrainer.tie_embeddings:
+        for model, state, source in ((pretrainer.discriminator, d_state, d_source),
+                                     (pretrainer.generator, g_state, g_source)):
+            _warn_unused(load_state(model, state, source), source)
+        return
     check_shared_embeddings(d_state, g_state, d_source, g_source)
     _warn_unused(load_state(pretrainer.discriminator, d_state, d_source),
                  d_source)
@@ -417,7 +426,8 @@ def check_shared_embeddings(d_state, g_state, d_source, g_source, atol=1e-6):
         warnings.warn(
             "The generator's and the discriminator's embedding blocks "
             f"differ: {'; '.join(differ)}. ELECTRA shares one block; the "
-            f"discriminator's ('{d_source}') is used for both.",
+            f"discriminator's ('{d_source}') is used for both. Load with "
+            "`tie_embeddings=False` to keep each tower's own block.",
             stacklevel=3,
         )
     return differ

@@ -79,6 +79,17 @@ class ElectraPretrainer(keras.Model):
         warmup_steps: linear warm-up steps (10,000 in the paper).
         weight_decay: decoupled weight decay.
         seed: seed of the masking and sampling `SeedGenerator`.
+        tie_embeddings: `True` (the paper, and the reference's default): one
+            embedding block serves both towers, so the generator's MLM
+            softmax, whose tied output layer pushes every vocabulary row at
+            every step, also trains the discriminator's input embeddings.
+            `False` is the reference's `untied_generator_embeddings`: the
+            generator has its own embedding block and the discriminator's
+            embeddings learn from replaced-token detection only. The paper
+            found tying slightly better at scale; in short runs of small
+            models the softmax push lines the rare tokens' embeddings up
+            along one direction (see `electra_tiny` in the README), which
+            untying avoids.
 
     Example:
     ```python
@@ -122,16 +133,24 @@ class ElectraPretrainer(keras.Model):
         warmup_steps=10_000,
         weight_decay=0.01,
         seed=None,
+        tie_embeddings=True,
         **kwargs,
     ):
-        if (
-            generator.backbone.embedding
-            is not discriminator.backbone.embedding
-        ):
+        shared = (
+            generator.backbone.embedding is discriminator.backbone.embedding
+        )
+        if tie_embeddings and not shared:
             raise ValueError(
                 "The generator and the discriminator must share one embedding "
                 "block, as in ELECTRA. Build the generator's backbone with "
-                "`embedding=discriminator.backbone.embedding`."
+                "`embedding=discriminator.backbone.embedding`, or pass "
+                "`tie_embeddings=False` for two separate blocks."
+            )
+        if not tie_embeddings and shared:
+            raise ValueError(
+                "`tie_embeddings=False` needs a generator with its own "
+                "embedding block, but both towers share one. Build the "
+                "generator's backbone without `embedding=...`."
             )
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
@@ -170,6 +189,7 @@ class ElectraPretrainer(keras.Model):
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
         self.seed = seed
+        self.tie_embeddings = tie_embeddings
         # Both towers are functional models, built at construction; the
         # pretrainer adds no weights of its own.
         self.built = True
@@ -407,11 +427,12 @@ class ElectraPretrainer(keras.Model):
             "warmup_steps": self.warmup_steps,
             "weight_decay": self.weight_decay,
             "seed": self.seed,
+            "tie_embeddings": self.tie_embeddings,
         }
 
     @classmethod
     def from_config(cls, config):
-        """Rebuild both towers with one shared embedding block.
+        """Rebuild both towers, with one shared embedding block when tied.
 
         Besides the pretrainer's own arguments, `config` may carry overrides
         of the arguments in `SHARED_BACKBONE_ARGS` and `dtype`; they apply to
@@ -442,12 +463,10 @@ class ElectraPretrainer(keras.Model):
         generator = towers["generator"]
         if isinstance(generator, dict):
             generator_config = generator["config"]
-            backbone = ElectraBackbone.from_config(
-                {
-                    **generator_config.pop("backbone")["config"],
-                    "embedding": discriminator.backbone.embedding,
-                }
-            )
+            backbone_config = generator_config.pop("backbone")["config"]
+            if config.get("tie_embeddings", True):
+                backbone_config["embedding"] = discriminator.backbone.embedding
+            backbone = ElectraBackbone.from_config(backbone_config)
             generator_config.pop("preprocessor", None)
             generator = ElectraGenerator(backbone=backbone, **generator_config)
         return cls(generator=generator, discriminator=discriminator, **config)
@@ -508,6 +527,19 @@ class ElectraPretrainer(keras.Model):
                 "shapes. Pass `load_weights=False` to start from random "
                 "weights with the new sizes."
             )
+        stored_tie = config["config"].get("tie_embeddings", True)
+        if (
+            load_weights
+            and has_weights
+            and kwargs.get("tie_embeddings", stored_tie) != stored_tie
+        ):
+            raise ValueError(
+                f"Cannot change tie_embeddings (stored: {stored_tie}) while "
+                f"loading the weights of '{preset}': the saved towers "
+                f"{'share one' if stored_tie else 'have separate'} embedding "
+                "block(s). Pass `load_weights=False` to start from random "
+                "weights."
+            )
         config["config"].update(kwargs)
         pretrainer = keras.saving.deserialize_keras_object(config)
         if load_weights and has_weights:
@@ -565,13 +597,16 @@ class ElectraPretrainer(keras.Model):
         discriminator_config,
         generator_config,
         dtype=None,
+        tie_embeddings=True,
         **kwargs,
     ):
         """Build a pretrainer from two backbone configurations.
 
         `discriminator_config` and `generator_config` hold `ElectraBackbone`
         arguments; the generator's shared arguments (vocabulary, embedding
-        width, positions, segments) are taken from the discriminator's.
+        width, positions, segments) are taken from the discriminator's, and
+        its embedding block is the discriminator's unless
+        `tie_embeddings=False`.
         """
         discriminator_backbone = ElectraBackbone(
             vocabulary_size=vocabulary_size, dtype=dtype, **discriminator_config
@@ -582,7 +617,9 @@ class ElectraPretrainer(keras.Model):
         }
         generator_backbone = ElectraBackbone(
             **{**generator_config, **shared},
-            embedding=discriminator_backbone.embedding,
+            embedding=(
+                discriminator_backbone.embedding if tie_embeddings else None
+            ),
             dtype=dtype,
             name="generator_backbone",
         )
@@ -591,6 +628,7 @@ class ElectraPretrainer(keras.Model):
             discriminator=ElectraDiscriminator(
                 discriminator_backbone, name="discriminator"
             ),
+            tie_embeddings=tie_embeddings,
             **kwargs,
         )
 
