@@ -83,23 +83,24 @@ def read_lines(path, on_decode_error="stop", start=0, end=None):
             f"`on_decode_error` must be 'stop' or 'skip'. Got {on_decode_error!r}"
         )
     with open(path, "rb") as f:
+        offset = 0  # of the next line, counted (no seek per line)
         if start > 0:
             # Move to the first line beginning at or after `start`.
             f.seek(start - 1)
-            f.readline()
+            offset = start - 1 + len(f.readline())
         number = 0
-        while end is None or f.tell() < end:
-            offset = f.tell()
+        while end is None or offset < end:
             raw = f.readline()
             if not raw:
                 return
+            line_offset, offset = offset, offset + len(raw)
             number += 1
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 if on_decode_error == "skip":
                     continue
-                where = f"line {number}" if start == 0 else f"byte {offset}"
+                where = f"line {number}" if start == 0 else f"byte {line_offset}"
                 raise CorpusError(
                     f"{path}, {where}: bytes that are not UTF-8 "
                     f"({e.reason} at byte {e.start}). Re-encode the file as "
