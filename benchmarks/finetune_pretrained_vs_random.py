@@ -18,10 +18,11 @@ This is a benchmark, not a test: it takes minutes and its numbers depend on
 how long the preset was pre-trained.
 """
 
-import argparse
 import json
 import os
 import sys
+
+from _shared_tasks import task_benchmark_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -34,18 +35,11 @@ TASKS = {
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", required=True,
-                        help="a pre-trained preset with its tokenizer")
-    parser.add_argument("--data", default=os.environ.get(
-        "KERAS_ELECTRA_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data")))
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
-    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
+    parser = task_benchmark_parser(__doc__.split("\n\n")[0], TASKS)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--sequence-length", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", help="write the results as JSON here")
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend

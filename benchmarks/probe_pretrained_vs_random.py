@@ -13,11 +13,11 @@ The same probe on the same architecture with random weights is the baseline.
 This is a benchmark, not a test: a few minutes on 2 CPU cores.
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
+from _shared_tasks import task_benchmark_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -104,15 +104,8 @@ def classification_data(tokenizer, data, name):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", required=True,
-                        help="a pre-trained preset with its tokenizer")
-    parser.add_argument("--data", default=os.environ.get(
-        "KERAS_ELECTRA_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data")))
-    parser.add_argument("--tasks", nargs="+",
-                        default=["wsj_pos", "polarity", "finefoods"])
-    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "jax"))
-    parser.add_argument("--seed", type=int, default=0)
+    parser = task_benchmark_parser(__doc__.split("\n\n")[0],
+                                   ["wsj_pos", "polarity", "finefoods"])
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend
     sys.path.insert(0, ROOT)
