@@ -70,16 +70,14 @@ def tagging_data(tokenizer, data):
         tokenizer, sequence_length=128)
     splits = []
     for w, t in ((words, tags), (test_words, test_tags)):
-        # Tags unseen in training count as errors (index -1 never matches).
-        x, y, weight = preprocessor(
-            w, [[index.get(tag, 0) for tag in s] for s in t])
-        truth = np.asarray(y).copy()
-        unseen = [[tag not in index for tag in s] for s in t]
+        x, _, weight = preprocessor(w)
         keep = np.asarray(weight) > 0
-        flat_unseen = np.concatenate([np.asarray(u[:int(k.sum())], bool)
-                                      for u, k in zip(unseen, keep)])
-        splits.append((x, lambda h, keep=keep: h[keep], truth[keep],
-                       flat_unseen))
+        # One label per word kept after truncation; tags unseen in training
+        # get -1, which no prediction matches.
+        truth = np.asarray([index.get(tag, -1)
+                            for sentence, kept in zip(t, keep.sum(1))
+                            for tag in sentence[:kept]])
+        splits.append((x, lambda h, keep=keep: h[keep], truth))
     return splits, len(names)
 
 
@@ -99,7 +97,7 @@ def classification_data(tokenizer, data, name):
         def pool(h, mask=mask):
             return (h * mask).sum(1) / mask.sum(1)
 
-        splits.append((x, pool, np.asarray(labels, "int32"), None))
+        splits.append((x, pool, np.asarray(labels, "int32")))
     return splits, 2
 
 
@@ -114,6 +112,13 @@ def main():
     import keras_electra
 
     tokenizer = keras_electra.ElectraTokenizer.from_preset(args.preset)
+    backbones = {}
+    for pretrained in (True, False):
+        keras.utils.set_random_seed(args.seed)
+        backbones[pretrained] = keras_electra.ElectraBackbone.from_preset(
+            args.preset, load_weights=pretrained)
+    names = ["embeddings"] + [
+        f"layer {i + 1}" for i in range(backbones[True].num_layers)]
     rows = []
     for task in args.tasks:
         if task == "wsj_pos":
@@ -122,15 +127,9 @@ def main():
         else:
             splits, num_classes = classification_data(
                 tokenizer, os.path.join(args.data, "tasks"), task)
-        (train_x, train_select, train_y, _), (test_x, test_select, test_y,
-                                              unseen) = splits
-        if unseen is not None:
-            test_y = np.where(unseen, -1, test_y)
+        (train_x, train_select, train_y), (test_x, test_select, test_y) = splits
         scores = {}
-        for pretrained in (True, False):
-            keras.utils.set_random_seed(args.seed)
-            backbone = keras_electra.ElectraBackbone.from_preset(
-                args.preset, load_weights=pretrained)
+        for pretrained, backbone in backbones.items():
             train_h = layer_features(backbone, train_x)
             test_h = layer_features(backbone, test_x)
             scores[pretrained] = [
@@ -139,18 +138,14 @@ def main():
                 for a, b in zip(train_h, test_h)
             ]
             label = "pre-trained" if pretrained else "random"
-            print(f"{task:10s} {label:11s} " + " ".join(
-                f"{name} {s:.4f}" for name, s in zip(
-                    ["embeddings"] + [f"layer{i + 1}" for i in
-                                      range(len(train_h) - 1)],
-                    scores[pretrained])), flush=True)
+            print(f"{task:10s} {label:11s} " + ", ".join(
+                f"{name} {s:.4f}" for name, s in zip(names, scores[pretrained])
+            ), flush=True)
         rows.append((task, scores))
     print()
     print("| task | features | pre-trained | random init | gain |")
     print("|---|---|---|---|---|")
     for task, scores in rows:
-        names = ["embeddings"] + [f"layer {i + 1}" for i in
-                                  range(len(scores[True]) - 1)]
         for name, a, b in zip(names, scores[True], scores[False]):
             print(f"| {task} | {name} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
 
