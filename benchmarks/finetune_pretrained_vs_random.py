@@ -28,8 +28,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 TASKS = {
-    "polarity": ("classify", "polarity/train.csv", "polarity/test.csv", "accuracy"),
-    "finefoods": ("classify", "finefoods/train.csv", "finefoods/test.csv", "accuracy"),
+    "polarity": (
+        "classify",
+        "polarity/train.csv",
+        "polarity/test.csv",
+        "accuracy",
+    ),
+    "finefoods": (
+        "classify",
+        "finefoods/train.csv",
+        "finefoods/test.csv",
+        "accuracy",
+    ),
     "wsj_pos": ("tag", "wsj_pos/train.tsv", "wsj_pos/test.tsv", "accuracy"),
 }
 
@@ -52,21 +62,28 @@ def main():
         results = {}
         for pretrained in (True, False):
             result = finetune(
-                task, args.preset,
+                task,
+                args.preset,
                 os.path.join(args.data, "tasks", train),
                 os.path.join(args.data, "tasks", test),
-                epochs=args.epochs, batch_size=args.batch_size,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
                 sequence_length=args.sequence_length,
-                learning_rate=args.learning_rate, load_weights=pretrained,
-                seed=args.seed, verbose=0,
+                learning_rate=args.learning_rate,
+                load_weights=pretrained,
+                seed=args.seed,
+                verbose=0,
             )
             results["pretrained" if pretrained else "random"] = result
-            print(f"{name:10s} {'pre-trained' if pretrained else 'random':11s} "
-                  f"{metric} {result[metric]:.4f} "
-                  f"({result['seconds']:.0f} s)", flush=True)
+            print(
+                f"{name:10s} {'pre-trained' if pretrained else 'random':11s} "
+                f"{metric} {result[metric]:.4f} "
+                f"({result['seconds']:.0f} s)",
+                flush=True,
+            )
         rows.append((name, metric, results))
     print()
-    print(f"| task | metric | pre-trained | random init | gain |")
+    print("| task | metric | pre-trained | random init | gain |")
     print("|---|---|---|---|---|")
     for name, metric, r in rows:
         a, b = r["pretrained"][metric], r["random"][metric]

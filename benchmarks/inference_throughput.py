@@ -22,8 +22,14 @@ import pretrain_throughput as common
 
 def forward_flops(config, batch, length):
     d = config["discriminator"]
-    return common.tower_flops(batch, length, d["num_layers"], d["hidden_dim"],
-                              d["intermediate_dim"], d["embedding_dim"])
+    return common.tower_flops(
+        batch,
+        length,
+        d["num_layers"],
+        d["hidden_dim"],
+        d["intermediate_dim"],
+        d["embedding_dim"],
+    )
 
 
 def run_ours(args):
@@ -53,16 +59,26 @@ def run_transformers(args):
     from transformers import ElectraModel
 
     d = common.preset_config(args.preset)["discriminator"]
-    model = ElectraModel(ElectraConfig(
-        vocab_size=d["vocabulary_size"], embedding_size=d["embedding_dim"],
-        hidden_size=d["hidden_dim"], num_hidden_layers=d["num_layers"],
-        num_attention_heads=d["num_heads"], intermediate_size=d["intermediate_dim"],
-        max_position_embeddings=d["max_sequence_length"],
-    )).eval()
-    batch = {k: torch.from_numpy(v.astype("int64"))
-             for k, v in common._batch(args, np).items()}
-    inputs = dict(input_ids=batch["token_ids"], attention_mask=batch["padding_mask"],
-                  token_type_ids=batch["segment_ids"])
+    model = ElectraModel(
+        ElectraConfig(
+            vocab_size=d["vocabulary_size"],
+            embedding_size=d["embedding_dim"],
+            hidden_size=d["hidden_dim"],
+            num_hidden_layers=d["num_layers"],
+            num_attention_heads=d["num_heads"],
+            intermediate_size=d["intermediate_dim"],
+            max_position_embeddings=d["max_sequence_length"],
+        )
+    ).eval()
+    batch = {
+        k: torch.from_numpy(v.astype("int64"))
+        for k, v in common._batch(args, np).items()
+    }
+    inputs = dict(
+        input_ids=batch["token_ids"],
+        attention_mask=batch["padding_mask"],
+        token_type_ids=batch["segment_ids"],
+    )
     with torch.no_grad():
         for _ in range(args.warmup):
             model(**inputs)
@@ -80,11 +96,13 @@ def main():
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--backends", default="jax,tensorflow,torch")
-    parser.add_argument("--dtype", default="float32",
-                        help="Keras dtype policy of our side")
+    parser.add_argument(
+        "--dtype", default="float32", help="Keras dtype policy of our side"
+    )
     parser.add_argument("--scaling", action="store_true")
-    parser.add_argument("--shapes",
-                        default="32x128,64x128,16x256,32x256,8x512,16x512")
+    parser.add_argument(
+        "--shapes", default="32x128,64x128,16x256,32x256,8x512,16x512"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     measure = lambda name, run: common.measure(name, run, __file__)  # noqa: E731
@@ -96,12 +114,16 @@ def main():
     flops = forward_flops(config, args.batch_size, args.sequence_length)
     peak = common.matmul_peak()
     tokens = args.batch_size * args.sequence_length
-    print(f"{args.preset} discriminator forward, batch {args.batch_size} x "
-          f"{args.sequence_length}, {args.steps} timed calls; "
-          f"{flops / 1e9:.1f} GFLOP per call; measured fp32 matmul peak "
-          f"{peak / 1e9:.0f} GFLOP/s")
-    rows = {name: measure(name, args)
-            for name in ["transformers"] + args.backends.split(",")}
+    print(
+        f"{args.preset} discriminator forward, batch {args.batch_size} x "
+        f"{args.sequence_length}, {args.steps} timed calls; "
+        f"{flops / 1e9:.1f} GFLOP per call; measured fp32 matmul peak "
+        f"{peak / 1e9:.0f} GFLOP/s"
+    )
+    rows = {
+        name: measure(name, args)
+        for name in ["transformers"] + args.backends.split(",")
+    }
     common.print_comparison(rows, flops, peak, tokens, "s/call")
 
 

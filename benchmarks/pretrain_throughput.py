@@ -35,7 +35,9 @@ ROOT = os.path.dirname(HERE)
 def tower_flops(batch, length, layers, hidden, ffn, embedding):
     per_layer = 2 * batch * length * (4 * hidden * hidden + 2 * hidden * ffn)
     attention = 4 * batch * length * length * hidden
-    projection = 2 * batch * length * embedding * hidden if embedding != hidden else 0
+    projection = (
+        2 * batch * length * embedding * hidden if embedding != hidden else 0
+    )
     return layers * (per_layer + attention) + projection
 
 
@@ -43,10 +45,22 @@ def step_flops(config, batch, length):
     disc, gen = config["discriminator"], config["generator"]
     vocab, emb = disc["vocabulary_size"], disc["embedding_dim"]
     slots = int((config["mask_rate"] + 0.005) * length)
-    forward = tower_flops(batch, length, disc["num_layers"], disc["hidden_dim"],
-                          disc["intermediate_dim"], emb)
-    forward += tower_flops(batch, length, gen["num_layers"], gen["hidden_dim"],
-                           gen["intermediate_dim"], emb)
+    forward = tower_flops(
+        batch,
+        length,
+        disc["num_layers"],
+        disc["hidden_dim"],
+        disc["intermediate_dim"],
+        emb,
+    )
+    forward += tower_flops(
+        batch,
+        length,
+        gen["num_layers"],
+        gen["hidden_dim"],
+        gen["intermediate_dim"],
+        emb,
+    )
     forward += 2 * batch * length * disc["hidden_dim"] ** 2
     forward += 2 * batch * slots * (gen["hidden_dim"] * emb + emb * vocab)
     return 3 * forward
@@ -92,11 +106,18 @@ def run_ours(args):
     pretrainer = keras_electra.ElectraPretrainer.from_preset(args.preset)
     pretrainer.compile(num_train_steps=10_000)
     batch = _batch(args, np)
-    data = {k: np.repeat(v, args.warmup + args.steps, axis=0) for k, v in batch.items()}
+    data = {
+        k: np.repeat(v, args.warmup + args.steps, axis=0)
+        for k, v in batch.items()
+    }
     return steady_state_seconds(
         lambda callback: pretrainer.fit(
-            data, batch_size=args.batch_size, epochs=1, verbose=0,
-            shuffle=False, callbacks=[callback],
+            data,
+            batch_size=args.batch_size,
+            epochs=1,
+            verbose=0,
+            shuffle=False,
+            callbacks=[callback],
         ),
         args.warmup,
     )
@@ -119,7 +140,7 @@ def steady_state_seconds(run, warmup):
             stamps.append(time.perf_counter())
 
     run(Stamp())
-    timed = stamps[max(warmup, 1) - 1:]
+    timed = stamps[max(warmup, 1) - 1 :]
     return (timed[-1] - timed[0]) / (len(timed) - 1)
 
 
@@ -135,8 +156,10 @@ def run_transformers(args):
 
     def hf_config(c):
         return ElectraConfig(
-            vocab_size=c["vocabulary_size"], embedding_size=c["embedding_dim"],
-            hidden_size=c["hidden_dim"], num_hidden_layers=c["num_layers"],
+            vocab_size=c["vocabulary_size"],
+            embedding_size=c["embedding_dim"],
+            hidden_size=c["hidden_dim"],
+            num_hidden_layers=c["num_layers"],
             num_attention_heads=c["num_heads"],
             intermediate_size=c["intermediate_dim"],
             max_position_embeddings=c["max_sequence_length"],
@@ -148,9 +171,14 @@ def run_transformers(args):
     generator.generator_lm_head.weight = (
         discriminator.electra.embeddings.word_embeddings.weight
     )
-    params = {id(p): p for m in (generator, discriminator) for p in m.parameters()}
+    params = {
+        id(p): p for m in (generator, discriminator) for p in m.parameters()
+    }
     optimizer = torch.optim.AdamW(list(params.values()), lr=5e-4)
-    batch = {k: torch.from_numpy(v.astype("int64")) for k, v in _batch(args, np).items()}
+    batch = {
+        k: torch.from_numpy(v.astype("int64"))
+        for k, v in _batch(args, np).items()
+    }
     ids, mask = batch["token_ids"], batch["padding_mask"]
 
     def step():
@@ -159,17 +187,24 @@ def run_transformers(args):
         chosen = (torch.rand(ids.shape) < 0.15) & mask.bool()
         labels = torch.where(chosen, ids, torch.full_like(ids, -100))
         masked = torch.where(chosen, torch.full_like(ids, 103), ids)
-        out = generator(input_ids=masked, attention_mask=mask,
-                        token_type_ids=batch["segment_ids"], labels=labels)
+        out = generator(
+            input_ids=masked,
+            attention_mask=mask,
+            token_type_ids=batch["segment_ids"],
+            labels=labels,
+        )
         with torch.no_grad():
             probs = torch.softmax(out.logits[chosen], -1)
             sampled = torch.multinomial(probs, 1).squeeze(-1)
         corrupted = ids.clone()
         corrupted[chosen] = sampled
         rtd_labels = (corrupted != ids).float()
-        disc = discriminator(input_ids=corrupted, attention_mask=mask,
-                             token_type_ids=batch["segment_ids"],
-                             labels=rtd_labels)
+        disc = discriminator(
+            input_ids=corrupted,
+            attention_mask=mask,
+            token_type_ids=batch["segment_ids"],
+            labels=rtd_labels,
+        )
         loss = out.loss + 50.0 * disc.loss
         optimizer.zero_grad()
         loss.backward()
@@ -211,10 +246,24 @@ def measure(name, args, script=__file__):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
     if name != "transformers":
         env["KERAS_BACKEND"] = name
-    command = [sys.executable, script, "--worker", name, "--preset", args.preset,
-               "--batch-size", str(args.batch_size), "--sequence-length",
-               str(args.sequence_length), "--steps", str(args.steps),
-               "--warmup", str(args.warmup), "--dtype", args.dtype]
+    command = [
+        sys.executable,
+        script,
+        "--worker",
+        name,
+        "--preset",
+        args.preset,
+        "--batch-size",
+        str(args.batch_size),
+        "--sequence-length",
+        str(args.sequence_length),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--dtype",
+        args.dtype,
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -231,14 +280,23 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--backends", default="jax,tensorflow,torch")
-    parser.add_argument("--dtype", default="float32",
-                        help="Keras dtype policy of our side, e.g. "
-                        "mixed_bfloat16 (the reference stays float32)")
-    parser.add_argument("--scaling", action="store_true",
-                        help="instead: tokens/s and memory of the first "
-                        "backend and the reference over --shapes")
-    parser.add_argument("--shapes", default="8x128,16x128,4x256,8x256,2x512,4x512",
-                        help="batch x length pairs for --scaling")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        help="Keras dtype policy of our side, e.g. "
+        "mixed_bfloat16 (the reference stays float32)",
+    )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="instead: tokens/s and memory of the first "
+        "backend and the reference over --shapes",
+    )
+    parser.add_argument(
+        "--shapes",
+        default="8x128,16x128,4x256,8x256,2x512,4x512",
+        help="batch x length pairs for --scaling",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -246,32 +304,44 @@ def main():
     if args.scaling:
         return scaling(args, step_flops, measure)
 
-    flops = step_flops(preset_config(args.preset), args.batch_size, args.sequence_length)
+    flops = step_flops(
+        preset_config(args.preset), args.batch_size, args.sequence_length
+    )
     peak = matmul_peak()
     tokens = args.batch_size * args.sequence_length
-    print(f"{args.preset}, batch {args.batch_size} x {args.sequence_length}, "
-          f"{args.steps} timed steps, ours in {args.dtype}; "
-          f"{flops / 1e9:.1f} GFLOP per step; "
-          f"measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s")
-    rows = {name: measure(name, args)
-            for name in ["transformers"] + args.backends.split(",")}
+    print(
+        f"{args.preset}, batch {args.batch_size} x {args.sequence_length}, "
+        f"{args.steps} timed steps, ours in {args.dtype}; "
+        f"{flops / 1e9:.1f} GFLOP per step; "
+        f"measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s"
+    )
+    rows = {
+        name: measure(name, args)
+        for name in ["transformers"] + args.backends.split(",")
+    }
     print_comparison(rows, flops, peak, tokens, "s/step")
 
 
 def print_comparison(rows, flops, peak, tokens, unit):
     """The table of one run: each side against the transformers reference."""
     reference = rows.get("transformers")
-    print(f"{'side':14s} {unit:>8s} {'tokens/s':>9s} {'vs HF':>6s} "
-          f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
+    print(
+        f"{'side':14s} {unit:>8s} {'tokens/s':>9s} {'vs HF':>6s} "
+        f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}"
+    )
     for name, row in rows.items():
         if row is None:
             print(f"{name:14s} failed")
             continue
-        ratio = reference["seconds"] / row["seconds"] if reference else float("nan")
+        ratio = (
+            reference["seconds"] / row["seconds"] if reference else float("nan")
+        )
         achieved = flops / row["seconds"]
-        print(f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
-              f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
-              f"{row['rss_mb']:11.0f}")
+        print(
+            f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
+            f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+            f"{row['rss_mb']:11.0f}"
+        )
 
 
 def scaling(args, flops_fn, measure_fn):
@@ -280,10 +350,14 @@ def scaling(args, flops_fn, measure_fn):
 
     peak = matmul_peak()
     backend = args.backends.split(",")[0]
-    print(f"{args.preset}: {backend} vs transformers; measured fp32 matmul "
-          f"peak {peak / 1e9:.0f} GFLOP/s")
-    print(f"{'batch x length':>14s} {'side':>12s} {'s/step':>8s} "
-          f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}")
+    print(
+        f"{args.preset}: {backend} vs transformers; measured fp32 matmul "
+        f"peak {peak / 1e9:.0f} GFLOP/s"
+    )
+    print(
+        f"{'batch x length':>14s} {'side':>12s} {'s/step':>8s} "
+        f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}"
+    )
     for shape in args.shapes.split(","):
         batch, length = (int(v) for v in shape.split("x"))
         run = copy.copy(args)
@@ -295,10 +369,13 @@ def scaling(args, flops_fn, measure_fn):
                 print(f"{shape:>14s} {name:>12s} failed")
                 continue
             achieved = flops / row["seconds"]
-            print(f"{shape:>14s} {name:>12s} {row['seconds']:8.3f} "
-                  f"{batch * length / row['seconds']:9.0f} "
-                  f"{achieved / 1e9:8.1f} {achieved / peak:6.1%} "
-                  f"{row['rss_mb']:11.0f}", flush=True)
+            print(
+                f"{shape:>14s} {name:>12s} {row['seconds']:8.3f} "
+                f"{batch * length / row['seconds']:9.0f} "
+                f"{achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+                f"{row['rss_mb']:11.0f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

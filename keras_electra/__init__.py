@@ -15,21 +15,26 @@ _EXPORTS = {
     "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
     "ElectraTokenizer": "keras_electra.tokenizers.electra_tokenizer",
     "ElectraClassifier": "keras_electra.models.electra_classifier",
-    "ElectraClassifierPreprocessor":
-        "keras_electra.models.electra_classifier_preprocessor",
+    "ElectraClassifierPreprocessor": "keras_electra.models.electra_classifier_preprocessor",
     "ElectraTokenClassifier": "keras_electra.models.electra_token_classifier",
-    "ElectraTokenClassifierPreprocessor":
-        "keras_electra.models.electra_token_classifier_preprocessor",
+    "ElectraTokenClassifierPreprocessor": "keras_electra.models.electra_token_classifier_preprocessor",
     "ElectraQuestionAnswerer": "keras_electra.models.electra_question_answerer",
-    "ElectraQuestionAnswererPreprocessor":
-        "keras_electra.models.electra_question_answerer_preprocessor",
+    "ElectraQuestionAnswererPreprocessor": "keras_electra.models.electra_question_answerer_preprocessor",
     "ElectraAdamW": "keras_electra.optimizers.electra_adamw",
     "ElectraLearningRateSchedule": "keras_electra.optimizers.electra_schedule",
     "ElectraEmbedding": "keras_electra.layers.electra_embedding",
     "pretrain": "keras_electra.pretraining",
 }
-_SUBMODULES = ("callbacks", "conversion", "data", "layers", "models", "optimizers",
-               "tokenizers", "utils")
+_SUBMODULES = (
+    "callbacks",
+    "conversion",
+    "data",
+    "layers",
+    "models",
+    "optimizers",
+    "tokenizers",
+    "utils",
+)
 
 
 def presets():

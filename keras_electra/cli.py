@@ -20,7 +20,8 @@ import sys
 
 def _add_common(parser):
     parser.add_argument(
-        "--backend", choices=("jax", "tensorflow", "torch"),
+        "--backend",
+        choices=("jax", "tensorflow", "torch"),
         help="Keras backend (default: $KERAS_BACKEND, else Keras' "
         "configured backend).",
     )
@@ -40,37 +41,67 @@ def build_parser():
         "data is given)",
     )
     _add_common(p)
-    p.add_argument("--preset", default="electra_tiny",
-                   help="preset name or folder (default electra_tiny)")
+    p.add_argument(
+        "--preset",
+        default="electra_tiny",
+        help="preset name or folder (default electra_tiny)",
+    )
     data = p.add_mutually_exclusive_group()
-    data.add_argument("--corpus", nargs="+",
-                      help="text files, quoted globs or folders")
+    data.add_argument(
+        "--corpus", nargs="+", help="text files, quoted globs or folders"
+    )
     data.add_argument("--shards", help="folder of shards from build-data")
-    p.add_argument("--vocab", help="vocab.txt (default: the preset's, or "
-                   "learned from the corpus)")
-    p.add_argument("--vocab-size", type=int, default=8000,
-                   help="size of a learned vocabulary (default 8000)")
-    p.add_argument("--output", default="electra_run",
-                   help="run folder (default ./electra_run)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="training steps (default 300; with --resume, the "
-                   "run's own length unless given)")
+    p.add_argument(
+        "--vocab",
+        help="vocab.txt (default: the preset's, or learned from the corpus)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=8000,
+        help="size of a learned vocabulary (default 8000)",
+    )
+    p.add_argument(
+        "--output",
+        default="electra_run",
+        help="run folder (default ./electra_run)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="training steps (default 300; with --resume, the "
+        "run's own length unless given)",
+    )
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--sequence-length", type=int, default=None,
-                   help="default 128, or the shards' length")
-    p.add_argument("--learning-rate", type=float, default=None,
-                   help="peak learning rate (default: the preset's)")
+    p.add_argument(
+        "--sequence-length",
+        type=int,
+        default=None,
+        help="default 128, or the shards' length",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak learning rate (default: the preset's)",
+    )
     p.add_argument("--warmup-steps", type=int, default=None)
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--keep-checkpoints", type=int, default=3)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --output from its last checkpoint")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the run in --output")
-    p.add_argument("--on-decode-error", choices=("stop", "skip"),
-                   default="stop")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --output from its last checkpoint",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the run in --output"
+    )
+    p.add_argument(
+        "--on-decode-error", choices=("stop", "skip"), default="stop"
+    )
 
     p = sub.add_parser("build-data", help="text -> sharded TFRecord examples")
     _add_common(p)
@@ -81,12 +112,15 @@ def build_parser():
     p.add_argument("--num-shards", type=int, default=16)
     p.add_argument("--processes", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cased", action="store_true",
-                   help="keep case and accents")
-    p.add_argument("--one-document-per-file", action="store_true",
-                   help="blank lines do not end documents")
-    p.add_argument("--on-decode-error", choices=("stop", "skip"),
-                   default="stop")
+    p.add_argument("--cased", action="store_true", help="keep case and accents")
+    p.add_argument(
+        "--one-document-per-file",
+        action="store_true",
+        help="blank lines do not end documents",
+    )
+    p.add_argument(
+        "--on-decode-error", choices=("stop", "skip"), default="stop"
+    )
     p.add_argument("--overwrite", action="store_true")
 
     p = sub.add_parser("vocab", help="learn a WordPiece vocabulary")
@@ -96,8 +130,9 @@ def build_parser():
     p.add_argument("--output", required=True, help="vocab.txt to write")
     p.add_argument("--max-lines", type=int, default=200_000)
     p.add_argument("--cased", action="store_true")
-    p.add_argument("--on-decode-error", choices=("stop", "skip"),
-                   default="stop")
+    p.add_argument(
+        "--on-decode-error", choices=("stop", "skip"), default="stop"
+    )
 
     p = sub.add_parser(
         "convert",
@@ -105,29 +140,49 @@ def build_parser():
         "preset",
     )
     _add_common(p)
-    p.add_argument("--from", dest="source", required=True,
-                   choices=("transformers", "tf1", "keras-hub"))
-    p.add_argument("--discriminator", required=True,
-                   help="transformers ElectraForPreTraining folder, TF1 "
-                   "checkpoint (folder or model.ckpt prefix; it holds both "
-                   "towers) or keras-hub ElectraBackbone preset")
-    p.add_argument("--generator",
-                   help="transformers ElectraForMaskedLM folder: with "
-                   "--discriminator, gives a pretrainer")
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        choices=("transformers", "tf1", "keras-hub"),
+    )
+    p.add_argument(
+        "--discriminator",
+        required=True,
+        help="transformers ElectraForPreTraining folder, TF1 "
+        "checkpoint (folder or model.ckpt prefix; it holds both "
+        "towers) or keras-hub ElectraBackbone preset",
+    )
+    p.add_argument(
+        "--generator",
+        help="transformers ElectraForMaskedLM folder: with "
+        "--discriminator, gives a pretrainer",
+    )
     p.add_argument("--output", required=True, help="preset folder to write")
-    p.add_argument("--vocab", help="TF1 only: vocab.txt (default: next to "
-                   "the checkpoint)")
-    p.add_argument("--num-heads", type=int,
-                   help="TF1 only: discriminator heads (default hidden/64)")
-    p.add_argument("--generator-num-heads", type=int,
-                   help="TF1 only: generator heads (default hidden/64)")
+    p.add_argument(
+        "--vocab", help="TF1 only: vocab.txt (default: next to the checkpoint)"
+    )
+    p.add_argument(
+        "--num-heads",
+        type=int,
+        help="TF1 only: discriminator heads (default hidden/64)",
+    )
+    p.add_argument(
+        "--generator-num-heads",
+        type=int,
+        help="TF1 only: generator heads (default hidden/64)",
+    )
 
     p = sub.add_parser(
         "export", help="a keras-electra preset -> transformers or keras-hub"
     )
     _add_common(p)
-    p.add_argument("--to", dest="target", required=True,
-                   choices=("transformers", "keras-hub"))
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        choices=("transformers", "keras-hub"),
+    )
     p.add_argument("preset", help="keras-electra preset folder")
     p.add_argument("output", help="folder to write")
 
@@ -136,36 +191,60 @@ def build_parser():
     )
     _add_common(p)
     p.add_argument("--task", required=True, choices=("classify", "tag", "qa"))
-    p.add_argument("--preset", required=True,
-                   help="preset with a tokenizer, e.g. RUN/preset")
-    p.add_argument("--train", required=True,
-                   help="CSV/TSV (classify), word<TAB>tag (tag), SQuAD JSON "
-                   "or CSV (qa)")
+    p.add_argument(
+        "--preset",
+        required=True,
+        help="preset with a tokenizer, e.g. RUN/preset",
+    )
+    p.add_argument(
+        "--train",
+        required=True,
+        help="CSV/TSV (classify), word<TAB>tag (tag), SQuAD JSON or CSV (qa)",
+    )
     p.add_argument("--test", required=True)
-    p.add_argument("--output", help="folder for the fine-tuned model, "
-                   "metrics.json and confusion_matrix.png")
+    p.add_argument(
+        "--output",
+        help="folder for the fine-tuned model, "
+        "metrics.json and confusion_matrix.png",
+    )
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--sequence-length", type=int, default=128)
-    p.add_argument("--learning-rate", type=float,
-                   help="default: the paper's for the model size")
-    p.add_argument("--layerwise-decay", type=float,
-                   help="default 0.8 (0.9 for large models)")
-    p.add_argument("--num-classes", type=int,
-                   help="classify: number of classes (1 = regression); "
-                   "default: the largest training label + 1")
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        help="default: the paper's for the model size",
+    )
+    p.add_argument(
+        "--layerwise-decay",
+        type=float,
+        help="default 0.8 (0.9 for large models)",
+    )
+    p.add_argument(
+        "--num-classes",
+        type=int,
+        help="classify: number of classes (1 = regression); "
+        "default: the largest training label + 1",
+    )
     p.add_argument("--text-column")
     p.add_argument("--pair-column")
     p.add_argument("--label-column", default="label")
     p.add_argument("--max-train-examples", type=int)
-    p.add_argument("--from-scratch", action="store_true",
-                   help="same architecture, random weights (a baseline)")
+    p.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="same architecture, random weights (a baseline)",
+    )
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("info", help="what a preset contains")
     _add_common(p)
-    p.add_argument("preset", nargs="?", default=None,
-                   help="preset name or folder (default: list built-ins)")
+    p.add_argument(
+        "preset",
+        nargs="?",
+        default=None,
+        help="preset name or folder (default: list built-ins)",
+    )
     return parser
 
 
@@ -177,8 +256,10 @@ def main(argv=None):
     try:
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
-        print("Interrupted. Continue later with the same command and --resume.",
-              file=sys.stderr)
+        print(
+            "Interrupted. Continue later with the same command and --resume.",
+            file=sys.stderr,
+        )
         return 130
     except ValueError as e:  # our input errors are ValueError subclasses
         print(f"keras-electra {args.command}: error: {e}", file=sys.stderr)
@@ -209,7 +290,9 @@ def _pretrain(args):
         on_decode_error=args.on_decode_error,
     )
     if result["history"]:
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(result["history"].items()))
+        shown = ", ".join(
+            f"{k} {v:.4f}" for k, v in sorted(result["history"].items())
+        )
         print(f"Final metrics (last chunk): {shown}")
 
 
@@ -217,12 +300,18 @@ def _build_data(args):
     from keras_electra.data.pretraining_data import build_shards
 
     result = build_shards(
-        args.corpus, args.output, args.vocab,
-        sequence_length=args.sequence_length, num_shards=args.num_shards,
-        num_processes=args.processes, seed=args.seed,
-        lowercase=not args.cased, strip_accents=not args.cased,
+        args.corpus,
+        args.output,
+        args.vocab,
+        sequence_length=args.sequence_length,
+        num_shards=args.num_shards,
+        num_processes=args.processes,
+        seed=args.seed,
+        lowercase=not args.cased,
+        strip_accents=not args.cased,
         blank_lines_separate_documents=not args.one_document_per_file,
-        on_decode_error=args.on_decode_error, overwrite=args.overwrite,
+        on_decode_error=args.on_decode_error,
+        overwrite=args.overwrite,
     )
     print(f"Shards in {args.output}: {len(result['files'])} files.")
 
@@ -231,9 +320,13 @@ def _vocab(args):
     from keras_electra.pretraining import learn_vocabulary
 
     tokenizer = learn_vocabulary(
-        args.corpus, args.size, args.output, max_lines=args.max_lines,
+        args.corpus,
+        args.size,
+        args.output,
+        max_lines=args.max_lines,
         on_decode_error=args.on_decode_error,
-        lowercase=not args.cased, strip_accents=not args.cased,
+        lowercase=not args.cased,
+        strip_accents=not args.cased,
     )
     print(f"Wrote {tokenizer.vocabulary_size():,} tokens to {args.output}.")
 
@@ -253,8 +346,10 @@ def _info(args):
     path = preset_utils.resolve_preset(args.preset)
     config = preset_utils.load_json(path, preset_utils.CONFIG_FILE)
     print(f"Preset: {path}")
-    print(f"Backbone ({config['class_name']}): "
-          f"{json.dumps(_arch(config['config']))}")
+    print(
+        f"Backbone ({config['class_name']}): "
+        f"{json.dumps(_arch(config['config']))}"
+    )
     if preset_utils.preset_has_file(path, preset_utils.METADATA_FILE):
         meta = preset_utils.load_json(path, preset_utils.METADATA_FILE)
         print(f"Discriminator backbone parameters: {meta['parameter_count']:,}")
@@ -264,8 +359,14 @@ def _info(args):
         if "generator" in cfg:
             gen = cfg["generator"]["config"]["backbone"]["config"]
             print(f"Generator backbone: {json.dumps(_arch(gen))}")
-            keys = ("mask_rate", "learning_rate", "num_train_steps",
-                    "warmup_steps", "generator_weight", "discriminator_weight")
+            keys = (
+                "mask_rate",
+                "learning_rate",
+                "num_train_steps",
+                "warmup_steps",
+                "generator_weight",
+                "discriminator_weight",
+            )
             print("Pre-training: " + ", ".join(f"{k}={cfg[k]}" for k in keys))
     files = {
         "weights": preset_utils.MODEL_WEIGHTS_FILE,
@@ -288,12 +389,15 @@ def _convert(args):
                 "--discriminator and leave out --generator."
             )
         model, tokenizer = conversion.load_tf1(
-            args.discriminator, num_heads=args.num_heads,
+            args.discriminator,
+            num_heads=args.num_heads,
             generator_num_heads=args.generator_num_heads,
             vocabulary=args.vocab,
         )
     elif args.source == "transformers":
-        loaded = conversion.load_transformers(args.discriminator, args.generator)
+        loaded = conversion.load_transformers(
+            args.discriminator, args.generator
+        )
         if isinstance(loaded, tuple):
             model, tokenizer = loaded
         else:
@@ -311,8 +415,10 @@ def _convert(args):
             )
         model, tokenizer = conversion.load_keras_hub(args.discriminator)
     _save_preset(model, args.output, tokenizer)
-    print(f"Wrote {type(model).__name__} preset to {args.output}"
-          f"{' with its tokenizer' if tokenizer is not None else ''}.")
+    print(
+        f"Wrote {type(model).__name__} preset to {args.output}"
+        f"{' with its tokenizer' if tokenizer is not None else ''}."
+    )
 
 
 def _save_preset(model, output, tokenizer):
@@ -335,8 +441,10 @@ def _export(args):
         conversion.export_transformers(model, args.output, tokenizer)
     else:
         conversion.export_keras_hub(model, args.output, tokenizer)
-    print(f"Wrote {args.target} checkpoint of {type(model).__name__} to "
-          f"{args.output}.")
+    print(
+        f"Wrote {args.target} checkpoint of {type(model).__name__} to "
+        f"{args.output}."
+    )
 
 
 def _load_any(preset):
@@ -350,7 +458,9 @@ def _load_any(preset):
         task = preset_utils.load_json(path, preset_utils.TASK_CONFIG_FILE)
         name = task.get("class_name")
         if not hasattr(keras_electra, str(name)):
-            raise ValueError(f"'{preset}' holds a {name}, which cannot be exported.")
+            raise ValueError(
+                f"'{preset}' holds a {name}, which cannot be exported."
+            )
         cls = getattr(keras_electra, name)
     if not preset_utils.preset_has_file(path, preset_utils.MODEL_WEIGHTS_FILE):
         raise ValueError(
@@ -368,28 +478,45 @@ def _finetune(args):
     from keras_electra.finetuning import finetune
 
     result = finetune(
-        args.task, args.preset, args.train, args.test, output=args.output,
-        epochs=args.epochs, batch_size=args.batch_size,
+        args.task,
+        args.preset,
+        args.train,
+        args.test,
+        output=args.output,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
         sequence_length=args.sequence_length,
         learning_rate=args.learning_rate,
-        layerwise_decay=args.layerwise_decay, num_classes=args.num_classes,
-        text_column=args.text_column, pair_column=args.pair_column,
+        layerwise_decay=args.layerwise_decay,
+        num_classes=args.num_classes,
+        text_column=args.text_column,
+        pair_column=args.pair_column,
         label_column=args.label_column,
         load_weights=not args.from_scratch,
-        max_train_examples=args.max_train_examples, seed=args.seed,
+        max_train_examples=args.max_train_examples,
+        seed=args.seed,
     )
     keys = ("accuracy", "macro_f1", "mse", "pearson", "exact_match", "f1")
     shown = ", ".join(f"{k} {result[k]:.4f}" for k in keys if k in result)
     print(f"Test ({result['test_examples']} examples): {shown}")
     if args.output:
-        print(f"Model, metrics.json"
-              f"{' and confusion_matrix.png' if args.task == 'classify' else ''}"
-              f" in {args.output}")
+        print(
+            f"Model, metrics.json"
+            f"{' and confusion_matrix.png' if args.task == 'classify' else ''}"
+            f" in {args.output}"
+        )
 
 
 def _arch(config):
-    keys = ("vocabulary_size", "num_layers", "hidden_dim", "num_heads",
-            "intermediate_dim", "embedding_dim", "max_sequence_length")
+    keys = (
+        "vocabulary_size",
+        "num_layers",
+        "hidden_dim",
+        "num_heads",
+        "intermediate_dim",
+        "embedding_dim",
+        "max_sequence_length",
+    )
     return {k: config[k] for k in keys if k in config}
 
 

@@ -38,8 +38,13 @@ def _open(path):
     return open(path, encoding="utf-8", newline="")
 
 
-def read_classification_file(path, text_column=None, pair_column=None,
-                             label_column="label", num_classes=None):
+def read_classification_file(
+    path,
+    text_column=None,
+    pair_column=None,
+    label_column="label",
+    num_classes=None,
+):
     """`(texts, pairs or None, labels)` from a CSV/TSV file with a header."""
     delimiter = "\t" if str(path).endswith((".tsv", ".tab")) else ","
     with _open(path) as f:
@@ -69,8 +74,10 @@ def read_classification_file(path, text_column=None, pair_column=None,
                     f"{path}, line {line}: label {value!r} is not a number."
                 ) from None
             if num_classes != 1:
-                if label != int(label) or label < 0 or (
-                    num_classes is not None and label >= num_classes
+                if (
+                    label != int(label)
+                    or label < 0
+                    or (num_classes is not None and label >= num_classes)
                 ):
                     limit = f"[0, {num_classes})" if num_classes else ">= 0"
                     raise TaskFileError(
@@ -136,10 +143,14 @@ def read_qa_file(path):
                 for qa in paragraph.get("qas", []):
                     questions.append(qa["question"])
                     contexts.append(paragraph["context"])
-                    answers.append([
-                        (a["text"], int(a["answer_start"]))
-                        for a in ([] if qa.get("is_impossible") else qa["answers"])
-                    ])
+                    answers.append(
+                        [
+                            (a["text"], int(a["answer_start"]))
+                            for a in (
+                                [] if qa.get("is_impossible") else qa["answers"]
+                            )
+                        ]
+                    )
     else:
         delimiter = "\t" if str(path).endswith(".tsv") else ","
         with _open(path) as f:
@@ -184,7 +195,9 @@ def classification_report(labels, predictions, num_classes):
         tp = matrix[c, c]
         precision = tp / max(1, matrix[:, c].sum())
         recall = tp / max(1, matrix[c, :].sum())
-        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+        f1s.append(
+            0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
+        )
     return {
         "accuracy": float((labels == predictions).mean()),
         "macro_f1": float(np.mean(f1s)),
@@ -210,8 +223,14 @@ def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
     ax.set_title(title)
     if len(class_names) <= 12:
         for (i, j), value in np.ndenumerate(matrix):
-            ax.text(j, i, str(value), ha="center", va="center",
-                    color="white" if value > matrix.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > matrix.max() / 2 else "black",
+            )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -220,11 +239,26 @@ def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
 # --- the job ------------------------------------------------------------------
 
 
-def finetune(task, preset, train, test, output=None, epochs=3, batch_size=32,
-             sequence_length=128, learning_rate=None, layerwise_decay=None,
-             num_classes=None, text_column=None, pair_column=None,
-             label_column="label", load_weights=True, max_train_examples=None,
-             seed=0, verbose=1):
+def finetune(
+    task,
+    preset,
+    train,
+    test,
+    output=None,
+    epochs=3,
+    batch_size=32,
+    sequence_length=128,
+    learning_rate=None,
+    layerwise_decay=None,
+    num_classes=None,
+    text_column=None,
+    pair_column=None,
+    label_column="label",
+    load_weights=True,
+    max_train_examples=None,
+    seed=0,
+    verbose=1,
+):
     """Fine-tune a preset on a task file and evaluate on a test file.
 
     Args:
@@ -248,7 +282,9 @@ def finetune(task, preset, train, test, output=None, epochs=3, batch_size=32,
     if task not in ("classify", "tag", "qa"):
         raise ValueError(f"Unknown task {task!r}: use classify, tag or qa.")
     path = preset_utils.resolve_preset(preset)
-    if not preset_utils.preset_has_file(path, preset_utils.TOKENIZER_CONFIG_FILE):
+    if not preset_utils.preset_has_file(
+        path, preset_utils.TOKENIZER_CONFIG_FILE
+    ):
         raise ValueError(
             f"The preset '{preset}' has no tokenizer: fine-tune the preset/ "
             "folder of a pre-training run, or a converted checkpoint."
@@ -258,25 +294,62 @@ def finetune(task, preset, train, test, output=None, epochs=3, batch_size=32,
     start = time.time()
     if task == "classify":
         result, model = _classify(
-            path, tokenizer, train, test, epochs, batch_size, sequence_length,
-            learning_rate, layerwise_decay, num_classes, text_column,
-            pair_column, label_column, load_weights, max_train_examples, rng,
+            path,
+            tokenizer,
+            train,
+            test,
+            epochs,
+            batch_size,
+            sequence_length,
+            learning_rate,
+            layerwise_decay,
+            num_classes,
+            text_column,
+            pair_column,
+            label_column,
+            load_weights,
+            max_train_examples,
+            rng,
             verbose,
         )
     elif task == "tag":
         result, model = _tag(
-            path, tokenizer, train, test, epochs, batch_size, sequence_length,
-            learning_rate, layerwise_decay, load_weights, max_train_examples,
-            rng, verbose,
+            path,
+            tokenizer,
+            train,
+            test,
+            epochs,
+            batch_size,
+            sequence_length,
+            learning_rate,
+            layerwise_decay,
+            load_weights,
+            max_train_examples,
+            rng,
+            verbose,
         )
     else:
         result, model = _qa(
-            path, tokenizer, train, test, epochs, batch_size, sequence_length,
-            learning_rate, layerwise_decay, load_weights, max_train_examples,
-            rng, verbose,
+            path,
+            tokenizer,
+            train,
+            test,
+            epochs,
+            batch_size,
+            sequence_length,
+            learning_rate,
+            layerwise_decay,
+            load_weights,
+            max_train_examples,
+            rng,
+            verbose,
         )
-    result.update(task=task, preset=str(preset), pretrained=bool(load_weights),
-                  seconds=round(time.time() - start, 1))
+    result.update(
+        task=task,
+        preset=str(preset),
+        pretrained=bool(load_weights),
+        seconds=round(time.time() - start, 1),
+    )
     if output:
         _write_outputs(output, task, result, model, tokenizer)
     return result
@@ -290,18 +363,36 @@ def _subsample(rng, n, limit):
 
 
 def _compile(model, steps, learning_rate, layerwise_decay):
-    model.compile(num_train_steps=steps, learning_rate=learning_rate,
-                  layerwise_decay=layerwise_decay)
+    model.compile(
+        num_train_steps=steps,
+        learning_rate=learning_rate,
+        layerwise_decay=layerwise_decay,
+    )
 
 
 def _steps(n, batch_size, epochs):
     return max(1, -(-n // batch_size)) * epochs
 
 
-def _classify(path, tokenizer, train, test, epochs, batch_size,
-              sequence_length, learning_rate, layerwise_decay, num_classes,
-              text_column, pair_column, label_column, load_weights,
-              max_train_examples, rng, verbose):
+def _classify(
+    path,
+    tokenizer,
+    train,
+    test,
+    epochs,
+    batch_size,
+    sequence_length,
+    learning_rate,
+    layerwise_decay,
+    num_classes,
+    text_column,
+    pair_column,
+    label_column,
+    load_weights,
+    max_train_examples,
+    rng,
+    verbose,
+):
     import keras_electra
 
     texts, pairs, labels = read_classification_file(
@@ -321,37 +412,67 @@ def _classify(path, tokenizer, train, test, epochs, batch_size,
     def features(texts, pairs):
         return preprocessor(x=texts if pairs is None else (texts, pairs))
 
-    x = features([texts[i] for i in index],
-                 None if pairs is None else [pairs[i] for i in index])
+    x = features(
+        [texts[i] for i in index],
+        None if pairs is None else [pairs[i] for i in index],
+    )
     y = np.asarray(labels, "float32" if num_classes == 1 else "int32")[index]
     model = keras_electra.ElectraClassifier.from_preset(
-        path, num_classes=num_classes, load_weights=load_weights,
+        path,
+        num_classes=num_classes,
+        load_weights=load_weights,
         preprocessor=None,
     )
-    _compile(model, _steps(len(index), batch_size, epochs), learning_rate,
-             layerwise_decay)
-    model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True,
-              verbose=verbose)
-    out = model.predict(features(test_texts, test_pairs), batch_size=64,
-                        verbose=0)
+    _compile(
+        model,
+        _steps(len(index), batch_size, epochs),
+        learning_rate,
+        layerwise_decay,
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=verbose,
+    )
+    out = model.predict(
+        features(test_texts, test_pairs), batch_size=64, verbose=0
+    )
     model.preprocessor = preprocessor  # saved with it: raw strings in
-    result = {"train_examples": int(len(index)), "test_examples": len(test_texts),
-              "num_classes": num_classes}
+    result = {
+        "train_examples": int(len(index)),
+        "test_examples": len(test_texts),
+        "num_classes": num_classes,
+    }
     if num_classes == 1:
         predictions = np.asarray(out).reshape(-1)
         truth = np.asarray(test_labels, "float32")
         result["mse"] = float(np.mean((predictions - truth) ** 2))
         result["pearson"] = float(np.corrcoef(predictions, truth)[0, 1])
     else:
-        result.update(classification_report(
-            test_labels, np.argmax(out, -1), num_classes
-        ))
+        result.update(
+            classification_report(test_labels, np.argmax(out, -1), num_classes)
+        )
     return result, model
 
 
-def _tag(path, tokenizer, train, test, epochs, batch_size, sequence_length,
-         learning_rate, layerwise_decay, load_weights, max_train_examples, rng,
-         verbose):
+def _tag(
+    path,
+    tokenizer,
+    train,
+    test,
+    epochs,
+    batch_size,
+    sequence_length,
+    learning_rate,
+    layerwise_decay,
+    load_weights,
+    max_train_examples,
+    rng,
+    verbose,
+):
     import keras_electra
     from keras_electra.models.electra_token_classifier import (
         first_piece_predictions,
@@ -366,16 +487,30 @@ def _tag(path, tokenizer, train, test, epochs, batch_size, sequence_length,
         tokenizer, sequence_length=sequence_length
     )
     x, y, weights = preprocessor(
-        [sentences[i] for i in index], [[ids[t] for t in tags[i]] for i in index]
+        [sentences[i] for i in index],
+        [[ids[t] for t in tags[i]] for i in index],
     )
     model = keras_electra.ElectraTokenClassifier.from_preset(
-        path, num_classes=len(names), load_weights=load_weights,
+        path,
+        num_classes=len(names),
+        load_weights=load_weights,
         preprocessor=None,
     )
-    _compile(model, _steps(len(index), batch_size, epochs), learning_rate,
-             layerwise_decay)
-    model.fit(x, y, sample_weight=weights, batch_size=batch_size,
-              epochs=epochs, shuffle=True, verbose=verbose)
+    _compile(
+        model,
+        _steps(len(index), batch_size, epochs),
+        learning_rate,
+        layerwise_decay,
+    )
+    model.fit(
+        x,
+        y,
+        sample_weight=weights,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=verbose,
+    )
     test_x, _, test_weights = preprocessor(test_sentences)
     logits = model.predict(test_x, batch_size=64, verbose=0)
     predicted = first_piece_predictions(logits, test_weights)
@@ -399,12 +534,26 @@ def _tag(path, tokenizer, train, test, epochs, batch_size, sequence_length,
     }, model
 
 
-def _qa(path, tokenizer, train, test, epochs, batch_size, sequence_length,
-        learning_rate, layerwise_decay, load_weights, max_train_examples, rng,
-        verbose):
+def _qa(
+    path,
+    tokenizer,
+    train,
+    test,
+    epochs,
+    batch_size,
+    sequence_length,
+    learning_rate,
+    layerwise_decay,
+    load_weights,
+    max_train_examples,
+    rng,
+    verbose,
+):
     import keras_electra
     from keras_electra.models.electra_question_answerer_preprocessor import (
         exact_match,
+    )
+    from keras_electra.models.electra_question_answerer_preprocessor import (
         f1_score,
     )
 
@@ -412,21 +561,33 @@ def _qa(path, tokenizer, train, test, epochs, batch_size, sequence_length,
     test_questions, test_contexts, test_answers = read_qa_file(test)
     index = _subsample(rng, len(questions), max_train_examples)
     preprocessor = keras_electra.ElectraQuestionAnswererPreprocessor(
-        tokenizer, sequence_length=sequence_length,
+        tokenizer,
+        sequence_length=sequence_length,
         doc_stride=max(1, sequence_length // 3),
         max_question_length=min(64, sequence_length // 4),
     )
     batch = preprocessor.encode(
-        [questions[i] for i in index], [contexts[i] for i in index],
+        [questions[i] for i in index],
+        [contexts[i] for i in index],
         [answers[i][0] if answers[i] else None for i in index],
     )
     model = keras_electra.ElectraQuestionAnswerer.from_preset(
         path, load_weights=load_weights
     )
-    _compile(model, _steps(len(batch), batch_size, epochs), learning_rate,
-             layerwise_decay)
-    model.fit(batch.x, batch.y, batch_size=batch_size, epochs=epochs,
-              shuffle=True, verbose=verbose)
+    _compile(
+        model,
+        _steps(len(batch), batch_size, epochs),
+        learning_rate,
+        layerwise_decay,
+    )
+    model.fit(
+        batch.x,
+        batch.y,
+        batch_size=batch_size,
+        epochs=epochs,
+        shuffle=True,
+        verbose=verbose,
+    )
     allow_no_answer = any(not a for a in answers + test_answers)
     predictions = preprocessor.answer(
         model, test_questions, test_contexts, allow_no_answer=allow_no_answer
@@ -436,10 +597,12 @@ def _qa(path, tokenizer, train, test, epochs, batch_size, sequence_length,
         "train_examples": int(len(index)),
         "train_windows": len(batch),
         "test_examples": len(test_questions),
-        "exact_match": float(np.mean([exact_match(p, t)
-                                      for p, t in zip(predictions, truths)])),
-        "f1": float(np.mean([f1_score(p, t)
-                             for p, t in zip(predictions, truths)])),
+        "exact_match": float(
+            np.mean([exact_match(p, t) for p, t in zip(predictions, truths)])
+        ),
+        "f1": float(
+            np.mean([f1_score(p, t) for p, t in zip(predictions, truths)])
+        ),
     }, model
 
 
@@ -456,7 +619,8 @@ def _write_outputs(output, task, result, model, tokenizer):
     if task == "classify" and "confusion_matrix" in result:
         n = result["num_classes"]
         plot_confusion_matrix(
-            result["confusion_matrix"], [str(i) for i in range(n)],
+            result["confusion_matrix"],
+            [str(i) for i in range(n)],
             os.path.join(output, "confusion_matrix.png"),
             title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
         )

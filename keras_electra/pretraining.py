@@ -33,7 +33,6 @@ STATE_FILE = "state.json"
 TRAINING_STATE_FILE = "training_state.npz"
 
 
-
 class PretrainingError(ValueError):
     """A problem with the run's inputs; the message says how to fix it."""
 
@@ -169,9 +168,11 @@ def pretrain(
     if stop_after is not None:
         last_step = min(last_step, start_step + int(stop_after))
     log = TrainingLog(
-        last_step, start_step=start_step,
+        last_step,
+        start_step=start_step,
         csv_path=os.path.join(output, "log.csv"),
-        log_every=log_every, verbose=verbose,
+        log_every=log_every,
+        verbose=verbose,
     )
 
     def save(step):
@@ -184,7 +185,8 @@ def pretrain(
         log,
         PeriodicCheckpoint(save, every, log=log),
         keras.callbacks.TensorBoard(
-            os.path.join(output, "tensorboard"), update_freq=log_every,
+            os.path.join(output, "tensorboard"),
+            update_freq=log_every,
             write_graph=False,
         ),
     ]
@@ -209,8 +211,12 @@ def pretrain(
     if log.step < settings["steps"]:
         # Stopped early (`stop_after`): like a killed run, nothing is saved
         # beyond the last periodic checkpoint.
-        return {"preset": None, "step": log.step, "history": {},
-                "nan_step": None}
+        return {
+            "preset": None,
+            "step": log.step,
+            "history": {},
+            "nan_step": None,
+        }
     if log.step % every != 0:
         save(log.step)
     history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
@@ -218,7 +224,9 @@ def pretrain(
     # run skipped, which would read them all again).
     first_batch = next(iter(_dataset(settings, tokenizer, on_decode_error, 0)))
     plot_discriminator_example(
-        pretrainer, tokenizer, first_batch,
+        pretrainer,
+        tokenizer,
+        first_batch,
         os.path.join(output, "replaced_tokens.png"),
     )
     return _finish(output, pretrainer, tokenizer, log.step, history, verbose)
@@ -233,13 +241,18 @@ def _dataset(settings, tokenizer, on_decode_error, skip_batches):
 
     if settings["shards"] is not None:
         return pretraining_data.shard_dataset(
-            settings["shards"], settings["batch_size"],
-            seed=settings["seed"], skip_batches=skip_batches,
+            settings["shards"],
+            settings["batch_size"],
+            seed=settings["seed"],
+            skip_batches=skip_batches,
         )
     return pretraining_data.text_dataset(
-        settings["corpus"], tokenizer, settings["batch_size"],
+        settings["corpus"],
+        tokenizer,
+        settings["batch_size"],
         sequence_length=settings["sequence_length"],
-        seed=settings["seed"], skip_batches=skip_batches,
+        seed=settings["seed"],
+        skip_batches=skip_batches,
         on_decode_error=on_decode_error,
     )
 
@@ -255,7 +268,9 @@ def _as_list(value):
 def _check_positive(settings):
     for key in ("steps", "batch_size", "checkpoint_every"):
         if settings[key] <= 0:
-            raise PretrainingError(f"--{key.replace('_', '-')} must be positive.")
+            raise PretrainingError(
+                f"--{key.replace('_', '-')} must be positive."
+            )
 
 
 def _prepare_output(output, settings, resume, overwrite, verbose):
@@ -311,7 +326,9 @@ def _load_tokenizer(output, settings, on_decode_error, verbose):
                 "vocabulary from the corpus ..."
             )
         learn_vocabulary(
-            settings["corpus"], settings["vocabulary_size"], learned,
+            settings["corpus"],
+            settings["vocabulary_size"],
+            learned,
             on_decode_error=on_decode_error,
         )
     settings["vocabulary"] = learned
@@ -319,8 +336,13 @@ def _load_tokenizer(output, settings, on_decode_error, verbose):
 
 
 def learn_vocabulary(
-    inputs, vocabulary_size, output_file, max_lines=200_000,
-    on_decode_error="stop", lowercase=True, strip_accents=True,
+    inputs,
+    vocabulary_size,
+    output_file,
+    max_lines=200_000,
+    on_decode_error="stop",
+    lowercase=True,
+    strip_accents=True,
 ):
     """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus."""
     import tensorflow as tf
@@ -341,8 +363,11 @@ def learn_vocabulary(
     dataset = tf.data.Dataset.from_tensor_slices(lines[:max_lines]).batch(1024)
     tmp = f"{output_file}.tmp"
     tokenizer = ElectraTokenizer.train(
-        dataset, vocabulary_size, lowercase=lowercase,
-        strip_accents=strip_accents, output_file=tmp,
+        dataset,
+        vocabulary_size,
+        lowercase=lowercase,
+        strip_accents=strip_accents,
+        output_file=tmp,
     )
     os.replace(tmp, output_file)
     return tokenizer
@@ -532,15 +557,15 @@ def _finish(output, pretrainer, tokenizer, step, history, verbose):
     png = None
     if os.path.exists(csv_path):
         png = plot_training_curves(
-            csv_path, os.path.join(output, "training_curves.png"),
+            csv_path,
+            os.path.join(output, "training_curves.png"),
             title=f"ELECTRA pre-training ({step} steps)",
         )
     if verbose:
         print(f"Done at step {step}. Preset: {final}")
         if png:
             print(f"Training curves: {png}")
-    return {"preset": final, "step": step, "history": history,
-            "nan_step": None}
+    return {"preset": final, "step": step, "history": history, "nan_step": None}
 
 
 def _write_json(path, value):

@@ -1,6 +1,6 @@
 """Regenerate tests/data/reference_logits.json (run once, with the JAX backend).
 
-    KERAS_BACKEND=jax python tests/make_reference.py
+KERAS_BACKEND=jax python tests/make_reference.py
 """
 
 import json
@@ -8,10 +8,10 @@ import pathlib
 
 import keras
 import numpy as np
-from conftest import deterministic_weights
-from conftest import random_batch
-from conftest import tiny_pretrainer
-from conftest import to_numpy
+from helpers import deterministic_weights
+from helpers import random_batch
+from helpers import tiny_pretrainer
+from helpers import to_numpy
 
 if __name__ == "__main__":
     keras.utils.set_random_seed(0)
@@ -20,7 +20,9 @@ if __name__ == "__main__":
     batch = random_batch(2, 13, vocabulary_size=97, seed=3, num_padding=3)
     mask_positions = np.array([[1, 4, 6], [2, 3, 8]], "int32")
     logits = to_numpy(pretrainer.discriminator(batch))
-    gen = to_numpy(pretrainer.generator({**batch, "mask_positions": mask_positions}))
+    gen = to_numpy(
+        pretrainer.generator({**batch, "mask_positions": mask_positions})
+    )
     out = {
         "backend": keras.config.backend(),
         "vocabulary_size": 97,

@@ -16,42 +16,80 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
+from helpers import to_numpy  # noqa: E402
+
 import keras_electra  # noqa: E402
 from keras_electra import conversion  # noqa: E402
 from keras_electra.conversion import weight_map  # noqa: E402
-from keras_electra.conversion.transformers_checkpoint import (  # noqa: E402
-    CheckpointError,
-)
-from tests.conftest import to_numpy  # noqa: E402
+from keras_electra.conversion.transformers_checkpoint import CheckpointError  # noqa: E402
 
 VOCAB = 101
 MASK_ID = 4
-WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "quick",
-         "brown", "fox", "jumps", "over", "lazy", "dog", "##s", "."]
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "##s",
+    ".",
+]
 
 # (discriminator, generator) sizes: embedding equal to / smaller than the
 # hidden size, generators smaller than discriminators, a generator whose
 # hidden size equals the embedding size (no projection).
 CONFIGS = {
     "embedding_equals_hidden": (
-        dict(embedding_size=32, hidden_size=32, num_hidden_layers=2,
-             num_attention_heads=2, intermediate_size=64),
-        dict(embedding_size=32, hidden_size=16, num_hidden_layers=1,
-             num_attention_heads=1, intermediate_size=32),
+        dict(
+            embedding_size=32,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+        ),
+        dict(
+            embedding_size=32,
+            hidden_size=16,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            intermediate_size=32,
+        ),
     ),
     "embedding_smaller": (
-        dict(embedding_size=16, hidden_size=48, num_hidden_layers=2,
-             num_attention_heads=3, intermediate_size=96),
-        dict(embedding_size=16, hidden_size=16, num_hidden_layers=2,
-             num_attention_heads=2, intermediate_size=32),
+        dict(
+            embedding_size=16,
+            hidden_size=48,
+            num_hidden_layers=2,
+            num_attention_heads=3,
+            intermediate_size=96,
+        ),
+        dict(
+            embedding_size=16,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
     ),
 }
 
 
 def hf_config(**sizes):
     return transformers.ElectraConfig(
-        vocab_size=VOCAB, max_position_embeddings=48, type_vocab_size=2,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **sizes
+        vocab_size=VOCAB,
+        max_position_embeddings=48,
+        type_vocab_size=2,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        **sizes,
     )
 
 
@@ -86,16 +124,18 @@ def corrupted_batch(length, seed=0):
     batch = 3
     original = rng.integers(5, VOCAB, (batch, length))
     padding_mask = np.ones((batch, length), "int64")
-    padding_mask[1, length - 4:] = 0
-    padding_mask[2, length // 2:] = 0
+    padding_mask[1, length - 4 :] = 0
+    padding_mask[2, length // 2 :] = 0
     original[padding_mask == 0] = 0
     segment_ids = np.zeros_like(original)
-    segment_ids[:, length // 3:] = 1
+    segment_ids[:, length // 3 :] = 1
     segment_ids[padding_mask == 0] = 0
-    positions = np.stack([
-        rng.choice(int(padding_mask[i].sum()), 3, replace=False)
-        for i in range(batch)
-    ])
+    positions = np.stack(
+        [
+            rng.choice(int(padding_mask[i].sum()), 3, replace=False)
+            for i in range(batch)
+        ]
+    )
     masked = original.copy()
     np.put_along_axis(masked, positions, MASK_ID, axis=1)
     corrupted = original.copy()
@@ -103,9 +143,15 @@ def corrupted_batch(length, seed=0):
     sampled[:, 0] = np.take_along_axis(original, positions, 1)[:, 0]
     np.put_along_axis(corrupted, positions, sampled, axis=1)
     labels = ((corrupted != original) & (padding_mask == 1)).astype("int64")
-    return dict(original=original, masked=masked, corrupted=corrupted,
-                labels=labels, positions=positions, segment_ids=segment_ids,
-                padding_mask=padding_mask)
+    return dict(
+        original=original,
+        masked=masked,
+        corrupted=corrupted,
+        labels=labels,
+        positions=positions,
+        segment_ids=segment_ids,
+        padding_mask=padding_mask,
+    )
 
 
 def keras_inputs(b, token_ids):
@@ -120,37 +166,51 @@ def hf_outputs(discriminator, generator, b):
     """transformers' logits and losses on the batch."""
     t = torch.tensor
     mlm_labels = np.full_like(b["original"], -100)
-    np.put_along_axis(mlm_labels, b["positions"],
-                      np.take_along_axis(b["original"], b["positions"], 1), 1)
+    np.put_along_axis(
+        mlm_labels,
+        b["positions"],
+        np.take_along_axis(b["original"], b["positions"], 1),
+        1,
+    )
     with torch.no_grad():
-        g = generator(input_ids=t(b["masked"]),
-                      attention_mask=t(b["padding_mask"]),
-                      token_type_ids=t(b["segment_ids"]),
-                      labels=t(mlm_labels))
-        d = discriminator(input_ids=t(b["corrupted"]),
-                          attention_mask=t(b["padding_mask"]),
-                          token_type_ids=t(b["segment_ids"]),
-                          labels=t(b["labels"]))
+        g = generator(
+            input_ids=t(b["masked"]),
+            attention_mask=t(b["padding_mask"]),
+            token_type_ids=t(b["segment_ids"]),
+            labels=t(mlm_labels),
+        )
+        d = discriminator(
+            input_ids=t(b["corrupted"]),
+            attention_mask=t(b["padding_mask"]),
+            token_type_ids=t(b["segment_ids"]),
+            labels=t(b["labels"]),
+        )
     generator_logits = np.take_along_axis(
         g.logits.numpy(), b["positions"][..., None], axis=1
     )
-    return dict(generator_logits=generator_logits, generator_loss=g.loss.item(),
-                discriminator_logits=d.logits.numpy(),
-                discriminator_loss=d.loss.item())
+    return dict(
+        generator_logits=generator_logits,
+        generator_loss=g.loss.item(),
+        discriminator_logits=d.logits.numpy(),
+        discriminator_loss=d.loss.item(),
+    )
 
 
 def our_outputs(pretrainer, b):
     generator_logits = pretrainer.generator(
-        {**keras_inputs(b, b["masked"]),
-         "mask_positions": b["positions"].astype("int32")}
+        {
+            **keras_inputs(b, b["masked"]),
+            "mask_positions": b["positions"].astype("int32"),
+        }
     )
     discriminator_logits = pretrainer.discriminator(
         keras_inputs(b, b["corrupted"])
     )
     y_pred = {
         "generator_logits": generator_logits,
-        "mask_ids": np.take_along_axis(b["original"], b["positions"], 1)
-        .astype("int32"),
+        "mask_ids": np.take_along_axis(b["original"], b["positions"], 1).astype(
+            "int32"
+        ),
         "mask_weights": np.ones(b["positions"].shape, "float32"),
         "discriminator_logits": discriminator_logits,
         "replaced_labels": b["labels"].astype("float32"),
@@ -161,17 +221,21 @@ def our_outputs(pretrainer, b):
         generator_logits=to_numpy(generator_logits),
         generator_loss=float(to_numpy(pretrainer.generator_loss(y_pred))),
         discriminator_logits=to_numpy(discriminator_logits),
-        discriminator_loss=float(to_numpy(pretrainer.discriminator_loss(y_pred))),
+        discriminator_loss=float(
+            to_numpy(pretrainer.discriminator_loss(y_pred))
+        ),
     )
 
 
 def assert_parity(ours, reference):
     for key in ("generator_logits", "discriminator_logits"):
-        np.testing.assert_allclose(ours[key], reference[key], rtol=0, atol=1e-4,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            ours[key], reference[key], rtol=0, atol=1e-4, err_msg=key
+        )
     for key in ("generator_loss", "discriminator_loss"):
-        np.testing.assert_allclose(ours[key], reference[key], rtol=1e-5,
-                                   err_msg=key)
+        np.testing.assert_allclose(
+            ours[key], reference[key], rtol=1e-5, err_msg=key
+        )
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -183,10 +247,14 @@ def test_transformers_import_matches_logits_and_losses(tmp_path, name, length):
         pretrainer, tokenizer = conversion.load_transformers(d_dir, g_dir)
     assert tokenizer is None
     # The embedding block is one object shared by both towers.
-    assert (pretrainer.generator.backbone.embedding
-            is pretrainer.discriminator.backbone.embedding)
+    assert (
+        pretrainer.generator.backbone.embedding
+        is pretrainer.discriminator.backbone.embedding
+    )
     b = corrupted_batch(length)
-    assert_parity(our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b))
+    assert_parity(
+        our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b)
+    )
 
 
 def test_round_trip_export_import(tmp_path):
@@ -199,8 +267,10 @@ def test_round_trip_export_import(tmp_path):
     conversion.export_transformers(pretrainer, out, tokenizer)
 
     loaded = {}
-    for tower, cls in (("discriminator", transformers.ElectraForPreTraining),
-                       ("generator", transformers.ElectraForMaskedLM)):
+    for tower, cls in (
+        ("discriminator", transformers.ElectraForPreTraining),
+        ("generator", transformers.ElectraForMaskedLM),
+    ):
         model, info = cls.from_pretrained(out / tower, output_loading_info=True)
         assert not info["missing_keys"], info
         assert not info["unexpected_keys"], info
@@ -213,9 +283,12 @@ def test_round_trip_export_import(tmp_path):
     assert_parity(exported, reference)
     # The tied output projection of the exported generator is the shared
     # word table.
-    assert (loaded["generator"].generator_lm_head.weight.data_ptr()
-            == loaded["generator"].electra.embeddings.word_embeddings.weight
-            .data_ptr())
+    assert (
+        loaded["generator"].generator_lm_head.weight.data_ptr()
+        == loaded[
+            "generator"
+        ].electra.embeddings.word_embeddings.weight.data_ptr()
+    )
 
     # Import again: identical weights, tokenizer and special ids kept.
     again, again_tokenizer = conversion.load_transformers(
@@ -227,7 +300,9 @@ def test_round_trip_export_import(tmp_path):
     assert again.mask_token_id == 4 and again.cls_token_id == 2
 
     # transformers' own tokenizer reads the exported files the same way.
-    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(out / "discriminator")
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(
+        out / "discriminator"
+    )
     text = "The quick brown foxes jumps over the lazy dog."
     ours = [2] + [int(i) for i in to_numpy(tokenizer(text))] + [3]
     assert hf_tokenizer(text)["input_ids"] == ours
@@ -242,16 +317,25 @@ def test_untied_pretrainer_exports_and_imports_both_tables(tmp_path):
     gen_table.assign(to_numpy(gen_table) + 0.5)
     out = tmp_path / "out"
     conversion.export_transformers(
-        pretrainer, out, keras_electra.ElectraTokenizer(vocabulary=WORDS))
+        pretrainer, out, keras_electra.ElectraTokenizer(vocabulary=WORDS)
+    )
     with pytest.warns(UserWarning, match="tie_embeddings=False"):
-        tied, _ = conversion.load_transformers(out / "discriminator", out / "generator")
+        tied, _ = conversion.load_transformers(
+            out / "discriminator", out / "generator"
+        )
     assert tied.tie_embeddings
     untied, _ = conversion.load_transformers(
-        out / "discriminator", out / "generator", tie_embeddings=False)
+        out / "discriminator", out / "generator", tie_embeddings=False
+    )
     for tower in ("generator", "discriminator"):
         np.testing.assert_array_equal(
-            to_numpy(getattr(untied, tower).backbone.token_embedding.embeddings),
-            to_numpy(getattr(pretrainer, tower).backbone.token_embedding.embeddings))
+            to_numpy(
+                getattr(untied, tower).backbone.token_embedding.embeddings
+            ),
+            to_numpy(
+                getattr(pretrainer, tower).backbone.token_embedding.embeddings
+            ),
+        )
 
 
 def test_from_preset_reads_transformers_folders(tmp_path):
@@ -262,13 +346,19 @@ def test_from_preset_reads_transformers_folders(tmp_path):
     ours = keras_electra.ElectraDiscriminator.from_preset(d_dir)
     np.testing.assert_allclose(
         to_numpy(ours(keras_inputs(b, b["corrupted"]))),
-        reference["discriminator_logits"], atol=1e-4,
+        reference["discriminator_logits"],
+        atol=1e-4,
     )
     gen = keras_electra.ElectraGenerator.from_preset(g_dir)
-    logits = gen({**keras_inputs(b, b["masked"]),
-                  "mask_positions": b["positions"].astype("int32")})
-    np.testing.assert_allclose(to_numpy(logits), reference["generator_logits"],
-                               atol=1e-4)
+    logits = gen(
+        {
+            **keras_inputs(b, b["masked"]),
+            "mask_positions": b["positions"].astype("int32"),
+        }
+    )
+    np.testing.assert_allclose(
+        to_numpy(logits), reference["generator_logits"], atol=1e-4
+    )
     backbone = keras_electra.ElectraBackbone.from_preset(d_dir)
     assert backbone.hidden_dim == 48 and backbone.embedding_dim == 16
     # A folder holding both towers loads as a pretrainer.
@@ -345,8 +435,10 @@ def write_tf1_checkpoint(path, rng):
         "generator_predictions/LayerNorm/beta": (E,),
         "generator_predictions/output_bias": (V,),
     }
-    for scope, hidden, inter, layers in (("electra", H, I, 2),
-                                         ("generator", GH, GI, 1)):
+    for scope, hidden, inter, layers in (
+        ("electra", H, I, 2),
+        ("generator", GH, GI, 1),
+    ):
         for i in range(layers):
             p = f"{scope}/encoder/layer_{i}"
             for n in ("query", "key", "value"):
@@ -361,9 +453,12 @@ def write_tf1_checkpoint(path, rng):
             for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
                 values[f"{p}/{ln}/gamma"] = (hidden,)
                 values[f"{p}/{ln}/beta"] = (hidden,)
-    values = {k: rng.normal(0, 0.05, s).astype("float32")
-              for k, s in values.items()}
-    slots = {f"{k}/adam_m": np.zeros_like(v) for k, v in list(values.items())[:3]}
+    values = {
+        k: rng.normal(0, 0.05, s).astype("float32") for k, s in values.items()
+    }
+    slots = {
+        f"{k}/adam_m": np.zeros_like(v) for k, v in list(values.items())[:3]
+    }
     graph = tf.Graph()
     with graph.as_default():
         variables = [
@@ -386,33 +481,54 @@ def test_tf1_checkpoint_import(tmp_path):
     pretrainer, tokenizer = conversion.load_tf1(tmp_path)
     d, g = pretrainer.discriminator, pretrainer.generator
     # Sizes read from the shapes; heads by the reference's hidden // 64.
-    assert (d.backbone.num_layers, d.backbone.hidden_dim, d.backbone.num_heads,
-            d.backbone.intermediate_dim) == (2, 128, 2, 96)
-    assert (g.backbone.num_layers, g.backbone.hidden_dim, g.backbone.num_heads,
-            g.backbone.intermediate_dim) == (1, 64, 1, 40)
+    assert (
+        d.backbone.num_layers,
+        d.backbone.hidden_dim,
+        d.backbone.num_heads,
+        d.backbone.intermediate_dim,
+    ) == (2, 128, 2, 96)
+    assert (
+        g.backbone.num_layers,
+        g.backbone.hidden_dim,
+        g.backbone.num_heads,
+        g.backbone.intermediate_dim,
+    ) == (1, 64, 1, 40)
     assert tokenizer.vocabulary_size() == 60 and pretrainer.mask_token_id == 4
 
     def same(ours, name, transform=lambda v: v):
-        np.testing.assert_array_equal(to_numpy(ours), transform(values[name]),
-                                      err_msg=name)
+        np.testing.assert_array_equal(
+            to_numpy(ours), transform(values[name]), err_msg=name
+        )
 
-    same(d.backbone.embedding.token_embedding.embeddings,
-         "electra/embeddings/word_embeddings")
-    same(g.backbone.embedding.layer_norm.gamma,
-         "electra/embeddings/LayerNorm/gamma")
-    same(g.backbone.embeddings_projection.kernel,
-         "generator/embeddings_project/kernel")
+    same(
+        d.backbone.embedding.token_embedding.embeddings,
+        "electra/embeddings/word_embeddings",
+    )
+    same(
+        g.backbone.embedding.layer_norm.gamma,
+        "electra/embeddings/LayerNorm/gamma",
+    )
+    same(
+        g.backbone.embeddings_projection.kernel,
+        "generator/embeddings_project/kernel",
+    )
     attention = d.backbone.transformer_layers[1]._self_attention_layer
-    same(attention.query_dense.kernel,
-         "electra/encoder/layer_1/attention/self/query/kernel",
-         lambda v: v.reshape(128, 2, 64))
-    same(attention.output_dense.kernel,
-         "electra/encoder/layer_1/attention/output/dense/kernel",
-         lambda v: v.reshape(2, 64, 128))
+    same(
+        attention.query_dense.kernel,
+        "electra/encoder/layer_1/attention/self/query/kernel",
+        lambda v: v.reshape(128, 2, 64),
+    )
+    same(
+        attention.output_dense.kernel,
+        "electra/encoder/layer_1/attention/output/dense/kernel",
+        lambda v: v.reshape(2, 64, 128),
+    )
     same(d.rtd_logits.kernel, "discriminator_predictions/dense_1/kernel")
     same(g.mlm_head._bias, "generator_predictions/output_bias")
-    same(g.mlm_head._intermediate_layer_norm.beta,
-         "generator_predictions/LayerNorm/beta")
+    same(
+        g.mlm_head._intermediate_layer_norm.beta,
+        "generator_predictions/LayerNorm/beta",
+    )
     # One variable of ours per TF1 variable (the 5 shared ones counted once).
     count = len(weight_map.entries_for(d)) + len(weight_map.entries_for(g)) - 5
     assert count == len(values)
@@ -485,7 +601,8 @@ def test_mismatched_towers_are_named(tmp_path):
 
 
 def test_missing_and_misplaced_weights_are_named(tmp_path):
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file
+    from safetensors.numpy import save_file
 
     _, _, d_dir, g_dir = make_hf_pair(tmp_path)
     state = load_file(f"{d_dir}/model.safetensors")
@@ -507,35 +624,92 @@ def test_convert_and_export_commands(tmp_path, capsys):
 
     discriminator, generator, d_dir, g_dir = make_hf_pair(tmp_path / "hf")
     preset = tmp_path / "preset"
-    assert main(["convert", "--from", "transformers", "--discriminator", d_dir,
-                 "--generator", g_dir, "--output", str(preset)]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                d_dir,
+                "--generator",
+                g_dir,
+                "--output",
+                str(preset),
+            ]
+        )
+        == 0
+    )
     pretrainer = keras_electra.ElectraPretrainer.from_preset(str(preset))
     b = corrupted_batch(15)
-    assert_parity(our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b))
+    assert_parity(
+        our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b)
+    )
 
     out = tmp_path / "exported"
     assert main(["export", "--to", "transformers", str(preset), str(out)]) == 0
-    model = transformers.ElectraForPreTraining.from_pretrained(out / "discriminator")
+    model = transformers.ElectraForPreTraining.from_pretrained(
+        out / "discriminator"
+    )
     assert model.config.embedding_size == 16
-    assert main(["export", "--to", "keras-hub", str(preset),
-                 str(tmp_path / "hub")]) == 0
+    assert (
+        main(
+            ["export", "--to", "keras-hub", str(preset), str(tmp_path / "hub")]
+        )
+        == 0
+    )
     assert (tmp_path / "hub" / "model.weights.h5").is_file()
 
     # One tower alone becomes a discriminator preset.
     single = tmp_path / "single"
-    assert main(["convert", "--from", "transformers", "--discriminator", d_dir,
-                 "--output", str(single)]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                d_dir,
+                "--output",
+                str(single),
+            ]
+        )
+        == 0
+    )
     alone = keras_electra.ElectraDiscriminator.from_preset(str(single))
     np.testing.assert_allclose(
         to_numpy(alone(keras_inputs(b, b["corrupted"]))),
-        _hf_discriminator_logits(discriminator, b), atol=1e-4,
+        _hf_discriminator_logits(discriminator, b),
+        atol=1e-4,
     )
 
-    assert main(["convert", "--from", "transformers", "--discriminator",
-                 str(tmp_path), "--output", str(tmp_path / "x")]) == 2
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                str(tmp_path),
+                "--output",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
     assert "no config.json" in capsys.readouterr().err
-    assert main(["export", "--to", "transformers", "electra_tiny",
-                 str(tmp_path / "y")]) == 2
+    assert (
+        main(
+            [
+                "export",
+                "--to",
+                "transformers",
+                "electra_tiny",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
     assert "holds no weights" in capsys.readouterr().err
 
 
@@ -548,24 +722,31 @@ def test_fine_tuning_tasks_load_transformers_folders(tmp_path):
             attention_mask=torch.tensor(b["padding_mask"]),
             token_type_ids=torch.tensor(b["segment_ids"]),
         ).last_hidden_state.numpy()
-    classifier = keras_electra.ElectraClassifier.from_preset(d_dir, num_classes=3)
+    classifier = keras_electra.ElectraClassifier.from_preset(
+        d_dir, num_classes=3
+    )
     assert classifier.preprocessor is None  # the folder has no vocab.txt
     np.testing.assert_allclose(
         to_numpy(classifier.backbone(keras_inputs(b, b["corrupted"]))),
-        hidden, atol=1e-4,
+        hidden,
+        atol=1e-4,
     )
-    assert classifier.predict(keras_inputs(b, b["corrupted"]),
-                              verbose=0).shape == (3, 3)
+    assert classifier.predict(
+        keras_inputs(b, b["corrupted"]), verbose=0
+    ).shape == (3, 3)
     # With a vocabulary the task gets a preprocessor: raw strings in.
     out = tmp_path / "with_vocab"
     conversion.export_transformers(
-        keras_electra.ElectraDiscriminator.from_preset(d_dir), out,
+        keras_electra.ElectraDiscriminator.from_preset(d_dir),
+        out,
         keras_electra.ElectraTokenizer(vocabulary=WORDS),
     )
-    tagger = keras_electra.ElectraTokenClassifier.from_preset(str(out),
-                                                              num_classes=4)
-    assert isinstance(tagger.preprocessor,
-                      keras_electra.ElectraTokenClassifierPreprocessor)
+    tagger = keras_electra.ElectraTokenClassifier.from_preset(
+        str(out), num_classes=4
+    )
+    assert isinstance(
+        tagger.preprocessor, keras_electra.ElectraTokenClassifierPreprocessor
+    )
     qa = keras_electra.ElectraQuestionAnswerer.from_preset(str(out))
     assert qa.backbone.hidden_dim == 48
     preprocessor = keras_electra.ElectraClassifierPreprocessor.from_preset(

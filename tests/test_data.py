@@ -3,9 +3,9 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CORPUS
-from conftest import VOCAB_FILE
-from conftest import needs_shared
+from helpers import CORPUS
+from helpers import VOCAB_FILE
+from helpers import needs_shared
 
 import keras_electra
 from keras_electra.data import ExampleBuilder
@@ -42,7 +42,9 @@ def tokenizer():
 @needs_shared
 def test_tokenizer_uncased_and_special_ids(tokenizer):
     assert tokenizer.special_token_ids() == {
-        "pad_token_id": 0, "cls_token_id": 101, "sep_token_id": 102,
+        "pad_token_id": 0,
+        "cls_token_id": 101,
+        "sep_token_id": 102,
         "mask_token_id": 103,
     }
     ids = _ids(tokenizer, "The CAFÉ was naïve.")
@@ -55,7 +57,7 @@ def test_tokenizer_preset_round_trip(tokenizer, tmp_path):
     tokenizer.save_to_preset(tmp_path / "p")
     # A preset folder needs a config.json; a tokenizer-only folder gets one
     # from a saved backbone in real use. Here we check the assets.
-    vocab = (tmp_path / "p" / "assets" / "tokenizer" / "vocabulary.txt")
+    vocab = tmp_path / "p" / "assets" / "tokenizer" / "vocabulary.txt"
     assert vocab.read_text(encoding="utf-8").split("\n")[103] == "[MASK]"
 
 
@@ -70,10 +72,14 @@ def test_vocabulary_without_special_tokens_is_refused(tmp_path):
 
 @needs_shared
 def test_learn_vocabulary_from_real_text(tmp_path):
-    lines = (CORPUS / "austen.txt").read_text(encoding="utf-8").splitlines()[:3000]
+    lines = (
+        (CORPUS / "austen.txt").read_text(encoding="utf-8").splitlines()[:3000]
+    )
     ds = tf.data.Dataset.from_tensor_slices([l for l in lines if l]).batch(256)
     out = tmp_path / "vocab.txt"
-    learned = keras_electra.ElectraTokenizer.train(ds, 600, output_file=str(out))
+    learned = keras_electra.ElectraTokenizer.train(
+        ds, 600, output_file=str(out)
+    )
     vocab = out.read_text(encoding="utf-8").split("\n")
     assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert 300 < learned.vocabulary_size() <= 600
@@ -89,30 +95,45 @@ def test_learned_vocabulary_has_no_whitespace_tokens(tmp_path):
     texts = ["caf\u00e9 au\u00a0lait and te\u3000a, bread\u200b and jam"] * 50
     out = tmp_path / "vocab.txt"
     learned = keras_electra.ElectraTokenizer.train(
-        tf.data.Dataset.from_tensor_slices(texts).batch(8), 60,
+        tf.data.Dataset.from_tensor_slices(texts).batch(8),
+        60,
         output_file=str(out),
     )
-    for vocabulary in (learned.get_vocabulary(),
-                       out.read_text(encoding="utf-8").split("\n")[:-1]):
+    for vocabulary in (
+        learned.get_vocabulary(),
+        out.read_text(encoding="utf-8").split("\n")[:-1],
+    ):
         assert all(t.strip() and t.strip() == t for t in vocabulary)
-        assert not [t for t in vocabulary if t.startswith("##") and not t[2:].strip()]
+        assert not [
+            t for t in vocabulary if t.startswith("##") and not t[2:].strip()
+        ]
         assert "\u200b" not in "".join(vocabulary)
 
 
 def test_sentence_splitting_and_documents(tmp_path):
     long = " ".join(["This is sentence number %d." % i for i in range(30)])
     assert len(split_sentences(long, max_line_words=20)) == 30
-    assert split_sentences("Short line. Kept whole.", 20) == ["Short line. Kept whole."]
+    assert split_sentences("Short line. Kept whole.", 20) == [
+        "Short line. Kept whole."
+    ]
     path = tmp_path / "t.txt"
     path.write_text("a b\nc d\n\n\ne f\n", encoding="utf-8")
     assert list(iter_documents([str(path)])) == [["a b", "c d"], ["e f"]]
-    joined = list(iter_documents([str(path)], blank_lines_separate_documents=False))
+    joined = list(
+        iter_documents([str(path)], blank_lines_separate_documents=False)
+    )
     assert joined == [["a b", "c d", "e f"]]
 
 
 def test_example_builder_format():
-    builder = ExampleBuilder(12, cls_token_id=2, sep_token_id=3, seed=0,
-                             single_segment_rate=0.0, short_sequence_rate=0.0)
+    builder = ExampleBuilder(
+        12,
+        cls_token_id=2,
+        sep_token_id=3,
+        seed=0,
+        single_segment_rate=0.0,
+        short_sequence_rate=0.0,
+    )
     assert builder.add_sentence([10, 11, 12]) is None
     assert builder.add_sentence([13, 14]) is None
     example = builder.add_sentence([15, 16, 17, 18, 19, 20, 21])
@@ -133,7 +154,11 @@ def test_examples_from_real_text(tokenizer, tmp_path):
         ids, mask, seg = ex["input_ids"], ex["input_mask"], ex["segment_ids"]
         n = int(mask.sum())
         assert len(ids) == 64 and ids[0] == 101 and ids[n - 1] == 102
-        assert (ids[n:] == 0).all() and (mask[:n] == 1).all() and (seg[n:] == 0).all()
+        assert (
+            (ids[n:] == 0).all()
+            and (mask[:n] == 1).all()
+            and (seg[n:] == 0).all()
+        )
         seps = np.flatnonzero(ids[:n] == 102)
         assert len(seps) in (1, 2)
         if len(seps) == 1:
@@ -141,7 +166,9 @@ def test_examples_from_real_text(tokenizer, tmp_path):
             assert (seg[:n] == 0).all()
         else:
             # Segment B starts right after the first [SEP] and ends with one.
-            assert (seg[: seps[0] + 1] == 0).all() and (seg[seps[0] + 1: n] == 1).all()
+            assert (seg[: seps[0] + 1] == 0).all() and (
+                seg[seps[0] + 1 : n] == 1
+            ).all()
         assert not np.isin(ids[:n], [0, 103]).any()
         short += n < 40
     assert 0.03 < single / len(examples) < 0.3
@@ -166,7 +193,11 @@ def test_byte_segments_read_every_line_once(tmp_path):
     for segment_bytes in (1, 7, 100, 1000, 10**6):
         segments = file_segments([str(path)], segment_bytes)
         assert segments[0][1] == 0 and segments[-1][2] == os.path.getsize(path)
-        read = [line for _, a, b in segments for line in read_lines(path, "stop", a, b)]
+        read = [
+            line
+            for _, a, b in segments
+            for line in read_lines(path, "stop", a, b)
+        ]
         assert read == lines, segment_bytes
     docs = list(iter_documents(file_segments([str(path)], 1000)))
     assert sum(docs, []) == lines
@@ -195,16 +226,24 @@ def test_text_is_mixed_across_files_not_read_file_by_file(tmp_path):
     assert count(mixed[:quarter], 5) > 0 and count(mixed[:quarter], 6) > 0
     # The order is a function of the seed (runs resume exactly).
     again = list(mixed_examples(files, tok, 32, seed=0, segment_bytes=500))
-    assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(mixed, again))
+    assert all(
+        (a["input_ids"] == b["input_ids"]).all() for a, b in zip(mixed, again)
+    )
 
 
 @needs_shared
 def test_shards_round_trip_and_are_idempotent(tokenizer, tmp_path):
     path = _news_head(tmp_path, 1500)
     out = tmp_path / "shards"
-    result = build_shards([str(path)], str(out), str(VOCAB_FILE),
-                          sequence_length=64, num_shards=3, num_processes=1,
-                          verbose=False)
+    result = build_shards(
+        [str(path)],
+        str(out),
+        str(VOCAB_FILE),
+        sequence_length=64,
+        num_shards=3,
+        num_processes=1,
+        verbose=False,
+    )
     assert len(result["files"]) == 3 and result["tokens"] > 0
     assert result["tokens_per_second"] > 0
     expected = list(iter_examples([str(path)], tokenizer, 64, seed=0))
@@ -213,22 +252,41 @@ def test_shards_round_trip_and_are_idempotent(tokenizer, tmp_path):
     assert len(rows) == result["examples"]
     # Each shard packs its own documents; the tokens are the same overall.
     assert sum(int((r > 0).sum()) for r in rows) == pytest.approx(
-        sum(int(e["input_mask"].sum()) for e in expected), rel=0.05)
+        sum(int(e["input_mask"].sum()) for e in expected), rel=0.05
+    )
     # Re-running skips finished shards.
     mtimes = [os.path.getmtime(f) for f in result["files"]]
-    again = build_shards([str(path)], str(out), str(VOCAB_FILE),
-                         sequence_length=64, num_shards=3, verbose=False)
+    again = build_shards(
+        [str(path)],
+        str(out),
+        str(VOCAB_FILE),
+        sequence_length=64,
+        num_shards=3,
+        verbose=False,
+    )
     assert again["examples"] == 0
     assert mtimes == [os.path.getmtime(f) for f in result["files"]]
     # A partial build (a shard deleted) rebuilds only what is missing.
     os.remove(result["files"][1])
-    partial = build_shards([str(path)], str(out), str(VOCAB_FILE),
-                           sequence_length=64, num_shards=3, verbose=False)
+    partial = build_shards(
+        [str(path)],
+        str(out),
+        str(VOCAB_FILE),
+        sequence_length=64,
+        num_shards=3,
+        verbose=False,
+    )
     assert 0 < partial["examples"] < result["examples"]
     # A different build into the same folder is refused.
     with pytest.raises(ValueError, match="other inputs or settings"):
-        build_shards([str(path)], str(out), str(VOCAB_FILE),
-                     sequence_length=32, num_shards=3, verbose=False)
+        build_shards(
+            [str(path)],
+            str(out),
+            str(VOCAB_FILE),
+            sequence_length=32,
+            num_shards=3,
+            verbose=False,
+        )
     batch = next(iter(shard_dataset(str(out), batch_size=4)))
     assert set(batch) == {"token_ids", "segment_ids", "padding_mask"}
     assert tuple(batch["token_ids"].shape) == (4, 64)
@@ -241,24 +299,41 @@ def test_every_shard_samples_the_whole_corpus(tmp_path):
     vocab_file = tmp_path / "vocab.txt"
     vocab_file.write_text("\n".join(tok.get_vocabulary()) + "\n")
     out = tmp_path / "shards"
-    result = build_shards(files, str(out), str(vocab_file), sequence_length=32,
-                          num_shards=4, num_processes=1, verbose=False)
+    result = build_shards(
+        files,
+        str(out),
+        str(vocab_file),
+        sequence_length=32,
+        num_shards=4,
+        num_processes=1,
+        verbose=False,
+    )
     words = {5: 0, 6: 0}
     for shard in result["files"]:
-        rows = [b["token_ids"].numpy()[0] for b in
-                shard_dataset(shard, batch_size=1, shuffle_buffer=0, repeat=False)]
+        rows = [
+            b["token_ids"].numpy()[0]
+            for b in shard_dataset(
+                shard, batch_size=1, shuffle_buffer=0, repeat=False
+            )
+        ]
         # Each shard holds both files, not just the first one.
         assert all(any((r == w).any() for r in rows) for w in words), shard
         for w in words:
             words[w] += sum(int((r == w).sum()) for r in rows)
     expected = list(iter_examples(files, tok, 32, seed=0))
     for w in words:  # every document went to exactly one shard
-        assert words[w] == sum(int((e["input_ids"] == w).sum()) for e in expected)
+        assert words[w] == sum(
+            int((e["input_ids"] == w).sum()) for e in expected
+        )
 
 
 def test_bad_corpus_inputs(tmp_path):
     with pytest.raises(CorpusError, match="does not exist"):
-        list(iter_documents(keras_electra.data.expand_inputs([str(tmp_path / "x.txt")])))
+        list(
+            iter_documents(
+                keras_electra.data.expand_inputs([str(tmp_path / "x.txt")])
+            )
+        )
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     with pytest.raises(CorpusError, match="empty"):

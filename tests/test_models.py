@@ -4,17 +4,21 @@ import math
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT
-from conftest import random_batch
-from conftest import tiny_pretrainer
-from conftest import to_numpy
+from helpers import random_batch
+from helpers import tiny_pretrainer
+from helpers import to_numpy
 
 import keras_electra
 from keras_electra.utils import preset_utils
 
 BACKBONE_ARGS = dict(
-    vocabulary_size=50, num_layers=2, num_heads=2, hidden_dim=16,
-    intermediate_dim=32, embedding_dim=8, max_sequence_length=32,
+    vocabulary_size=50,
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=16,
+    intermediate_dim=32,
+    embedding_dim=8,
+    max_sequence_length=32,
 )
 
 
@@ -31,7 +35,9 @@ def test_backbone_shapes_and_config_round_trip():
     clone.set_weights(backbone.get_weights())
     np.testing.assert_allclose(to_numpy(clone(batch)), to_numpy(out), atol=1e-6)
     # No projection when embedding and hidden sizes agree.
-    same = keras_electra.ElectraBackbone(**{**BACKBONE_ARGS, "embedding_dim": 16})
+    same = keras_electra.ElectraBackbone(
+        **{**BACKBONE_ARGS, "embedding_dim": 16}
+    )
     assert same.embeddings_projection is None
     assert backbone.embeddings_projection is not None
 
@@ -50,7 +56,9 @@ def test_backbone_has_no_pooler_and_uses_exact_gelu():
 
 
 def test_padding_does_not_change_real_positions():
-    backbone = keras_electra.ElectraBackbone(**{**BACKBONE_ARGS, "dropout": 0.0})
+    backbone = keras_electra.ElectraBackbone(
+        **{**BACKBONE_ARGS, "dropout": 0.0}
+    )
     batch = random_batch(2, 12, vocabulary_size=50, num_padding=3)
     out = to_numpy(backbone(batch))
     changed = {k: v.copy() for k, v in batch.items()}
@@ -70,7 +78,9 @@ def test_generator_and_discriminator_shapes():
     # The generator head only looks at the given positions.
     other = {**gen_inputs, "mask_positions": np.array([[5, 2, 1]] * 3, "int32")}
     swapped = to_numpy(pretrainer.generator(other))
-    np.testing.assert_allclose(swapped[:, 0], to_numpy(gen_logits)[:, 2], atol=1e-5)
+    np.testing.assert_allclose(
+        swapped[:, 0], to_numpy(gen_logits)[:, 2], atol=1e-5
+    )
 
 
 def test_embedding_block_is_shared_once():
@@ -83,7 +93,9 @@ def test_embedding_block_is_shared_once():
     assert any("layer_norm" in n for n in names)
     # Each tower keeps its own projection (hidden sizes differ).
     assert gen.embeddings_projection is not disc.embeddings_projection
-    total = len(pretrainer.generator.weights) + len(pretrainer.discriminator.weights)
+    total = len(pretrainer.generator.weights) + len(
+        pretrainer.discriminator.weights
+    )
     assert len(pretrainer.weights) == total - len(shared)
     ids = [id(w) for w in pretrainer.trainable_weights]
     assert len(ids) == len(set(ids))
@@ -105,7 +117,10 @@ def test_pretrainer_config_round_trip_keeps_sharing():
     config = json.loads(preset_utils.serialize_to_json(pretrainer))
     clone = keras.saving.deserialize_keras_object(config)
     assert clone.mask_rate == 0.2 and clone.discriminator_weight == 40.0
-    assert clone.generator.backbone.embedding is clone.discriminator.backbone.embedding
+    assert (
+        clone.generator.backbone.embedding
+        is clone.discriminator.backbone.embedding
+    )
     assert clone.count_params() == pretrainer.count_params()
     for key in ("generator", "discriminator"):
         assert (
@@ -119,12 +134,17 @@ def test_untied_embeddings_round_trip(tmp_path):
     gen, disc = pretrainer.generator.backbone, pretrainer.discriminator.backbone
     assert gen.embedding is not disc.embedding
     assert pretrainer.generator.mlm_head.token_embedding is gen.token_embedding
-    total = len(pretrainer.generator.weights) + len(pretrainer.discriminator.weights)
+    total = len(pretrainer.generator.weights) + len(
+        pretrainer.discriminator.weights
+    )
     assert len(pretrainer.weights) == total  # nothing shared
     config = json.loads(preset_utils.serialize_to_json(pretrainer))
     clone = keras.saving.deserialize_keras_object(config)
     assert not clone.tie_embeddings
-    assert clone.generator.backbone.embedding is not clone.discriminator.backbone.embedding
+    assert (
+        clone.generator.backbone.embedding
+        is not clone.discriminator.backbone.embedding
+    )
     assert clone.count_params() == pretrainer.count_params()
     # Both tables survive a preset round trip.
     table = gen.token_embedding.embeddings
@@ -132,17 +152,21 @@ def test_untied_embeddings_round_trip(tmp_path):
     pretrainer.save_to_preset(str(tmp_path / "p"))
     loaded = keras_electra.ElectraPretrainer.from_preset(str(tmp_path / "p"))
     np.testing.assert_array_equal(
-        to_numpy(loaded.generator.backbone.token_embedding.embeddings), 0.25)
+        to_numpy(loaded.generator.backbone.token_embedding.embeddings), 0.25
+    )
     np.testing.assert_array_equal(
         to_numpy(loaded.discriminator.backbone.token_embedding.embeddings),
-        to_numpy(disc.token_embedding.embeddings))
+        to_numpy(disc.token_embedding.embeddings),
+    )
     with pytest.raises(ValueError, match="tie_embeddings"):
         keras_electra.ElectraPretrainer.from_preset(
-            str(tmp_path / "p"), tie_embeddings=True)
+            str(tmp_path / "p"), tie_embeddings=True
+        )
     tied = tiny_pretrainer()
     with pytest.raises(ValueError, match="own embedding block"):
         keras_electra.ElectraPretrainer(
-            tied.generator, tied.discriminator, tie_embeddings=False)
+            tied.generator, tied.discriminator, tie_embeddings=False
+        )
 
 
 @pytest.mark.parametrize("tie", [True, False])
@@ -154,7 +178,9 @@ def test_generator_softmax_moves_discriminator_embeddings_only_when_tied(tie):
     batch = random_batch(8, 24, vocabulary_size=60)
     # The step's corruption, drawn from the same seed state as the step.
     state = to_numpy(pretrainer.seed_generator.state).copy()
-    seen = np.unique(to_numpy(pretrainer(batch, training=True)["corrupted_ids"]))
+    seen = np.unique(
+        to_numpy(pretrainer(batch, training=True)["corrupted_ids"])
+    )
     pretrainer.seed_generator.state.assign(state)
     unseen = np.setdiff1d(np.arange(120), seen)
     assert len(unseen) > 20
@@ -175,7 +201,7 @@ PAPER_COUNTS = {
 
 @pytest.mark.parametrize("name", sorted(PAPER_COUNTS))
 def test_preset_metadata_matches_paper(name):
-    folder = ROOT / "presets" / name
+    folder = preset_utils.builtin_preset_dir() / name
     meta = json.loads((folder / "metadata.json").read_text())
     assert meta["parameter_count"] == PAPER_COUNTS[name]
     task = json.loads((folder / "task.json").read_text())["config"]
@@ -192,7 +218,11 @@ def test_preset_metadata_matches_paper(name):
         "electra_base": (0.15, 2e-4, 768),
         "electra_large": (0.25, 2e-4, 1024),
     }[name]
-    assert (task["mask_rate"], task["learning_rate"], disc["embedding_dim"]) == expected
+    assert (
+        task["mask_rate"],
+        task["learning_rate"],
+        disc["embedding_dim"],
+    ) == expected
 
 
 def test_small_preset_builds_with_paper_parameter_count():
@@ -208,7 +238,9 @@ def test_large_presets_build_with_paper_parameter_count(name):
 
 
 def test_unknown_preset_lists_available():
-    with pytest.raises(ValueError, match="electra_small.*electra_tiny|electra_tiny"):
+    with pytest.raises(
+        ValueError, match="electra_small.*electra_tiny|electra_tiny"
+    ):
         keras_electra.ElectraPretrainer.from_preset("electra_huge")
     with pytest.raises(ValueError, match="Built-in presets"):
         keras_electra.ElectraBackbone.from_preset("electra_huge")
@@ -216,14 +248,19 @@ def test_unknown_preset_lists_available():
 
 def test_from_preset_overrides_and_rejects_unknown_arguments():
     pretrainer = keras_electra.ElectraPretrainer.from_preset(
-        "electra_tiny", vocabulary_size=100, mask_rate=0.25, max_sequence_length=64
+        "electra_tiny",
+        vocabulary_size=100,
+        mask_rate=0.25,
+        max_sequence_length=64,
     )
     assert pretrainer.mask_rate == 0.25
     for tower in (pretrainer.generator, pretrainer.discriminator):
         assert tower.backbone.vocabulary_size == 100
         assert tower.backbone.max_sequence_length == 64
     with pytest.raises(ValueError, match="Unknown argument"):
-        keras_electra.ElectraPretrainer.from_preset("electra_tiny", mask_rat=0.2)
+        keras_electra.ElectraPretrainer.from_preset(
+            "electra_tiny", mask_rat=0.2
+        )
 
 
 def test_save_to_preset_and_reload_gives_identical_outputs(tmp_path):
@@ -231,8 +268,13 @@ def test_save_to_preset_and_reload_gives_identical_outputs(tmp_path):
     batch = random_batch(2, 16)
     path = tmp_path / "preset"
     pretrainer.save_to_preset(path)
-    for name in ("config.json", "model.weights.h5", "task.json",
-                 "task.weights.h5", "metadata.json"):
+    for name in (
+        "config.json",
+        "model.weights.h5",
+        "task.json",
+        "task.weights.h5",
+        "metadata.json",
+    ):
         assert (path / name).exists(), name
     reloaded = keras_electra.ElectraPretrainer.from_preset(path)
     gen_inputs = {**batch, "mask_positions": np.array([[1, 3]] * 2, "int32")}
@@ -264,9 +306,18 @@ def test_backbone_only_preset_is_not_a_pretrainer(tmp_path):
 def test_mixed_precision_policy():
     keras.config.set_dtype_policy("mixed_bfloat16")
     pretrainer = tiny_pretrainer()
-    assert pretrainer.discriminator.backbone.embedding.token_embedding.embeddings.dtype == "float32"
+    assert (
+        pretrainer.discriminator.backbone.embedding.token_embedding.embeddings.dtype
+        == "float32"
+    )
     out = pretrainer(random_batch(2, 16), training=False)
     # Losses and sampling inputs are float32 whatever the compute dtype.
-    assert keras.backend.standardize_dtype(out["generator_logits"].dtype) == "float32"
-    assert keras.backend.standardize_dtype(out["discriminator_logits"].dtype) == "float32"
+    assert (
+        keras.backend.standardize_dtype(out["generator_logits"].dtype)
+        == "float32"
+    )
+    assert (
+        keras.backend.standardize_dtype(out["discriminator_logits"].dtype)
+        == "float32"
+    )
     assert np.isfinite(float(to_numpy(pretrainer.compute_loss(y_pred=out))))

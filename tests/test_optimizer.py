@@ -1,16 +1,17 @@
 import keras
 import numpy as np
 import pytest
-from conftest import tiny_pretrainer
-from conftest import to_numpy
+from helpers import tiny_pretrainer
+from helpers import to_numpy
 
 import keras_electra
 
 
 def _one_step(optimizer, value, gradient):
     variable = keras.Variable(np.array(value, "float32"), name="kernel")
-    optimizer.apply([keras.ops.convert_to_tensor(np.array(gradient, "float32"))],
-                    [variable])
+    optimizer.apply(
+        [keras.ops.convert_to_tensor(np.array(gradient, "float32"))], [variable]
+    )
     return to_numpy(variable)
 
 
@@ -23,8 +24,11 @@ def test_adam_has_no_bias_correction():
         learning_rate=lr, weight_decay=0.0, global_clipnorm=None
     )
     value = _one_step(optimizer, [1.0, -2.0], [0.5, -0.25])
-    step = lr * 0.1 * np.array([0.5, -0.25]) / (
-        np.sqrt(0.001 * np.array([0.5, -0.25]) ** 2) + 1e-6
+    step = (
+        lr
+        * 0.1
+        * np.array([0.5, -0.25])
+        / (np.sqrt(0.001 * np.array([0.5, -0.25]) ** 2) + 1e-6)
     )
     np.testing.assert_allclose(value, np.array([1.0, -2.0]) - step, rtol=1e-5)
     assert abs(1.0 - value[0]) > 3 * lr

@@ -5,17 +5,21 @@ import keras
 import numpy as np
 import pytest
 from backend_utils import gradients
-from conftest import SMALL_IDS
-from conftest import deterministic_weights
-from conftest import random_batch
-from conftest import tiny_pretrainer
-from conftest import to_numpy
+from helpers import SMALL_IDS
+from helpers import deterministic_weights
+from helpers import random_batch
+from helpers import tiny_pretrainer
+from helpers import to_numpy
 
 from keras_electra.models import electra_masking
 
 REFERENCE = pathlib.Path(__file__).parent / "data" / "reference_logits.json"
-SPECIAL = (SMALL_IDS["cls_token_id"], SMALL_IDS["sep_token_id"],
-           SMALL_IDS["mask_token_id"], SMALL_IDS["pad_token_id"])
+SPECIAL = (
+    SMALL_IDS["cls_token_id"],
+    SMALL_IDS["sep_token_id"],
+    SMALL_IDS["mask_token_id"],
+    SMALL_IDS["pad_token_id"],
+)
 
 
 def _mask(batch, seed, mask_rate=0.15, slots=None):
@@ -23,17 +27,22 @@ def _mask(batch, seed, mask_rate=0.15, slots=None):
     return {
         k: to_numpy(v)
         for k, v in electra_masking.mask_tokens(
-            batch["token_ids"], batch["padding_mask"], seed=seed,
+            batch["token_ids"],
+            batch["padding_mask"],
+            seed=seed,
             mask_rate=mask_rate,
             max_predictions=slots or int((mask_rate + 0.005) * length),
-            mask_token_id=SMALL_IDS["mask_token_id"], special_token_ids=SPECIAL,
+            mask_token_id=SMALL_IDS["mask_token_id"],
+            special_token_ids=SPECIAL,
         ).items()
     }
 
 
 def _varied_batch(rows=64, length=64, seed=0):
     rng = np.random.default_rng(seed)
-    batch = random_batch(rows, length, vocabulary_size=120, seed=seed, num_padding=0)
+    batch = random_batch(
+        rows, length, vocabulary_size=120, seed=seed, num_padding=0
+    )
     for i in range(rows):  # real lengths from 3 to `length`
         n = int(rng.integers(3, length + 1))
         batch["token_ids"][i, n - 1] = SMALL_IDS["sep_token_id"]
@@ -86,7 +95,9 @@ def test_masking_statistics_over_many_draws():
         out = _mask(batch, seed)
         selected = out["is_masked"].astype(bool)
         total_selected += selected.sum()
-        total_masked += ((out["masked_ids"] == SMALL_IDS["mask_token_id"]) & selected).sum()
+        total_masked += (
+            (out["masked_ids"] == SMALL_IDS["mask_token_id"]) & selected
+        ).sum()
         counts += selected.sum(0)
         if previous is not None:  # dynamic: a new mask every call
             assert (previous != selected).any()
@@ -106,11 +117,15 @@ def test_labels_treat_a_correct_guess_as_original():
     padding = np.array([[1, 1, 1, 1, 1, 1, 0]], "int32")
     positions = np.array([[1, 3, 4, 0]], "int32")
     weights = np.array([[1.0, 1.0, 1.0, 0.0]], "float32")
-    sampled = np.array([[10, 50, 13, 99]], "int32")  # right, wrong, right, unused
+    sampled = np.array(
+        [[10, 50, 13, 99]], "int32"
+    )  # right, wrong, right, unused
     corrupted, labels = electra_masking.replace_tokens(
         tokens, positions, weights, sampled, padding
     )
-    np.testing.assert_array_equal(to_numpy(corrupted), [[2, 10, 11, 50, 13, 3, 0]])
+    np.testing.assert_array_equal(
+        to_numpy(corrupted), [[2, 10, 11, 50, 13, 3, 0]]
+    )
     np.testing.assert_array_equal(to_numpy(labels), [[0, 0, 0, 1, 0, 0, 0]])
 
 
@@ -131,7 +146,8 @@ def test_joint_step_outputs_and_loss_formula():
     assert (out["masked_ids"] == SMALL_IDS["mask_token_id"]).any()
     # Labels: 1 exactly where the corrupted token differs, never on padding.
     np.testing.assert_array_equal(
-        out["replaced_labels"], (out["corrupted_ids"] != batch["token_ids"]) * 1.0
+        out["replaced_labels"],
+        (out["corrupted_ids"] != batch["token_ids"]) * 1.0,
     )
     # loss = 1 * MLM + 50 * RTD, computed here with numpy.
     logits = out["generator_logits"].astype("float64")
@@ -140,26 +156,42 @@ def test_joint_step_outputs_and_loss_formula():
     nll = -np.take_along_axis(log_probs, out["mask_ids"][..., None], -1)[..., 0]
     w = out["mask_weights"]
     mlm = (nll * w).sum() / (w.sum() + 1e-6)
-    x, z, m = out["discriminator_logits"], out["replaced_labels"], out["padding_mask"]
+    x, z, m = (
+        out["discriminator_logits"],
+        out["replaced_labels"],
+        out["padding_mask"],
+    )
     bce = np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
     rtd = (bce * m).sum() / (m.sum() + 1e-6)
     y_pred = pretrainer(batch, training=False)
-    np.testing.assert_allclose(float(to_numpy(pretrainer.generator_loss(y_pred))) > 0, True)
-    total = float(to_numpy(pretrainer.compute_loss(y_pred={
-        k: keras.ops.convert_to_tensor(v) for k, v in out.items()
-    })))
+    np.testing.assert_allclose(
+        float(to_numpy(pretrainer.generator_loss(y_pred))) > 0, True
+    )
+    total = float(
+        to_numpy(
+            pretrainer.compute_loss(
+                y_pred={
+                    k: keras.ops.convert_to_tensor(v) for k, v in out.items()
+                }
+            )
+        )
+    )
     np.testing.assert_allclose(total, mlm + 50.0 * rtd, rtol=1e-5)
 
 
 def test_no_gradient_reaches_the_generator_from_the_rtd_loss():
     pretrainer = tiny_pretrainer()
     batch = random_batch(4, 24)
-    shared = {id(w) for w in pretrainer.discriminator.backbone.embedding.weights}
+    shared = {
+        id(w) for w in pretrainer.discriminator.backbone.embedding.weights
+    }
     generator_only = [
         w for w in pretrainer.generator.trainable_weights if id(w) not in shared
     ]
     discriminator_only = [
-        w for w in pretrainer.discriminator.trainable_weights if id(w) not in shared
+        w
+        for w in pretrainer.discriminator.trainable_weights
+        if id(w) not in shared
     ]
     variables = generator_only + discriminator_only
     rtd = gradients(
@@ -185,7 +217,10 @@ def test_same_weights_give_same_logits_on_every_backend():
     np.testing.assert_allclose(
         logits, np.array(reference["discriminator_logits"]), atol=1e-5
     )
-    gen_inputs = {**batch, "mask_positions": np.array(reference["mask_positions"], "int32")}
+    gen_inputs = {
+        **batch,
+        "mask_positions": np.array(reference["mask_positions"], "int32"),
+    }
     np.testing.assert_allclose(
         to_numpy(pretrainer.generator(gen_inputs)),
         np.array(reference["generator_logits"]),
@@ -199,12 +234,19 @@ def test_metrics_are_reported_by_fit_and_evaluate():
     data = random_batch(16, 24)
     history = pretrainer.fit(data, batch_size=4, epochs=1, verbose=0).history
     expected = {
-        "loss", "generator_loss", "generator_accuracy", "discriminator_loss",
-        "discriminator_accuracy", "discriminator_precision",
-        "discriminator_recall", "replaced_fraction",
+        "loss",
+        "generator_loss",
+        "generator_accuracy",
+        "discriminator_loss",
+        "discriminator_accuracy",
+        "discriminator_precision",
+        "discriminator_recall",
+        "replaced_fraction",
     }
     assert expected <= set(history)
-    result = pretrainer.evaluate(data, batch_size=4, verbose=0, return_dict=True)
+    result = pretrainer.evaluate(
+        data, batch_size=4, verbose=0, return_dict=True
+    )
     assert expected <= set(result)
     assert 0.0 < result["replaced_fraction"] < 0.2
     np.testing.assert_allclose(

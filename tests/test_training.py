@@ -3,11 +3,11 @@ import os
 import keras
 import numpy as np
 import pytest
-from conftest import CORPUS
-from conftest import VOCAB_FILE
-from conftest import needs_shared
-from conftest import tiny_pretrainer
-from conftest import to_numpy
+from helpers import CORPUS
+from helpers import VOCAB_FILE
+from helpers import needs_shared
+from helpers import tiny_pretrainer
+from helpers import to_numpy
 
 import keras_electra
 from keras_electra import cli
@@ -25,7 +25,9 @@ def corpus(tmp_path_factory):
     """About 600 news articles from the shared corpus."""
     path = tmp_path_factory.mktemp("corpus") / "news.txt"
     with open(CORPUS / "news.txt", encoding="utf-8") as f:
-        path.write_text("".join(l for _, l in zip(range(1800), f)), encoding="utf-8")
+        path.write_text(
+            "".join(l for _, l in zip(range(1800), f)), encoding="utf-8"
+        )
     return str(path)
 
 
@@ -35,8 +37,12 @@ def preset(tmp_path_factory):
     folder = tmp_path_factory.mktemp("preset") / "micro"
     folder.mkdir()
     pretrainer = tiny_pretrainer(vocabulary_size=30522, dropout=0.1)
-    (folder / "config.json").write_text(preset_utils.serialize_to_json(pretrainer.backbone))
-    (folder / "task.json").write_text(preset_utils.serialize_to_json(pretrainer))
+    (folder / "config.json").write_text(
+        preset_utils.serialize_to_json(pretrainer.backbone)
+    )
+    (folder / "task.json").write_text(
+        preset_utils.serialize_to_json(pretrainer)
+    )
     return str(folder)
 
 
@@ -51,7 +57,9 @@ def test_fit_on_real_text_learns(tmp_path):
     training the generator still samples rare tokens that a discriminator
     learns to spot, which is ELECTRA's easy first phase.
     """
-    paragraphs = (CORPUS / "austen.txt").read_text(encoding="utf-8").split("\n\n")
+    paragraphs = (
+        (CORPUS / "austen.txt").read_text(encoding="utf-8").split("\n\n")
+    )
     paragraphs = [p for p in paragraphs if len(p.split()) > 30][:50]
     corpus = tmp_path / "austen50.txt"
     corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
@@ -60,18 +68,27 @@ def test_fit_on_real_text_learns(tmp_path):
         vocabulary_size=30522, **tokenizer.special_token_ids()
     )
     pretrainer.compile(learning_rate=2e-3, num_train_steps=1000, warmup_steps=0)
-    data = text_dataset(str(corpus), tokenizer, batch_size=16, sequence_length=64)
+    data = text_dataset(
+        str(corpus), tokenizer, batch_size=16, sequence_length=64
+    )
     held_out = text_dataset(str(corpus), tokenizer, 16, 64, seed=99).take(4)
     before = pretrainer.evaluate(held_out, verbose=0, return_dict=True)
-    history = pretrainer.fit(data, steps_per_epoch=15, epochs=2, verbose=0).history
+    history = pretrainer.fit(
+        data, steps_per_epoch=15, epochs=2, verbose=0
+    ).history
     after = pretrainer.evaluate(held_out, verbose=0, return_dict=True)
     assert history["loss"][-1] < history["loss"][0]
     assert after["loss"] < before["loss"]
     assert after["generator_loss"] < before["generator_loss"] - 0.5
     # Better than calling every token "original", in accuracy and in loss.
-    assert after["discriminator_accuracy"] > 1.0 - after["replaced_fraction"] + 0.005
+    assert (
+        after["discriminator_accuracy"]
+        > 1.0 - after["replaced_fraction"] + 0.005
+    )
     assert after["discriminator_precision"] > 0.5
-    assert after["discriminator_loss"] < _prior_entropy(after["replaced_fraction"])
+    assert after["discriminator_loss"] < _prior_entropy(
+        after["replaced_fraction"]
+    )
 
 
 def _weights(folder):
@@ -79,11 +96,20 @@ def _weights(folder):
     return [to_numpy(w) for w in model.weights]
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(corpus, preset, tmp_path):
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
+    corpus, preset, tmp_path
+):
     common = dict(
-        preset=preset, corpus=corpus, vocabulary=str(VOCAB_FILE), steps=6,
-        batch_size=4, sequence_length=32, checkpoint_every=2, log_every=1,
-        verbose=0, seed=3,
+        preset=preset,
+        corpus=corpus,
+        vocabulary=str(VOCAB_FILE),
+        steps=6,
+        batch_size=4,
+        sequence_length=32,
+        checkpoint_every=2,
+        log_every=1,
+        verbose=0,
+        seed=3,
     )
     whole = pretrain(str(tmp_path / "whole"), **common)
     assert whole["step"] == 6 and os.path.isdir(whole["preset"])
@@ -121,16 +147,28 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(corpus, preset, t
     assert tokenizer.vocabulary_size() == 30522
 
 
-def test_corrupted_checkpoint_falls_back_to_the_previous(corpus, preset, tmp_path, capsys):
+def test_corrupted_checkpoint_falls_back_to_the_previous(
+    corpus, preset, tmp_path, capsys
+):
     common = dict(
-        preset=preset, corpus=corpus, vocabulary=str(VOCAB_FILE), steps=4,
-        batch_size=4, sequence_length=32, checkpoint_every=2, verbose=0,
+        preset=preset,
+        corpus=corpus,
+        vocabulary=str(VOCAB_FILE),
+        steps=4,
+        batch_size=4,
+        sequence_length=32,
+        checkpoint_every=2,
+        verbose=0,
     )
     out = tmp_path / "run"
     pretrain(str(out), stop_after=5, **{**common, "steps": 6})
-    latest = out / "checkpoints" / "ckpt-00000004" / "preset" / "task.weights.h5"
+    latest = (
+        out / "checkpoints" / "ckpt-00000004" / "preset" / "task.weights.h5"
+    )
     latest.write_bytes(b"not an h5 file")
-    result = pretrain(str(out), resume=True, **{**common, "steps": 6, "verbose": 1})
+    result = pretrain(
+        str(out), resume=True, **{**common, "steps": 6, "verbose": 1}
+    )
     printed = capsys.readouterr().out
     assert "ckpt-00000004" in printed and "unreadable" in printed
     assert "Resuming from" in printed and "ckpt-00000002" in printed
@@ -138,36 +176,73 @@ def test_corrupted_checkpoint_falls_back_to_the_previous(corpus, preset, tmp_pat
 
 
 def test_bad_inputs_give_clear_errors(corpus, preset, tmp_path):
-    common = dict(preset=preset, vocabulary=str(VOCAB_FILE), steps=2,
-                  batch_size=2, sequence_length=32, verbose=0)
+    common = dict(
+        preset=preset,
+        vocabulary=str(VOCAB_FILE),
+        steps=2,
+        batch_size=2,
+        sequence_length=32,
+        verbose=0,
+    )
     with pytest.raises(ValueError, match="does not exist"):
-        pretrain(str(tmp_path / "a"), corpus=str(tmp_path / "missing.txt"), **common)
+        pretrain(
+            str(tmp_path / "a"), corpus=str(tmp_path / "missing.txt"), **common
+        )
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     with pytest.raises(ValueError, match="empty"):
         pretrain(str(tmp_path / "b"), corpus=str(empty), **common)
-    with pytest.raises(PretrainingError, match="exceeds the preset's 64 positions"):
-        pretrain(str(tmp_path / "c"), corpus=corpus, **{**common, "sequence_length": 128})
+    with pytest.raises(
+        PretrainingError, match="exceeds the preset's 64 positions"
+    ):
+        pretrain(
+            str(tmp_path / "c"),
+            corpus=corpus,
+            **{**common, "sequence_length": 128},
+        )
     # A run folder is never silently reused.
     pretrain(str(tmp_path / "d"), corpus=corpus, **common)
     with pytest.raises(PretrainingError, match="--resume.*--overwrite"):
         pretrain(str(tmp_path / "d"), corpus=corpus, **common)
-    result = pretrain(str(tmp_path / "d"), corpus=corpus, overwrite=True, **common)
+    result = pretrain(
+        str(tmp_path / "d"), corpus=corpus, overwrite=True, **common
+    )
     assert result["step"] == 2
     # A trained preset with another vocabulary size.
     small_vocab = tmp_path / "vocab.txt"
-    small_vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"]))
+    small_vocab.write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"])
+    )
     with pytest.raises(PretrainingError, match="6 tokens.*30522"):
-        pretrain(str(tmp_path / "e"), corpus=corpus,
-                 **{**common, "preset": result["preset"], "vocabulary": str(small_vocab)})
+        pretrain(
+            str(tmp_path / "e"),
+            corpus=corpus,
+            **{
+                **common,
+                "preset": result["preset"],
+                "vocabulary": str(small_vocab),
+            },
+        )
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, preset, tmp_path):
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+    corpus, preset, tmp_path
+):
     out = tmp_path / "nan"
     with pytest.raises(PretrainingError, match="NaN at step"):
-        pretrain(str(out), preset=preset, corpus=corpus, vocabulary=str(VOCAB_FILE),
-                 steps=40, batch_size=4, sequence_length=32, checkpoint_every=1,
-                 learning_rate=1e30, warmup_steps=0, verbose=0)
+        pretrain(
+            str(out),
+            preset=preset,
+            corpus=corpus,
+            vocabulary=str(VOCAB_FILE),
+            steps=40,
+            batch_size=4,
+            sequence_length=32,
+            checkpoint_every=1,
+            learning_rate=1e30,
+            warmup_steps=0,
+            verbose=0,
+        )
     for ckpt in sorted((out / "checkpoints").iterdir()):
         weights = _weights(str(ckpt / "preset"))
         assert all(np.isfinite(w).all() for w in weights), ckpt
@@ -175,8 +250,17 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(corpus, preset, tmp_p
 
 
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
-    code = cli.main(["pretrain", "--corpus", str(tmp_path / "nothing.txt"),
-                     "--output", str(tmp_path / "o"), "--vocab", str(VOCAB_FILE)])
+    code = cli.main(
+        [
+            "pretrain",
+            "--corpus",
+            str(tmp_path / "nothing.txt"),
+            "--output",
+            str(tmp_path / "o"),
+            "--vocab",
+            str(VOCAB_FILE),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "does not exist" in err and "Traceback" not in err

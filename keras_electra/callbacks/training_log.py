@@ -5,7 +5,6 @@ import time
 
 import keras
 
-
 SHOWN = ("loss", "generator_accuracy", "discriminator_accuracy")
 RUNNING = ("discriminator_precision", "discriminator_recall")
 
@@ -41,7 +40,9 @@ class TrainingLog(keras.callbacks.Callback):
         self.log_every = max(1, int(log_every))
         self.nan_step = None
         self.progbar = keras.utils.Progbar(
-            self.total_steps, verbose=verbose, unit_name="step",
+            self.total_steps,
+            verbose=verbose,
+            unit_name="step",
             stateful_metrics=SHOWN,
         )
         self._fields = None

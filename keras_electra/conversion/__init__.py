@@ -29,8 +29,9 @@ TOWERS = ("discriminator", "generator")
 PAIR_FORMATS = ("tf1", "transformers-pair")
 
 
-def load_transformers(discriminator=None, generator=None, dtype=None,
-                      load_weights=True, **kwargs):
+def load_transformers(
+    discriminator=None, generator=None, dtype=None, load_weights=True, **kwargs
+):
     """Import transformers ELECTRA folders (or `hf://` handles).
 
     With both folders: returns `(ElectraPretrainer, tokenizer)`. With only
@@ -41,16 +42,24 @@ def load_transformers(discriminator=None, generator=None, dtype=None,
     """
     if discriminator and generator:
         return transformers_checkpoint.load_pretrainer(
-            discriminator, generator, dtype=dtype, load_weights=load_weights,
+            discriminator,
+            generator,
+            dtype=dtype,
+            load_weights=load_weights,
             **kwargs,
         )
     if discriminator or generator:
         kind = "discriminator" if discriminator else "generator"
         return transformers_checkpoint.load_model(
-            discriminator or generator, kind, dtype=dtype,
-            load_weights=load_weights, **kwargs,
+            discriminator or generator,
+            kind,
+            dtype=dtype,
+            load_weights=load_weights,
+            **kwargs,
         )
-    raise ValueError("Pass a `discriminator` folder, a `generator` folder or both.")
+    raise ValueError(
+        "Pass a `discriminator` folder, a `generator` folder or both."
+    )
 
 
 def export_transformers(model, output_dir, tokenizer=None):
@@ -63,12 +72,22 @@ def export_transformers(model, output_dir, tokenizer=None):
     return transformers_checkpoint.save_model(model, output_dir, tokenizer)
 
 
-def load_tf1(path, num_heads=None, generator_num_heads=None, vocabulary=None,
-             dtype=None, **kwargs):
+def load_tf1(
+    path,
+    num_heads=None,
+    generator_num_heads=None,
+    vocabulary=None,
+    dtype=None,
+    **kwargs,
+):
     """Import one of Google's TF1 checkpoints: `(ElectraPretrainer, tokenizer)`."""
     return tf1_checkpoint.load_pretrainer(
-        path, num_heads=num_heads, generator_num_heads=generator_num_heads,
-        vocabulary=vocabulary, dtype=dtype, **kwargs,
+        path,
+        num_heads=num_heads,
+        generator_num_heads=generator_num_heads,
+        vocabulary=vocabulary,
+        dtype=dtype,
+        **kwargs,
     )
 
 
@@ -91,13 +110,15 @@ def export_keras_hub(model, output_dir, tokenizer=None):
 
 
 def detect_format(preset):
-    """"tf1", "transformers", "transformers-pair", "keras-hub" or None
+    """ "tf1", "transformers", "transformers-pair", "keras-hub" or None
     (a keras-electra preset)."""
     preset = os.fspath(preset)
     local = "://" not in preset
     if local and not os.path.isfile(os.path.join(preset, "config.json")):
-        if all(os.path.isfile(os.path.join(preset, t, "config.json"))
-               for t in TOWERS):
+        if all(
+            os.path.isfile(os.path.join(preset, t, "config.json"))
+            for t in TOWERS
+        ):
             return "transformers-pair"
         if os.path.isdir(preset) or os.path.isfile(preset + ".index"):
             try:
@@ -136,11 +157,16 @@ def load_foreign_preset(cls, preset, load_weights=True, **kwargs):
         "ElectraPretrainer": "pretrainer",
     }.get(name)
     if kind is None:
-        return _load_task_or_preprocessor(cls, preset, fmt, load_weights, kwargs)
+        return _load_task_or_preprocessor(
+            cls, preset, fmt, load_weights, kwargs
+        )
     dtype = kwargs.pop("dtype", None)
     if fmt in PAIR_FORMATS:
         pretrainer, _ = _foreign_pretrainer(
-            preset, fmt, load_weights, dtype,
+            preset,
+            fmt,
+            load_weights,
+            dtype,
             **(kwargs if kind == "pretrainer" else {}),
         )
         if kind == "pretrainer":
@@ -181,7 +207,9 @@ def _foreign_pretrainer(preset, fmt, load_weights, dtype, **kwargs):
     return transformers_checkpoint.load_pretrainer(
         os.path.join(preset, "discriminator"),
         os.path.join(preset, "generator"),
-        dtype=dtype, load_weights=load_weights, **kwargs,
+        dtype=dtype,
+        load_weights=load_weights,
+        **kwargs,
     )
 
 
@@ -197,8 +225,9 @@ def _foreign_backbone_and_tokenizer(preset, fmt, load_weights, dtype):
             preset, "backbone", dtype=dtype, load_weights=load_weights
         )
         return backbone, transformers_checkpoint.tokenizer_from_folder(preset)
-    backbone, tokenizer = load_keras_hub(preset, dtype=dtype,
-                                         load_weights=load_weights)
+    backbone, tokenizer = load_keras_hub(
+        preset, dtype=dtype, load_weights=load_weights
+    )
     return backbone, tokenizer
 
 
@@ -208,9 +237,13 @@ def _load_task_or_preprocessor(cls, preset, fmt, load_weights, kwargs):
     dtype = kwargs.pop("dtype", None)
     if hasattr(cls, "tokenizer_cls") and not hasattr(cls, "preprocessor_cls"):
         # A preprocessor: only the vocabulary is needed.
-        _, tokenizer = _foreign_backbone_and_tokenizer(preset, fmt, False, dtype)
+        _, tokenizer = _foreign_backbone_and_tokenizer(
+            preset, fmt, False, dtype
+        )
         if tokenizer is None:
-            raise CheckpointError(f"'{preset}' holds no vocabulary (vocab.txt).")
+            raise CheckpointError(
+                f"'{preset}' holds no vocabulary (vocab.txt)."
+            )
         return cls(tokenizer=tokenizer, **kwargs)
     backbone, tokenizer = _foreign_backbone_and_tokenizer(
         preset, fmt, load_weights, dtype

@@ -51,7 +51,8 @@ def checkpoint_prefix(path):
         prefix = tf.train.latest_checkpoint(path)
         if prefix is None:
             candidates = sorted(
-                f[: -len(".index")] for f in os.listdir(path)
+                f[: -len(".index")]
+                for f in os.listdir(path)
                 if f.endswith(".index")
             )
             if not candidates:
@@ -85,8 +86,9 @@ def _rename(name):
         parts[0] = "electra"
     elif scope == "discriminator_predictions":
         tower = "discriminator"
-        parts = [scope] + ["dense_prediction" if p == "dense_1" else p
-                           for p in parts[1:]]
+        parts = [scope] + [
+            "dense_prediction" if p == "dense_1" else p for p in parts[1:]
+        ]
     elif scope == "generator_predictions":
         tower = "generator"
         if parts[1] == "output_bias":
@@ -112,7 +114,9 @@ def read_states(path):
     try:
         reader = tf.train.load_checkpoint(prefix)
     except Exception as e:
-        raise tc.CheckpointError(f"Cannot read TF1 checkpoint '{prefix}': {e}") from None
+        raise tc.CheckpointError(
+            f"Cannot read TF1 checkpoint '{prefix}': {e}"
+        ) from None
     states = {"discriminator": {}, "generator": {}}
     shared = {}
     for name in reader.get_variable_to_shape_map():
@@ -137,8 +141,12 @@ def read_states(path):
 
 
 def _count_layers(state):
-    indices = {int(m.group(1)) for k in state
-               for m in [re.match(r"electra\.encoder\.layer\.(\d+)\.", k)] if m}
+    indices = {
+        int(m.group(1))
+        for k in state
+        for m in [re.match(r"electra\.encoder\.layer\.(\d+)\.", k)]
+        if m
+    }
     return max(indices) + 1 if indices else 0
 
 
@@ -146,7 +154,9 @@ def config_from_state(state, num_heads=None):
     """A transformers-style ELECTRA config from one tower's tensor shapes."""
     words = state["electra.embeddings.word_embeddings.weight"]
     query = state.get("electra.encoder.layer.0.attention.self.query.weight")
-    intermediate = state.get("electra.encoder.layer.0.intermediate.dense.weight")
+    intermediate = state.get(
+        "electra.encoder.layer.0.intermediate.dense.weight"
+    )
     if query is None or intermediate is None:
         raise tc.CheckpointError(
             "The checkpoint lacks the first encoder block of a tower "
@@ -167,15 +177,23 @@ def config_from_state(state, num_heads=None):
         "num_hidden_layers": _count_layers(state),
         "num_attention_heads": heads,
         "intermediate_size": intermediate.shape[0],
-        "max_position_embeddings":
-            state["electra.embeddings.position_embeddings.weight"].shape[0],
-        "type_vocab_size":
-            state["electra.embeddings.token_type_embeddings.weight"].shape[0],
+        "max_position_embeddings": state[
+            "electra.embeddings.position_embeddings.weight"
+        ].shape[0],
+        "type_vocab_size": state[
+            "electra.embeddings.token_type_embeddings.weight"
+        ].shape[0],
     }  # dropout and LayerNorm epsilon: backbone_config's (the reference's)
 
 
-def load_pretrainer(path, num_heads=None, generator_num_heads=None,
-                    vocabulary=None, dtype=None, **kwargs):
+def load_pretrainer(
+    path,
+    num_heads=None,
+    generator_num_heads=None,
+    vocabulary=None,
+    dtype=None,
+    **kwargs,
+):
     """An `ElectraPretrainer` (and tokenizer, when a vocabulary is found)
     from a TF1 ELECTRA checkpoint."""
     from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
@@ -191,13 +209,16 @@ def load_pretrainer(path, num_heads=None, generator_num_heads=None,
             )
         tc.require_head(state, prefix, tower)
     d_config = tc.backbone_config(config_from_state(d_state, num_heads))
-    g_config = tc.backbone_config(config_from_state(g_state, generator_num_heads))
+    g_config = tc.backbone_config(
+        config_from_state(g_state, generator_num_heads)
+    )
     if vocabulary is None:
         candidate = os.path.join(os.path.dirname(prefix), "vocab.txt")
         vocabulary = candidate if os.path.isfile(candidate) else None
     tokenizer = ElectraTokenizer(vocabulary=vocabulary) if vocabulary else None
     ids = tokenizer.special_token_ids() if tokenizer else {}
-    pretrainer = tc.build_pretrainer(d_config, g_config, dtype,
-                                     {**ids, **kwargs})
+    pretrainer = tc.build_pretrainer(
+        d_config, g_config, dtype, {**ids, **kwargs}
+    )
     tc.load_pair(pretrainer, d_state, g_state, prefix, prefix)
     return pretrainer, tokenizer

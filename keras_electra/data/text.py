@@ -100,7 +100,9 @@ def read_lines(path, on_decode_error="stop", start=0, end=None):
             except UnicodeDecodeError as e:
                 if on_decode_error == "skip":
                     continue
-                where = f"line {number}" if start == 0 else f"byte {line_offset}"
+                where = (
+                    f"line {number}" if start == 0 else f"byte {line_offset}"
+                )
                 raise CorpusError(
                     f"{path}, {where}: bytes that are not UTF-8 "
                     f"({e.reason} at byte {e.start}). Re-encode the file as "
@@ -120,9 +122,7 @@ def file_segments(files, segment_bytes=1 << 20):
         size = os.path.getsize(path)
         count = max(1, -(-size // segment_bytes))
         bounds = [size * i // count for i in range(count + 1)]
-        segments.extend(
-            (path, bounds[i], bounds[i + 1]) for i in range(count)
-        )
+        segments.extend((path, bounds[i], bounds[i + 1]) for i in range(count))
     return segments
 
 

@@ -1,3 +1,3 @@
 from keras_electra.layers.electra_embedding import ElectraEmbedding
-from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
+from keras_electra.layers.initializers import electra_kernel_initializer

@@ -52,8 +52,9 @@ class ElectraClassifier(ElectraFinetuningTask):
     backbone_cls = ElectraBackbone
     preprocessor_cls = ElectraClassifierPreprocessor
 
-    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1,
-                 **kwargs):
+    def __init__(
+        self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs
+    ):
         if int(num_classes) < 1:
             raise ValueError(
                 f"`num_classes` must be at least 1 (1 for regression). "
@@ -95,7 +96,9 @@ class ElectraClassifier(ElectraFinetuningTask):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_classes": self.num_classes, "dropout": self.dropout})
+        config.update(
+            {"num_classes": self.num_classes, "dropout": self.dropout}
+        )
         return config
 
 

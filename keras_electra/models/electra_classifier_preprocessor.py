@@ -38,7 +38,12 @@ class ElectraClassifierPreprocessor(PresetMixin, TextClassifierPreprocessor):
     backbone_cls = ElectraBackbone
     tokenizer_cls = ElectraTokenizer
 
-    def __init__(self, tokenizer, sequence_length=128, truncate="round_robin",
-                 **kwargs):
-        super().__init__(tokenizer, sequence_length=sequence_length,
-                         truncate=truncate, **kwargs)
+    def __init__(
+        self, tokenizer, sequence_length=128, truncate="round_robin", **kwargs
+    ):
+        super().__init__(
+            tokenizer,
+            sequence_length=sequence_length,
+            truncate=truncate,
+            **kwargs,
+        )

@@ -63,18 +63,36 @@ class ElectraFinetuningTask(PresetMixin, Task):
             metrics, weighted = self.default_metrics()
             if weighted:
                 kwargs.setdefault("weighted_metrics", weighted)
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+        super().compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, **kwargs
+        )
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
-            callbacks=None, validation_split=0.0, validation_data=None,
-            shuffle=True, sample_weight=None, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        sample_weight=None,
+        **kwargs,
+    ):
         """`keras.Model.fit`, shuffling array inputs every epoch.
 
         keras-hub's tasks turn arrays into a dataset themselves and ignore
         `shuffle`; here arrays (and lists of strings) are shuffled each epoch
         through `tf.data` before batching, as fine-tuning needs.
         """
-        if shuffle and x is not None and not _is_dataset(x) and not validation_split:
+        if (
+            shuffle
+            and x is not None
+            and not _is_dataset(x)
+            and not validation_split
+        ):
             import tensorflow as tf
 
             data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
@@ -88,10 +106,17 @@ class ElectraFinetuningTask(PresetMixin, Task):
             y = sample_weight = batch_size = None
             shuffle = False  # done above
         return super().fit(
-            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
-            callbacks=callbacks, validation_split=validation_split,
-            validation_data=validation_data, shuffle=shuffle,
-            sample_weight=sample_weight, **kwargs,
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=callbacks,
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            sample_weight=sample_weight,
+            **kwargs,
         )
 
     def default_loss(self):
@@ -111,7 +136,10 @@ def _is_dataset(x):
     except ImportError:
         pass
     return hasattr(x, "__next__") or type(x).__name__ in (
-        "PyDataset", "DataLoader", "MapDataset", "IterDataset"
+        "PyDataset",
+        "DataLoader",
+        "MapDataset",
+        "IterDataset",
     )
 
 

@@ -71,7 +71,9 @@ class ElectraGenerator(PresetMixin, Task):
         sequence = backbone(
             {k: v for k, v in inputs.items() if k != "mask_positions"}
         )
-        logits = self.mlm_head(sequence, mask_positions=inputs["mask_positions"])
+        logits = self.mlm_head(
+            sequence, mask_positions=inputs["mask_positions"]
+        )
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
 
     def compile(self, optimizer="auto", loss="auto", **kwargs):

@@ -158,7 +158,9 @@ class ElectraPretrainer(keras.Model):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
-        self.seed_generator = keras.random.SeedGenerator(seed, name="corruption")
+        self.seed_generator = keras.random.SeedGenerator(
+            seed, name="corruption"
+        )
         # === Metrics (updated in `compute_metrics`) ===
         self.generator_loss_tracker = keras.metrics.Mean("generator_loss")
         self.generator_accuracy = keras.metrics.Mean("generator_accuracy")
@@ -308,7 +310,9 @@ class ElectraPretrainer(keras.Model):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = y_pred["mask_weights"]
         num_slots = ops.sum(weights)
-        predicted = ops.cast(ops.argmax(y_pred["generator_logits"], -1), "int32")
+        predicted = ops.cast(
+            ops.argmax(y_pred["generator_logits"], -1), "int32"
+        )
         correct = ops.cast(ops.equal(predicted, y_pred["mask_ids"]), "float32")
         self.generator_loss_tracker.update_state(self.generator_loss(y_pred))
         self.generator_accuracy.update_state(

@@ -79,8 +79,10 @@ class ElectraQuestionAnswerer(ElectraFinetuningTask):
         )
 
     def default_loss(self):
-        return {"start_logits": sparse_crossentropy(),
-                "end_logits": sparse_crossentropy()}
+        return {
+            "start_logits": sparse_crossentropy(),
+            "end_logits": sparse_crossentropy(),
+        }
 
     def compile(self, optimizer="auto", loss="auto", **kwargs):
         if loss == "auto":

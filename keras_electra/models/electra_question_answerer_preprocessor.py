@@ -68,8 +68,13 @@ class ElectraQuestionAnswererPreprocessor:
     ```
     """
 
-    def __init__(self, tokenizer, sequence_length=384, doc_stride=128,
-                 max_question_length=64):
+    def __init__(
+        self,
+        tokenizer,
+        sequence_length=384,
+        doc_stride=128,
+        max_question_length=64,
+    ):
         if sequence_length < max_question_length + 4:
             raise ValueError(
                 f"`sequence_length` ({sequence_length}) must leave room for "
@@ -119,7 +124,9 @@ class ElectraQuestionAnswererPreprocessor:
                 f"{len(questions)} questions but {len(contexts)} contexts."
             )
         if answers is not None and len(answers) != len(questions):
-            raise ValueError(f"{len(answers)} answers for {len(questions)} questions.")
+            raise ValueError(
+                f"{len(answers)} answers for {len(questions)} questions."
+            )
         t = self.tokenizer
         L = self.sequence_length
         question_pieces = self._pieces(questions)
@@ -139,8 +146,9 @@ class ElectraQuestionAnswererPreprocessor:
                 last_piece[w] = k
             target = None
             if answers is not None and answers[i] is not None:
-                target = _answer_pieces(answers[i], spans, first_piece,
-                                        last_piece, context)
+                target = _answer_pieces(
+                    answers[i], spans, first_piece, last_piece, context
+                )
             room = L - len(q) - 3
             starts = [0]
             while starts[-1] + room < len(ids):
@@ -148,9 +156,14 @@ class ElectraQuestionAnswererPreprocessor:
             offset = len(q) + 2
             neighbours = [(a, min(room, len(ids) - a)) for a in starts]
             for start in starts:
-                chunk = ids[start: start + room]
-                token_ids = [t.cls_token_id, *q, t.sep_token_id, *chunk,
-                             t.sep_token_id]
+                chunk = ids[start : start + room]
+                token_ids = [
+                    t.cls_token_id,
+                    *q,
+                    t.sep_token_id,
+                    *chunk,
+                    t.sep_token_id,
+                ]
                 n = len(token_ids)
                 rows["token_ids"].append(token_ids + [t.pad_token_id] * (L - n))
                 rows["segment_ids"].append(
@@ -161,26 +174,47 @@ class ElectraQuestionAnswererPreprocessor:
                 if target is not None:
                     a, b = target
                     if a >= start and b < start + len(chunk):
-                        s_label, e_label = a - start + offset, b - start + offset
+                        s_label, e_label = (
+                            a - start + offset,
+                            b - start + offset,
+                        )
                 rows["start"].append(s_label)
                 rows["end"].append(e_label)
                 example_index.append(i)
-                windows.append({
-                    "offset": offset, "start": start, "length": len(chunk),
-                    "piece_word": piece_word, "spans": spans,
-                    "others": neighbours,
-                })
-        x = {k: np.asarray(rows[k], "int32").reshape(-1, L)
-             for k in ("token_ids", "segment_ids", "padding_mask")}
+                windows.append(
+                    {
+                        "offset": offset,
+                        "start": start,
+                        "length": len(chunk),
+                        "piece_word": piece_word,
+                        "spans": spans,
+                        "others": neighbours,
+                    }
+                )
+        x = {
+            k: np.asarray(rows[k], "int32").reshape(-1, L)
+            for k in ("token_ids", "segment_ids", "padding_mask")
+        }
         y = None
         if answers is not None:
-            y = {"start_logits": np.asarray(rows["start"], "int32"),
-                 "end_logits": np.asarray(rows["end"], "int32")}
-        return QuestionAnswerBatch(x, y, np.asarray(example_index), windows,
-                                   list(contexts))
+            y = {
+                "start_logits": np.asarray(rows["start"], "int32"),
+                "end_logits": np.asarray(rows["end"], "int32"),
+            }
+        return QuestionAnswerBatch(
+            x, y, np.asarray(example_index), windows, list(contexts)
+        )
 
-    def decode(self, batch, start_logits, end_logits, max_answer_length=30,
-               n_best=20, allow_no_answer=False, null_threshold=0.0):
+    def decode(
+        self,
+        batch,
+        start_logits,
+        end_logits,
+        max_answer_length=30,
+        n_best=20,
+        allow_no_answer=False,
+        null_threshold=0.0,
+    ):
         """The answer text for each example (`""` for no answer)."""
         start_logits = np.asarray(start_logits, "float32")
         end_logits = np.asarray(end_logits, "float32")
@@ -209,7 +243,9 @@ class ElectraQuestionAnswererPreprocessor:
         answers = []
         for i in range(num_examples):
             score, span = best[i]
-            if span is None or (allow_no_answer and null[i] - score > null_threshold):
+            if span is None or (
+                allow_no_answer and null[i] - score > null_threshold
+            ):
                 answers.append("")
                 continue
             window, a, b = span
@@ -223,22 +259,29 @@ class ElectraQuestionAnswererPreprocessor:
         """Encode, predict with `model` and decode, in one call."""
         batch = self.encode(questions, contexts)
         out = model.predict(batch.x, batch_size=batch_size, verbose=0)
-        return self.decode(batch, out["start_logits"], out["end_logits"], **kwargs)
+        return self.decode(
+            batch, out["start_logits"], out["end_logits"], **kwargs
+        )
 
 
 def _answer_pieces(answer, spans, first_piece, last_piece, context):
     text, start_char = answer
     start_char = int(start_char)
     end_char = start_char + len(text)
-    if start_char < 0 or end_char > len(context) or (
-        context[start_char:end_char].strip().lower() != text.strip().lower()
+    if (
+        start_char < 0
+        or end_char > len(context)
+        or (
+            context[start_char:end_char].strip().lower() != text.strip().lower()
+        )
     ):
         raise ValueError(
             f"The answer {text!r} is not at character {start_char} of its "
             f"context (found {context[start_char:end_char]!r} there)."
         )
-    words = [w for w, (a, b) in enumerate(spans)
-             if a < end_char and b > start_char]
+    words = [
+        w for w, (a, b) in enumerate(spans) if a < end_char and b > start_char
+    ]
     if not words or words[0] not in first_piece or words[-1] not in last_piece:
         return None  # the answer has no wordpieces (only unknown characters)
     return first_piece[words[0]], last_piece[words[-1]]
@@ -250,7 +293,9 @@ def _is_max_context(window, position):
     # The score is min(left, right) context plus a small bonus for long
     # windows; `others` lists (start, length) of the example's windows.
     absolute = window["start"] + position
-    score = min(position, window["length"] - 1 - position) + 0.01 * window["length"]
+    score = (
+        min(position, window["length"] - 1 - position) + 0.01 * window["length"]
+    )
     for other in window["others"]:
         o_start, o_length = other
         if o_start <= absolute < o_start + o_length:
@@ -272,8 +317,9 @@ def normalize_answer(text):
 def exact_match(prediction, truths):
     """1.0 if the normalised prediction equals any normalised truth."""
     truths = truths or [""]
-    return float(any(normalize_answer(prediction) == normalize_answer(t)
-                     for t in truths))
+    return float(
+        any(normalize_answer(prediction) == normalize_answer(t) for t in truths)
+    )
 
 
 def f1_score(prediction, truths):

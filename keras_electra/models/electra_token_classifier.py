@@ -49,8 +49,9 @@ class ElectraTokenClassifier(ElectraFinetuningTask):
     backbone_cls = ElectraBackbone
     preprocessor_cls = ElectraTokenClassifierPreprocessor
 
-    def __init__(self, backbone, num_classes, preprocessor=None, dropout=0.1,
-                 **kwargs):
+    def __init__(
+        self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs
+    ):
         if int(num_classes) < 2:
             raise ValueError(
                 f"`num_classes` must be at least 2. Received: {num_classes}"
@@ -82,7 +83,9 @@ class ElectraTokenClassifier(ElectraFinetuningTask):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"num_classes": self.num_classes, "dropout": self.dropout})
+        config.update(
+            {"num_classes": self.num_classes, "dropout": self.dropout}
+        )
         return config
 
 

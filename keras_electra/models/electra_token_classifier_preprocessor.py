@@ -69,7 +69,9 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
             return_padding_mask=True,
         )
         self.zero_packer = StartEndPacker(
-            start_value=0, end_value=0, pad_value=0,
+            start_value=0,
+            end_value=0,
+            pad_value=0,
             sequence_length=self.sequence_length,
         )
 
@@ -84,8 +86,9 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         words = [[_to_str(w) for w in sample if _to_str(w)] for sample in words]
         length = self.sequence_length
         pieces = self.tokenizer(words) if words else []
-        token_ids = np.full((len(words), length), self.tokenizer.pad_token_id,
-                            "int32")
+        token_ids = np.full(
+            (len(words), length), self.tokenizer.pad_token_id, "int32"
+        )
         weights = np.zeros((len(words), length), "int32")
         tags = np.zeros((len(words), length), "int32")
         for row, sample in enumerate(pieces):
@@ -97,8 +100,11 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
                 ids += word_pieces
                 first += [1] + [0] * (len(word_pieces) - 1)
                 word_index += [w] * len(word_pieces)
-            ids, first, word_index = (ids[: length - 1], first[: length - 1],
-                                      word_index[: length - 1])
+            ids, first, word_index = (
+                ids[: length - 1],
+                first[: length - 1],
+                word_index[: length - 1],
+            )
             ids.append(self.tokenizer.sep_token_id)
             first.append(0)
             token_ids[row, : len(ids)] = ids
@@ -106,7 +112,7 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
             if labels is not None:
                 sample_labels = np.asarray(labels[row], "int64")
                 aligned = [int(sample_labels[i]) for i in word_index]
-                tags[row, 1: len(aligned)] = aligned[1:]
+                tags[row, 1 : len(aligned)] = aligned[1:]
         padding_mask = np.zeros_like(token_ids)
         for row, sample in enumerate(pieces):
             padding_mask[row, : min(length, sum(map(len, sample)) + 2)] = 1
@@ -145,7 +151,9 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
             return features, tf.zeros_like(token_ids), weights
         labels = y
         if not isinstance(labels, tf.RaggedTensor):
-            labels = tf.RaggedTensor.from_tensor(labels, lengths=words.row_lengths())
+            labels = tf.RaggedTensor.from_tensor(
+                labels, lengths=words.row_lengths()
+            )
         labels = tf.cast(labels.flat_values, "int32")
         piece_labels = tf.gather(labels, per_word.value_rowids())
         labels = self.zero_packer(flat.with_flat_values(piece_labels))

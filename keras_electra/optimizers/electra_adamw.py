@@ -101,7 +101,9 @@ class ElectraAdamW(keras.optimizers.Adam):
                 variable.assign(variable - variable * wd * lr)
 
     def update_step(self, gradient, variable, learning_rate):
-        lr = ops.cast(learning_rate, variable.dtype) * self._multiplier(variable)
+        lr = ops.cast(learning_rate, variable.dtype) * self._multiplier(
+            variable
+        )
         gradient = ops.cast(gradient, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]

@@ -3,7 +3,9 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraLearningRateSchedule(keras.optimizers.schedules.LearningRateSchedule):
+class ElectraLearningRateSchedule(
+    keras.optimizers.schedules.LearningRateSchedule
+):
     """Linear warm-up multiplied by linear decay to zero, as in ELECTRA.
 
     `lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / decay_steps)`

@@ -100,7 +100,11 @@ def finetuning_optimizer(
     """
     recipe = finetuning_recipe(backbone)
     learning_rate = learning_rate or recipe["learning_rate"]
-    decay = recipe["layerwise_decay"] if layerwise_decay is None else layerwise_decay
+    decay = (
+        recipe["layerwise_decay"]
+        if layerwise_decay is None
+        else layerwise_decay
+    )
     if not 0 < decay <= 1:
         raise ValueError(
             f"`layerwise_decay` must be in (0, 1]. Received: {decay}"

@@ -31,10 +31,17 @@ def plot_training_curves(csv_path, png_path, title=None):
     panels = [
         ("Total loss (MLM + 50 x RTD)", ["loss"]),
         ("Generator (MLM)", ["generator_loss", "generator_accuracy"]),
-        ("Discriminator (RTD)", ["discriminator_loss", "discriminator_accuracy"]),
+        (
+            "Discriminator (RTD)",
+            ["discriminator_loss", "discriminator_accuracy"],
+        ),
         (
             "Replaced tokens",
-            ["replaced_fraction", "discriminator_precision", "discriminator_recall"],
+            [
+                "replaced_fraction",
+                "discriminator_precision",
+                "discriminator_recall",
+            ],
         ),
     ]
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
@@ -74,14 +81,24 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
     for i, (token, truth, p) in enumerate(zip(tokens, replaced, probabilities)):
         x, y = (i % per_row) / per_row, 1 - (i // per_row + 1) / (rows + 1)
         ax.text(
-            x, y, token, fontsize=9, ha="left", va="center",
+            x,
+            y,
+            token,
+            fontsize=9,
+            ha="left",
+            va="center",
             color="red" if truth else "black",
-            bbox=dict(facecolor=plt.cm.Reds(float(p)), alpha=0.6, pad=2,
-                      edgecolor="none"),
+            bbox=dict(
+                facecolor=plt.cm.Reds(float(p)),
+                alpha=0.6,
+                pad=2,
+                edgecolor="none",
+            ),
             transform=ax.transAxes,
         )
     ax.set_title(
-        title or "Background: discriminator P(replaced); red text: truly replaced"
+        title
+        or "Background: discriminator P(replaced); red text: truly replaced"
     )
     fig.savefig(png_path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -15,11 +15,10 @@ class PresetMixin:
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
-        from keras_electra.conversion import load_foreign_preset
-
         # keras-hub reads task.json's class before choosing how to load; a
         # pre-training preset's class must be registered for that.
         import keras_electra.models.electra_pretrainer  # noqa: F401
+        from keras_electra.conversion import load_foreign_preset
 
         if preset not in preset_utils.builtin_presets():
             model = load_foreign_preset(

@@ -3,9 +3,9 @@
 A preset is a directory in keras-hub's format (`config.json`, `metadata.json`,
 optionally `model.weights.h5`, `task.json`, `task.weights.h5`,
 `tokenizer.json` and `assets/`). The built-in presets ship inside the package
-(the repository's top-level `presets/` folder is installed as
-`keras_electra/_presets`); they hold configurations only, since ELECTRA is
-pre-trained from scratch on the user's text.
+(`keras_electra/presets/`, package data of the wheel); they hold
+configurations only, since ELECTRA is pre-trained from scratch on the user's
+text.
 """
 
 import os
@@ -20,13 +20,8 @@ TOKENIZER_CONFIG_FILE = "tokenizer.json"
 
 
 def builtin_preset_dir():
-    """Where the built-in preset folders live (installed or in a checkout)."""
-    here = pathlib.Path(__file__).resolve().parent.parent
-    installed = here / "_presets"
-    if installed.is_dir():
-        return installed
-    # Editable install or a plain checkout: the repository's `presets/`.
-    return here.parent / "presets"
+    """Where the built-in preset folders live: inside the package."""
+    return pathlib.Path(__file__).resolve().parent.parent / "presets"
 
 
 def builtin_presets():
@@ -34,9 +29,7 @@ def builtin_presets():
     root = builtin_preset_dir()
     if not root.is_dir():
         return []
-    return sorted(
-        p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file()
-    )
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
 
 
 def resolve_preset(preset):

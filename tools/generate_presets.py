@@ -1,6 +1,6 @@
 """Regenerate the built-in preset folders from the architecture table below.
 
-    python presets/generate.py
+    python tools/generate_presets.py
 
 Each folder is a keras-hub preset without weights: `config.json` (the
 discriminator backbone, what `ElectraBackbone.from_preset` builds),
@@ -36,27 +36,69 @@ VOCABULARY_SIZE = 30522
 # fine-tuned far worse than 3e-4 (BENCHMARKS.md, issue #5, fourth round).
 PRESETS = {
     "electra_tiny": (
-        2, 128, 2, 512, 64, 0.25, 0.15, 3e-4, 1000,
+        2,
+        128,
+        2,
+        512,
+        64,
+        0.25,
+        0.15,
+        3e-4,
+        1000,
         "A 2-layer ELECTRA for tests and CPU demos (not in the paper).",
     ),
     "electra_small": (
-        12, 256, 4, 1024, 128, 0.25, 0.15, 5e-4, 1_000_000,
+        12,
+        256,
+        4,
+        1024,
+        128,
+        0.25,
+        0.15,
+        5e-4,
+        1_000_000,
         "ELECTRA-Small (paper, Table 6): 14M-parameter discriminator.",
     ),
     "electra_base": (
-        12, 768, 12, 3072, 768, 1 / 3, 0.15, 2e-4, 766_000,
+        12,
+        768,
+        12,
+        3072,
+        768,
+        1 / 3,
+        0.15,
+        2e-4,
+        766_000,
         "ELECTRA-Base (paper, Table 6): 110M-parameter discriminator.",
     ),
     "electra_large": (
-        24, 1024, 16, 4096, 1024, 0.25, 0.25, 2e-4, 400_000,
+        24,
+        1024,
+        16,
+        4096,
+        1024,
+        0.25,
+        0.25,
+        2e-4,
+        400_000,
         "ELECTRA-Large (paper, Table 6): 335M-parameter discriminator.",
     ),
 }
 
 
 def build(name):
-    (layers, hidden, heads, ffn, embedding, fraction, mask_rate, lr, steps,
-     description) = PRESETS[name]
+    (
+        layers,
+        hidden,
+        heads,
+        ffn,
+        embedding,
+        fraction,
+        mask_rate,
+        lr,
+        steps,
+        description,
+    ) = PRESETS[name]
     generator_hidden = int(round(hidden * fraction))
     pretrainer = keras_electra.ElectraPretrainer.from_towers_config(
         vocabulary_size=VOCABULARY_SIZE,
@@ -84,12 +126,14 @@ def build(name):
 
 
 def main():
-    root = pathlib.Path(__file__).resolve().parent
+    root = pathlib.Path(keras_electra.__file__).resolve().parent / "presets"
     for name in PRESETS:
         pretrainer, description = build(name)
         folder = root / name
         folder.mkdir(exist_ok=True)
-        (folder / "config.json").write_text(serialize_to_json(pretrainer.backbone))
+        (folder / "config.json").write_text(
+            serialize_to_json(pretrainer.backbone)
+        )
         (folder / "task.json").write_text(serialize_to_json(pretrainer))
         metadata = {
             "keras_version": keras.version(),
@@ -101,8 +145,12 @@ def main():
             "date_saved": datetime.date.today().isoformat(),
             "tasks": ["ElectraPretrainer"],
         }
-        (folder / "metadata.json").write_text(json.dumps(metadata, indent=4) + "\n")
-        print(f"{name}: discriminator backbone {metadata['parameter_count']:,} parameters")
+        (folder / "metadata.json").write_text(
+            json.dumps(metadata, indent=4) + "\n"
+        )
+        print(
+            f"{name}: discriminator backbone {metadata['parameter_count']:,} parameters"
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,86 @@
+"""Helpers shared by the tests: tiny models, batches, shared data paths."""
+
+import os
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+import keras_electra
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(
+    os.environ.get("KERAS_ELECTRA_SHARED_DATA", ROOT.parent / "shared" / "data")
+)
+VOCAB_FILE = SHARED / "vocab" / "bert_uncased_vocab.txt"
+CORPUS = SHARED / "corpus"
+
+# Special ids of a small learned vocabulary: [PAD] [UNK] [CLS] [SEP] [MASK].
+SMALL_IDS = dict(
+    pad_token_id=0, cls_token_id=2, sep_token_id=3, mask_token_id=4
+)
+
+needs_shared = pytest.mark.skipif(
+    not VOCAB_FILE.exists(), reason=f"shared data not found at {SHARED}"
+)
+
+
+def tiny_pretrainer(vocabulary_size=120, seed=7, dropout=0.0, **kwargs):
+    """A very small pretrainer for unit tests (fast on 2 cores)."""
+    return keras_electra.ElectraPretrainer.from_towers_config(
+        vocabulary_size=vocabulary_size,
+        discriminator_config=dict(
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=32,
+            intermediate_dim=64,
+            embedding_dim=16,
+            max_sequence_length=64,
+            dropout=dropout,
+        ),
+        generator_config=dict(
+            num_layers=2,
+            num_heads=1,
+            hidden_dim=8,
+            intermediate_dim=32,
+        ),
+        seed=seed,
+        **{**SMALL_IDS, **kwargs},
+    )
+
+
+def random_batch(
+    batch_size=4, length=24, vocabulary_size=120, seed=0, num_padding=4
+):
+    rng = np.random.default_rng(seed)
+    token_ids = rng.integers(5, vocabulary_size, (batch_size, length))
+    token_ids[:, 0] = SMALL_IDS["cls_token_id"]
+    padding_mask = np.ones((batch_size, length), "int32")
+    if num_padding:
+        padding_mask[:, -num_padding:] = 0
+        token_ids[:, -num_padding:] = 0
+    token_ids[:, length - num_padding - 1] = SMALL_IDS["sep_token_id"]
+    segment_ids = np.zeros_like(token_ids)
+    segment_ids[:, length // 2 : length - num_padding] = 1
+    return {
+        "token_ids": token_ids.astype("int32"),
+        "segment_ids": segment_ids.astype("int32"),
+        "padding_mask": padding_mask,
+    }
+
+
+def deterministic_weights(model, seed=0, scale=0.05):
+    """Set every weight from a numpy generator (same values on any backend)."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        if variable.path.endswith("gamma"):
+            value = 1.0 + rng.normal(0, scale, shape)
+        else:
+            value = rng.normal(0, scale, shape)
+        variable.assign(value.astype("float32"))
+
+
+def to_numpy(x):
+    return keras.ops.convert_to_numpy(x)
