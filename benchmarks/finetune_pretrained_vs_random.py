@@ -9,7 +9,8 @@ table of test metrics.
     # 1. Pre-train a tiny ELECTRA on the shared corpora (about 40 minutes on
     #    2 CPU cores), or use any preset with a tokenizer:
     keras-electra pretrain --backend jax --output runs/tiny \\
-        --corpus ../shared/data/corpus/sotu.txt ../shared/data/corpus/news.txt \\
+        --corpus ../shared/data/corpus/sotu.txt \\
+            ../shared/data/corpus/news.txt \\
                  ../shared/data/corpus/austen.txt --steps 2500
     # 2. Compare:
     python benchmarks/finetune_pretrained_vs_random.py --preset runs/tiny/preset
@@ -54,7 +55,7 @@ def main():
     args = parser.parse_args()
     os.environ["KERAS_BACKEND"] = args.backend
     sys.path.insert(0, ROOT)
-    from keras_electra.finetuning import finetune
+    from keras_electra.jobs.finetune import finetune
 
     rows = []
     for name in args.tasks:

@@ -238,7 +238,7 @@ def worker(args, ours=None, reference=None):
     print("RESULT " + json.dumps({"seconds": seconds, "rss_mb": rss_mb}))
 
 
-# --- driver --------------------------------------------------------------------
+# === Driver ===
 
 
 def measure(name, args, script=__file__):

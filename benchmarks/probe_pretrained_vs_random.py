@@ -1,4 +1,5 @@
-"""What does pre-training put into the encoder? Linear probes on frozen features.
+"""What does pre-training put into the encoder? Linear probes on frozen
+features.
 
 Fine-tuning (`finetune_pretrained_vs_random.py`) mixes two things: what the
 pre-trained weights know and how fast they can still move. This benchmark
@@ -69,7 +70,7 @@ def probe_accuracy(train_x, train_y, test_x, test_y, num_classes, seed):
 
 def tagging_data(tokenizer, data):
     import keras_electra
-    from keras_electra.finetuning import read_tagged_file
+    from keras_electra.data.task_files import read_tagged_file
 
     words, tags = read_tagged_file(os.path.join(data, "wsj_pos/train.tsv"))
     test_words, test_tags = read_tagged_file(
@@ -99,9 +100,9 @@ def tagging_data(tokenizer, data):
 
 def classification_data(tokenizer, data, name):
     import keras_electra
-    from keras_electra.finetuning import read_classification_file
+    from keras_electra.data.task_files import read_classification_file
 
-    preprocessor = keras_electra.ElectraClassifierPreprocessor(
+    preprocessor = keras_electra.ElectraTextClassifierPreprocessor(
         tokenizer, sequence_length=128
     )
     splits = []

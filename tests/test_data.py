@@ -13,7 +13,7 @@ from keras_electra.data import build_shards
 from keras_electra.data import iter_documents
 from keras_electra.data import iter_examples
 from keras_electra.data import shard_dataset
-from keras_electra.data.pretraining_data import mixed_examples
+from keras_electra.data.examples import mixed_examples
 from keras_electra.data.text import CorpusError
 from keras_electra.data.text import file_segments
 from keras_electra.data.text import read_lines
@@ -41,7 +41,7 @@ def tokenizer():
 
 @needs_shared
 def test_tokenizer_uncased_and_special_ids(tokenizer):
-    assert tokenizer.special_token_ids() == {
+    assert tokenizer.pretrainer_token_ids() == {
         "pad_token_id": 0,
         "cls_token_id": 101,
         "sep_token_id": 102,
@@ -75,16 +75,18 @@ def test_learn_vocabulary_from_real_text(tmp_path):
     lines = (
         (CORPUS / "austen.txt").read_text(encoding="utf-8").splitlines()[:3000]
     )
-    ds = tf.data.Dataset.from_tensor_slices([l for l in lines if l]).batch(256)
+    ds = tf.data.Dataset.from_tensor_slices(
+        [line for line in lines if line]
+    ).batch(256)
     out = tmp_path / "vocab.txt"
-    learned = keras_electra.ElectraTokenizer.train(
+    learned = keras_electra.ElectraTokenizer.from_texts(
         ds, 600, output_file=str(out)
     )
     vocab = out.read_text(encoding="utf-8").split("\n")
     assert vocab[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert 300 < learned.vocabulary_size() <= 600
     assert {"the", "and", "she", "##s"} <= set(vocab)
-    assert learned.special_token_ids()["mask_token_id"] == 4
+    assert learned.pretrainer_token_ids()["mask_token_id"] == 4
     ids = _ids(learned, "It is a truth universally acknowledged")
     assert 1 not in ids[:3]  # common words are known, not [UNK]
 
@@ -94,7 +96,7 @@ def test_learned_vocabulary_has_no_whitespace_tokens(tmp_path):
     # would otherwise keep " " and "## " as tokens the tokenizer never emits.
     texts = ["caf\u00e9 au\u00a0lait and te\u3000a, bread\u200b and jam"] * 50
     out = tmp_path / "vocab.txt"
-    learned = keras_electra.ElectraTokenizer.train(
+    learned = keras_electra.ElectraTokenizer.from_texts(
         tf.data.Dataset.from_tensor_slices(texts).batch(8),
         60,
         output_file=str(out),

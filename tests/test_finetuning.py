@@ -10,13 +10,11 @@ from helpers import tiny_pretrainer
 from helpers import to_numpy
 
 import keras_electra
-from keras_electra.finetuning import TaskFileError
-from keras_electra.finetuning import read_classification_file
-from keras_electra.finetuning import read_tagged_file
-from keras_electra.models.electra_question_answerer_preprocessor import (
-    exact_match,
-)
-from keras_electra.models.electra_question_answerer_preprocessor import f1_score
+from keras_electra.data.task_files import TaskFileError
+from keras_electra.data.task_files import read_classification_file
+from keras_electra.data.task_files import read_tagged_file
+from keras_electra.metrics.squad import exact_match
+from keras_electra.metrics.squad import f1_score
 from keras_electra.models.electra_token_classifier import (
     first_piece_predictions,
 )
@@ -70,7 +68,7 @@ def preset(tmp_path_factory, tokenizer):
 
 
 def test_layerwise_rates_follow_the_reference(preset):
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=2, preprocessor=None
     )
     backbone = model.backbone
@@ -93,7 +91,7 @@ def test_layerwise_rates_follow_the_reference(preset):
 
 
 def test_layerwise_rates_scale_the_updates(preset):
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=2, dropout=0.0, preprocessor=None
     )
     model.compile(learning_rate=1e-3, layerwise_decay=0.5, weight_decay=0.0)
@@ -128,11 +126,11 @@ def test_recipe_by_size():
         }
 
 
-# --- classification ------------------------------------------------------------
+# === Classification ===
 
 
 def test_classifier_pairs_shapes_and_save_load(preset, tokenizer, tmp_path):
-    preprocessor = keras_electra.ElectraClassifierPreprocessor(
+    preprocessor = keras_electra.ElectraTextClassifierPreprocessor(
         tokenizer, sequence_length=10
     )
     x = preprocessor(x=(["the dog runs", "good film"], ["the cat", "bad"]))
@@ -143,23 +141,23 @@ def test_classifier_pairs_shapes_and_save_load(preset, tokenizer, tmp_path):
     np.testing.assert_array_equal(
         to_numpy(x["segment_ids"])[0], [0, 0, 0, 0, 0, 0, 1, 1, 1, 0]
     )
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=3, preprocessor=None
     )
     assert model.predict(x, verbose=0).shape == (2, 3)
     model.compile(num_train_steps=4)
     model.fit(x, np.array([2, 0]), epochs=2, verbose=0)
     model.save_to_preset(str(tmp_path / "clf"))
-    again = keras_electra.ElectraClassifier.from_preset(
+    again = keras_electra.ElectraTextClassifier.from_preset(
         str(tmp_path / "clf"), preprocessor=None
     )
     np.testing.assert_allclose(
         again.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
     )
     # With the preset's tokenizer a preprocessor is attached: raw strings in.
-    raw = keras_electra.ElectraClassifier.from_preset(preset, num_classes=3)
+    raw = keras_electra.ElectraTextClassifier.from_preset(preset, num_classes=3)
     assert isinstance(
-        raw.preprocessor, keras_electra.ElectraClassifierPreprocessor
+        raw.preprocessor, keras_electra.ElectraTextClassifierPreprocessor
     )
     raw.preprocessor.sequence_length = 16  # the tiny model has 64 positions
     assert raw.predict(["the dog runs", "bad"], verbose=0).shape == (2, 3)
@@ -176,7 +174,7 @@ def test_classifier_pairs_shapes_and_save_load(preset, tokenizer, tmp_path):
 
 
 def test_classifier_labels_outside_classes_are_named(preset):
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=2, preprocessor=None
     )
     model.compile()
@@ -190,7 +188,7 @@ def test_classifier_labels_outside_classes_are_named(preset):
 
 
 def test_regression_head(preset):
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=1, preprocessor=None
     )
     model.compile(num_train_steps=5)
@@ -257,7 +255,7 @@ def test_token_classifier_trains_with_weights(preset, tokenizer):
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
-# --- question answering --------------------------------------------------------
+# === Question answering ===
 
 
 def qa_preprocessor(tokenizer, **kwargs):
@@ -341,7 +339,7 @@ def test_qa_model_and_metrics(preset, tokenizer):
         p.encode(["who?"], ["jane austen"], [("jane", 3)])
 
 
-# --- files and the job ---------------------------------------------------------
+# === Files and the job ===
 
 
 def test_task_file_errors(tmp_path):
@@ -407,7 +405,7 @@ def test_finetune_command(preset, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] == 1.0  # a trivially separable task
     assert (out / "confusion_matrix.png").stat().st_size > 0
-    assert keras_electra.ElectraClassifier.from_preset(str(out / "model"))
+    assert keras_electra.ElectraTextClassifier.from_preset(str(out / "model"))
 
     # Regression (--num-classes 1): real-valued labels, MSE and Pearson.
     scores = tmp_path / "scores.csv"

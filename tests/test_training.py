@@ -12,8 +12,8 @@ from helpers import to_numpy
 import keras_electra
 from keras_electra import cli
 from keras_electra.data import text_dataset
-from keras_electra.pretraining import PretrainingError
-from keras_electra.pretraining import pretrain
+from keras_electra.jobs.pretrain import PretrainingError
+from keras_electra.jobs.pretrain import pretrain
 from keras_electra.utils import preset_utils
 from keras_electra.utils.plotting import read_log
 
@@ -26,7 +26,7 @@ def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "news.txt"
     with open(CORPUS / "news.txt", encoding="utf-8") as f:
         path.write_text(
-            "".join(l for _, l in zip(range(1800), f)), encoding="utf-8"
+            "".join(line for _, line in zip(range(1800), f)), encoding="utf-8"
         )
     return str(path)
 
@@ -65,7 +65,7 @@ def test_fit_on_real_text_learns(tmp_path):
     corpus.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
     tokenizer = keras_electra.ElectraTokenizer(vocabulary=str(VOCAB_FILE))
     pretrainer = tiny_pretrainer(
-        vocabulary_size=30522, **tokenizer.special_token_ids()
+        vocabulary_size=30522, **tokenizer.pretrainer_token_ids()
     )
     pretrainer.compile(learning_rate=2e-3, num_train_steps=1000, warmup_steps=0)
     data = text_dataset(

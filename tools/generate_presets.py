@@ -140,7 +140,9 @@ def main():
             "keras_hub_version": keras_electra.utils.keras_hub_version(),
             "keras_electra_version": keras_electra.__version__,
             "parameter_count": pretrainer.backbone.count_params(),
-            "generator_parameter_count": pretrainer.generator.backbone.count_params(),
+            "generator_parameter_count": (
+                pretrainer.generator.backbone.count_params()
+            ),
             "description": description,
             "date_saved": datetime.date.today().isoformat(),
             "tasks": ["ElectraPretrainer"],
@@ -149,7 +151,8 @@ def main():
             json.dumps(metadata, indent=4) + "\n"
         )
         print(
-            f"{name}: discriminator backbone {metadata['parameter_count']:,} parameters"
+            f"{name}: discriminator backbone "
+            f"{metadata['parameter_count']:,} parameters"
         )
 
 

@@ -4,7 +4,7 @@ import keras
 class PeriodicCheckpoint(keras.callbacks.Callback):
     """Calls `save(step)` at each epoch end (each chunk of `steps_per_epoch`).
 
-    `keras_electra.pretraining` runs `fit` with `steps_per_epoch` equal to
+    `keras_electra.jobs.pretrain` runs `fit` with `steps_per_epoch` equal to
     the checkpoint interval, so epoch ends are checkpoint times. `save` does
     the atomic write; a run that stopped on a NaN loss is not saved.
 

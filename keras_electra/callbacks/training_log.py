@@ -19,7 +19,8 @@ class TrainingLog(keras.callbacks.Callback):
     fraction (whose per-step weights are constant or nearly so) are
     differenced into means over the steps since the previous row, while
     precision and recall (whose denominators vary a lot from step to step)
-    stay running values since the last checkpoint. A non-finite loss stops training and sets
+    stay running values since the last checkpoint. A non-finite loss stops
+    training and sets
     `self.nan_step`, so the caller can keep the last good checkpoint.
 
     Args:

@@ -23,7 +23,7 @@ not part of an export, and an import gives an `ElectraBackbone` (or an
 import os
 import warnings
 
-from keras_electra.conversion.transformers_checkpoint import CheckpointError
+from keras_electra.conversion.state_dict import CheckpointError
 from keras_electra.utils import preset_utils
 
 KERAS_HUB_CLASS = "keras_hub>ElectraBackbone"

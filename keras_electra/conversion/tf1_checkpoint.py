@@ -26,7 +26,7 @@ import re
 
 import numpy as np
 
-from keras_electra.conversion import transformers_checkpoint as tc
+from keras_electra.conversion import state_dict as tc
 
 _SCOPES = {"discriminator": "electra", "generator": "generator"}
 _SKIP = re.compile(r"(adam_[mv]|global_step|beta[12]_power)$")
@@ -216,7 +216,7 @@ def load_pretrainer(
         candidate = os.path.join(os.path.dirname(prefix), "vocab.txt")
         vocabulary = candidate if os.path.isfile(candidate) else None
     tokenizer = ElectraTokenizer(vocabulary=vocabulary) if vocabulary else None
-    ids = tokenizer.special_token_ids() if tokenizer else {}
+    ids = tokenizer.pretrainer_token_ids() if tokenizer else {}
     pretrainer = tc.build_pretrainer(
         d_config, g_config, dtype, {**ids, **kwargs}
     )

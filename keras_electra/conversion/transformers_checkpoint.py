@@ -9,38 +9,27 @@ legacy `pytorch_model.bin` needs torch to unpickle. Writing produces
 
 import json
 import os
-import warnings
 
 import numpy as np
 
-from keras_electra.conversion import weight_map
+from keras_electra.conversion import state_dict
+from keras_electra.conversion.state_dict import CONFIG_FIELDS
+from keras_electra.conversion.state_dict import CheckpointError
+from keras_electra.conversion.state_dict import backbone_config
+from keras_electra.conversion.state_dict import build_pretrainer
+from keras_electra.conversion.state_dict import load_pair
+from keras_electra.conversion.state_dict import load_state
+from keras_electra.conversion.state_dict import read_json
+from keras_electra.conversion.state_dict import require_head
+from keras_electra.conversion.state_dict import special_token_ids
+from keras_electra.conversion.state_dict import strip_prefix
+from keras_electra.conversion.state_dict import warn_unused
 from keras_electra.utils import preset_utils
 
 SAFETENSORS_FILE = "model.safetensors"
 SAFETENSORS_INDEX_FILE = "model.safetensors.index.json"
 PYTORCH_FILE = "pytorch_model.bin"
 VOCABULARY_FILE = "vocab.txt"
-
-#: transformers `ElectraConfig` field -> `ElectraBackbone` argument.
-CONFIG_FIELDS = {
-    "vocab_size": "vocabulary_size",
-    "num_hidden_layers": "num_layers",
-    "num_attention_heads": "num_heads",
-    "hidden_size": "hidden_dim",
-    "intermediate_size": "intermediate_dim",
-    "embedding_size": "embedding_dim",
-    "hidden_dropout_prob": "dropout",
-    "max_position_embeddings": "max_sequence_length",
-    "type_vocab_size": "num_segments",
-    "layer_norm_eps": "layer_norm_epsilon",
-}
-
-DISCRIMINATOR_HEAD = "discriminator_predictions.dense.weight"
-GENERATOR_HEAD = "generator_predictions.dense.weight"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be converted; the message says why."""
 
 
 # --- reading -----------------------------------------------------------------
@@ -65,14 +54,6 @@ def read_folder_config(path):
     if not _exists(path, preset_utils.CONFIG_FILE):
         return None
     return read_json(_local(path, preset_utils.CONFIG_FILE))
-
-
-def read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"Cannot read '{path}': {e}") from None
 
 
 def read_config(path):
@@ -104,24 +85,6 @@ def read_config(path):
             "'absolute' positions (ELECTRA's) are supported."
         )
     return config
-
-
-def backbone_config(config):
-    """`ElectraBackbone` arguments from a transformers `ElectraConfig` dict."""
-    defaults = {
-        "embedding_size": config.get("hidden_size", 256),
-        "hidden_dropout_prob": 0.1,
-        "max_position_embeddings": 512,
-        "type_vocab_size": 2,
-        "layer_norm_eps": 1e-12,
-    }
-    result = {}
-    for field, argument in CONFIG_FIELDS.items():
-        value = config.get(field, defaults.get(field))
-        if value is None:
-            raise CheckpointError(f"The ELECTRA config lacks '{field}'.")
-        result[argument] = value
-    return result
 
 
 def transformers_config(backbone, architecture):
@@ -200,52 +163,6 @@ def _read_pytorch(filename):
     return {k: v.float().numpy() for k, v in state.items()}
 
 
-def strip_prefix(state):
-    """Accept both `ElectraFor*` keys (`electra.` prefix) and `ElectraModel`
-    keys (none); return the state with the prefix everywhere."""
-    if any(k.startswith("electra.") for k in state):
-        return state
-    heads = (
-        "discriminator_predictions.",
-        "generator_predictions.",
-        "generator_lm_head.",
-    )
-    return {
-        (k if k.startswith(heads) else f"electra.{k}"): v
-        for k, v in state.items()
-    }
-
-
-def load_state(model, state, source, prefix="electra.", skip=()):
-    """Assign a transformers-style state to a model's variables.
-
-    Raises `CheckpointError` naming the tensor and `source` for a missing
-    tensor or a shape mismatch; returns the keys that were not used.
-    """
-    used = set()
-    values = []
-    for entry in weight_map.entries_for(model, prefix):
-        if entry.key in skip:
-            continue
-        if entry.key not in state:
-            raise CheckpointError(
-                f"The checkpoint '{source}' lacks the tensor '{entry.key}' "
-                f"needed by the {type(model).__name__}."
-            )
-        value = state[entry.key]
-        if tuple(value.shape) != entry.expected_shape():
-            raise CheckpointError(
-                f"Tensor '{entry.key}' in '{source}' has shape "
-                f"{tuple(value.shape)}; the model built from its config "
-                f"expects {entry.expected_shape()}."
-            )
-        values.append((entry, value))
-        used.add(entry.key)
-    for entry, value in values:
-        entry.variable.assign(entry.to_keras(value))
-    return sorted(set(state) - used)
-
-
 # --- building models ---------------------------------------------------------
 
 
@@ -264,48 +181,6 @@ def tokenizer_from_folder(path):
         lowercase=lowercase,
         strip_accents=lowercase,
     )
-
-
-def special_token_ids(tokenizer, config=None):
-    """The pretrainer's special ids from a tokenizer (or BERT's defaults)."""
-    if tokenizer is not None:
-        return tokenizer.special_token_ids()
-    if config is not None and config.get("pad_token_id") is not None:
-        return {"pad_token_id": config["pad_token_id"]}
-    return {}
-
-
-def _warn_unused(unused, source):
-    unused = [k for k in unused if not k.endswith("position_ids")]
-    if unused:
-        shown = ", ".join(unused[:5]) + (" ..." if len(unused) > 5 else "")
-        warnings.warn(
-            f"{len(unused)} tensor(s) of '{source}' were not used: {shown}",
-            stacklevel=3,
-        )
-
-
-def require_head(state, source, kind):
-    """Check that a tower's state holds its pre-training head."""
-    head, expected, other = {
-        "discriminator": (
-            DISCRIMINATOR_HEAD,
-            "ElectraForPreTraining",
-            "ElectraForMaskedLM",
-        ),
-        "generator": (
-            GENERATOR_HEAD,
-            "ElectraForMaskedLM",
-            "ElectraForPreTraining",
-        ),
-    }[kind]
-    if head not in state:
-        raise CheckpointError(
-            f"'{source}' has no '{head}' tensor, so it is not an {expected} "
-            f"checkpoint (it may be an ElectraModel or an {other}). Load "
-            f"the {kind} from an {expected} folder, or the encoder alone "
-            "with ElectraBackbone."
-        )
 
 
 def load_model(path, kind, dtype=None, load_weights=True, **overrides):
@@ -335,7 +210,7 @@ def load_model(path, kind, dtype=None, load_weights=True, **overrides):
         unused = load_state(model, state, path)
         if kind == "backbone":  # the heads are expected to stay behind
             unused = [k for k in unused if k.startswith("electra.")]
-        _warn_unused(unused, path)
+        warn_unused(unused, path)
     return model
 
 
@@ -385,74 +260,6 @@ def load_pretrainer(
     return pretrainer, tokenizer
 
 
-def build_pretrainer(d_config, g_config, dtype, kwargs):
-    """An `ElectraPretrainer` from two towers' backbone arguments."""
-    from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
-    from keras_electra.models.electra_pretrainer import ElectraPretrainer
-
-    d_config = dict(d_config)
-    return ElectraPretrainer.from_towers_config(
-        vocabulary_size=d_config.pop("vocabulary_size"),
-        discriminator_config=d_config,
-        generator_config={
-            k: v for k, v in g_config.items() if k not in SHARED_BACKBONE_ARGS
-        },
-        dtype=dtype,
-        **kwargs,
-    )
-
-
-def load_pair(pretrainer, d_state, g_state, d_source, g_source):
-    """Load both towers; a shared block comes from the discriminator.
-
-    With an untied pretrainer (`tie_embeddings=False`) each tower loads its
-    own embedding block.
-    """
-    if not pretrainer.tie_embeddings:
-        for model, state, source in (
-            (pretrainer.discriminator, d_state, d_source),
-            (pretrainer.generator, g_state, g_source),
-        ):
-            _warn_unused(load_state(model, state, source), source)
-        return
-    check_shared_embeddings(d_state, g_state, d_source, g_source)
-    _warn_unused(
-        load_state(pretrainer.discriminator, d_state, d_source), d_source
-    )
-    embedding_keys = {f"electra.{k}" for k in weight_map.EMBEDDING_KEYS}
-    unused = load_state(
-        pretrainer.generator, g_state, g_source, skip=embedding_keys
-    )
-    _warn_unused(sorted(set(unused) - embedding_keys), g_source)
-
-
-def check_shared_embeddings(d_state, g_state, d_source, g_source, atol=1e-6):
-    """Warn when the two towers' copies of the embedding block differ."""
-    differ = []
-    for key in weight_map.EMBEDDING_KEYS:
-        key = f"electra.{key}"
-        if key not in g_state or key not in d_state:
-            continue
-        a, b = d_state[key], g_state[key]
-        if a.shape != b.shape:
-            raise CheckpointError(
-                f"'{key}' has shape {a.shape} in '{d_source}' but {b.shape} "
-                f"in '{g_source}': these towers cannot share embeddings."
-            )
-        gap = float(np.max(np.abs(a - b))) if a.size else 0.0
-        if gap > atol:
-            differ.append(f"{key} (max difference {gap:.3g})")
-    if differ:
-        warnings.warn(
-            "The generator's and the discriminator's embedding blocks "
-            f"differ: {'; '.join(differ)}. ELECTRA shares one block; the "
-            f"discriminator's ('{d_source}') is used for both. Load with "
-            "`tie_embeddings=False` to keep each tower's own block.",
-            stacklevel=3,
-        )
-    return differ
-
-
 # --- writing -----------------------------------------------------------------
 
 
@@ -477,7 +284,7 @@ def save_model(model, output_dir, tokenizer=None):
             "Writing transformers checkpoints needs the `safetensors` "
             "package: pip install safetensors (or keras-electra[convert])."
         ) from None
-    state = weight_map.state_from_model(model)
+    state = state_dict.state_from_model(model)
     with preset_utils.atomic_directory(output_dir) as tmp:
         save_file(
             state,

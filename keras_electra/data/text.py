@@ -80,7 +80,8 @@ def read_lines(path, on_decode_error="stop", start=0, end=None):
     """
     if on_decode_error not in ("stop", "skip"):
         raise ValueError(
-            f"`on_decode_error` must be 'stop' or 'skip'. Got {on_decode_error!r}"
+            "`on_decode_error` must be 'stop' or 'skip'. Got "
+            f"{on_decode_error!r}"
         )
     with open(path, "rb") as f:
         offset = 0  # of the next line, counted (no seek per line)
@@ -112,7 +113,8 @@ def read_lines(path, on_decode_error="stop", start=0, end=None):
 
 
 def file_segments(files, segment_bytes=1 << 20):
-    """Split files into `(path, start, end)` byte ranges of about `segment_bytes`.
+    """Split files into `(path, start, end)` byte ranges of about
+    `segment_bytes`.
 
     `iter_documents` accepts these in place of paths; reading the segments
     of a corpus in a shuffled order is how `text_dataset` mixes it.

@@ -107,6 +107,12 @@ class ElectraEmbedding(keras.layers.Layer):
     def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
         return tuple(token_ids_shape) + (self.embedding_dim,)
 
+    def compute_output_spec(self, token_ids, segment_ids=None, training=None):
+        return keras.KerasTensor(
+            self.compute_output_shape(token_ids.shape),
+            dtype=self.compute_dtype,
+        )
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -1,14 +1,15 @@
 import keras
 import numpy as np
-from keras_hub.models import Task
 
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.optimizers.finetuning import finetuning_optimizer
-from keras_electra.utils.preset_mixin import PresetMixin
 
 
-class ElectraFinetuningTask(PresetMixin, Task):
-    """Shared `compile()` of the fine-tuning tasks: ELECTRA's recipe.
+class ElectraFinetuningMixin:
+    """ELECTRA's fine-tuning recipe as `compile()` for keras-hub tasks.
+
+    Mixed in before the keras-hub base class (`TextClassifier`, `Task`):
+    `class ElectraTextClassifier(ElectraFinetuningMixin, TextClassifier)`.
 
     `compile()` with no arguments uses `finetuning_optimizer` (AdamW without
     bias correction, layer-wise learning-rate decay, weight decay 0.01
@@ -173,3 +174,24 @@ def dropout_and_dense(backbone, num_classes, dropout, dropout_name):
 
 def sparse_crossentropy():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def check_labels(y, num_classes, where="labels"):
+    """Raise a clear error for class labels outside [0, num_classes)."""
+    if y is None or num_classes == 1:
+        return
+    try:
+        labels = np.asarray(y)
+    except Exception:
+        return  # tensors of a backend; checked by the data readers
+    if labels.dtype.kind not in "iuf" or labels.size == 0:
+        return
+    bad = (labels < 0) | (labels >= num_classes) | (labels != np.round(labels))
+    if np.any(bad):
+        index = int(np.flatnonzero(bad.reshape(-1))[0])
+        raise ValueError(
+            f"The {where} must be integers in [0, {num_classes}); found "
+            f"{labels.reshape(-1)[index].item()!r} at position {index}. Set "
+            "`num_classes` to the number of classes, or map labels to "
+            "0..num_classes-1."
+        )

@@ -1,14 +1,17 @@
 import keras
-from keras_hub.models import Task
+from keras_hub.models import MaskedLM
 
 from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_masked_lm_preprocessor import (
+    ElectraMaskedLMPreprocessor,
+)
 from keras_electra.utils.preset_mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraGenerator(PresetMixin, Task):
+class ElectraGenerator(PresetMixin, MaskedLM):
     """ELECTRA's generator: a small masked language model.
 
     A backbone followed by the MLM head of Google's reference code, computed
@@ -18,9 +21,17 @@ class ElectraGenerator(PresetMixin, Task):
     head only at the ~15% masked positions instead of every position is what
     keeps the vocabulary-sized matmul cheap.
 
+    A keras-hub `MaskedLM`: `compile()` defaults to its masked-LM loss and
+    weighted accuracy, and with an `ElectraMaskedLMPreprocessor` it trains
+    alone on raw strings (85% [MASK], 15% kept, no random tokens, as the
+    joint pre-training masks). Inside `ElectraPretrainer` it is trained
+    jointly with the discriminator instead.
+
     Args:
         backbone: `keras_electra.ElectraBackbone`. Usually smaller than the
             discriminator's and sharing its embedding block.
+        preprocessor: optional `ElectraMaskedLMPreprocessor`; with it the
+            model takes raw strings.
         dtype: optional dtype policy for the head (defaults to the backbone's).
 
     Call inputs: a dict with `token_ids`, `segment_ids`, `padding_mask`
@@ -48,11 +59,13 @@ class ElectraGenerator(PresetMixin, Task):
     """
 
     backbone_cls = ElectraBackbone
+    preprocessor_cls = ElectraMaskedLMPreprocessor
 
-    def __init__(self, backbone, dtype=None, **kwargs):
+    def __init__(self, backbone, preprocessor=None, dtype=None, **kwargs):
         # === Layers ===
         dtype = dtype or backbone.dtype_policy
         self.backbone = backbone
+        self.preprocessor = preprocessor
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=backbone.token_embedding,
             intermediate_activation="gelu",  # exact erf GELU
@@ -75,11 +88,3 @@ class ElectraGenerator(PresetMixin, Task):
             sequence, mask_positions=inputs["mask_positions"]
         )
         super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
-
-    def compile(self, optimizer="auto", loss="auto", **kwargs):
-        """Compile for plain masked-LM training (labels: ids at the positions)."""
-        if optimizer == "auto":
-            optimizer = keras.optimizers.Adam(5e-5)
-        if loss == "auto":
-            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        super().compile(optimizer=optimizer, loss=loss, **kwargs)

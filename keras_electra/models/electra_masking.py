@@ -112,7 +112,7 @@ def mask_tokens(
 
 
 def gumbel_sample(logits, seed, temperature=1.0):
-    """Sample ids from `softmax(logits / temperature)` with the Gumbel-max trick.
+    """Sample ids from `softmax(logits / temperature)` by Gumbel-max.
 
     No gradient flows through the result (nor into `logits` from it): the
     discriminator's loss must not train the generator.

@@ -1,8 +1,19 @@
+"""`ElectraPretrainer`: the joint generator + discriminator task.
+
+Over 400 lines for a reason: one class whose docstring spells out the
+reference's method step by step, its seven training metrics, the paper's
+optimizer defaults and the config round trip that restores the shared
+embedding block. The corruption itself lives in
+`layers/electra_corruption.py` and `models/electra_masking.py`.
+"""
+
 import copy
 
 import keras
 from keras import ops
+from keras_hub.models import Task
 
+from keras_electra.layers.electra_corruption import ElectraCorruption
 from keras_electra.models import electra_masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
@@ -12,6 +23,7 @@ from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
 )
 from keras_electra.utils import preset_utils
+from keras_electra.utils.preset_mixin import PresetMixin
 
 # Backbone arguments that must agree between the two towers; `from_preset` and
 # `from_config` apply overrides of these to both.
@@ -26,7 +38,7 @@ SHARED_BACKBONE_ARGS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(PresetMixin, Task):
     """Joint ELECTRA pre-training: generator + discriminator in one `fit`.
 
     Each step, inside the compiled graph and on every backend:
@@ -55,6 +67,14 @@ class ElectraPretrainer(keras.Model):
     vocabulary); under `mixed_bfloat16` the towers' matmuls run in bfloat16
     while masking, sampling, softmax, LayerNorm and losses stay float32; and
     on PyTorch Keras runs eagerly unless `compile(jit_compile=True)`.
+
+    A keras-hub `Task` whose `backbone` is the discriminator's backbone (what
+    users fine-tune): `save_to_preset` writes it as the preset's backbone and
+    the generator and both heads as task weights, and `from_preset` reads
+    every format `keras_electra` knows. Inputs that already carry
+    `mask_positions` (with `mask_ids` and `mask_weights`, and `token_ids`
+    masked, as `ElectraMaskedLMPreprocessor` makes them) skip the in-graph
+    masking, so a fixed corruption can be fed in.
 
     The math lives in `call()` (corruption and forward passes),
     `compute_loss()` and `compute_metrics()`; Keras' own backend train steps
@@ -154,12 +174,39 @@ class ElectraPretrainer(keras.Model):
             )
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
+        kwargs.pop("preprocessor", None)
         # === Layers ===
-        super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
-        self.seed_generator = keras.random.SeedGenerator(
-            seed, name="corruption"
+        self.backbone = discriminator.backbone
+        self.preprocessor = None
+        self.corruption = ElectraCorruption(
+            mask_rate=mask_rate,
+            max_predictions=max_predictions,
+            mask_token_rate=mask_token_rate,
+            temperature=temperature,
+            mask_token_id=mask_token_id,
+            special_token_ids=(
+                cls_token_id,
+                sep_token_id,
+                mask_token_id,
+                pad_token_id,
+            ),
+            seed=seed,
+            dtype=discriminator.backbone.dtype_policy,
+            name="corruption",
+        )
+        # === Functional Model ===
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in ("token_ids", "segment_ids", "padding_mask")
+        }
+        masked = self.corruption(
+            (inputs["token_ids"], inputs["padding_mask"]), step="mask"
+        )
+        outputs = self._forward(inputs, inputs["token_ids"], masked)
+        super().__init__(
+            inputs=inputs, outputs=outputs, compile=False, **kwargs
         )
         # === Metrics (updated in `compute_metrics`) ===
         self.generator_loss_tracker = keras.metrics.Mean("generator_loss")
@@ -192,44 +239,21 @@ class ElectraPretrainer(keras.Model):
         self.weight_decay = weight_decay
         self.seed = seed
         self.tie_embeddings = tie_embeddings
-        # Both towers are functional models, built at construction; the
-        # pretrainer adds no weights of its own.
-        self.built = True
         self.compile()
 
     @property
-    def backbone(self):
-        """The discriminator's backbone: what users fine-tune."""
-        return self.discriminator.backbone
+    def seed_generator(self):
+        """The seed of masking and sampling (in the corruption layer)."""
+        return self.corruption.seed_generator
 
     def num_slots(self, sequence_length):
         """Prediction slots per sequence of length `sequence_length`."""
-        if self.max_predictions is not None:
-            return int(self.max_predictions)
-        return max(1, int((self.mask_rate + 0.005) * sequence_length))
+        return self.corruption.num_slots(sequence_length)
 
-    def call(self, inputs, training=False):
-        token_ids = inputs["token_ids"]
+    def _forward(self, inputs, token_ids, masked, training=None):
+        """Generator, sampling and discriminator on a masked batch."""
         segment_ids = inputs["segment_ids"]
         padding_mask = inputs["padding_mask"]
-        length = ops.shape(token_ids)[1]
-        slots = self.num_slots(length if isinstance(length, int) else 512)
-
-        masked = electra_masking.mask_tokens(
-            token_ids,
-            padding_mask,
-            seed=self.seed_generator,
-            mask_rate=self.mask_rate,
-            max_predictions=slots,
-            mask_token_id=self.mask_token_id,
-            special_token_ids=(
-                self.cls_token_id,
-                self.sep_token_id,
-                self.mask_token_id,
-                self.pad_token_id,
-            ),
-            mask_token_rate=self.mask_token_rate,
-        )
         generator_logits = self.generator(
             {
                 "token_ids": masked["masked_ids"],
@@ -239,62 +263,97 @@ class ElectraPretrainer(keras.Model):
             },
             training=training,
         )
-        # Sampling, softmax and losses run in float32 whatever the policy.
-        generator_logits = ops.cast(generator_logits, "float32")
-        sampled_ids = electra_masking.gumbel_sample(
-            generator_logits, self.seed_generator, self.temperature
-        )
-        corrupted_ids, labels = electra_masking.replace_tokens(
-            token_ids,
-            masked["mask_positions"],
-            masked["mask_weights"],
-            sampled_ids,
-            padding_mask,
+        replaced = self.corruption(
+            (
+                generator_logits,
+                token_ids,
+                masked["mask_positions"],
+                masked["mask_weights"],
+                padding_mask,
+            ),
+            step="replace",
         )
         discriminator_logits = self.discriminator(
             {
-                "token_ids": corrupted_ids,
+                "token_ids": replaced["corrupted_ids"],
                 "segment_ids": segment_ids,
                 "padding_mask": padding_mask,
             },
             training=training,
         )
         return {
-            "generator_logits": generator_logits,
+            "generator_logits": replaced["generator_logits"],
             "mask_positions": masked["mask_positions"],
             "mask_ids": masked["mask_ids"],
             "mask_weights": masked["mask_weights"],
             "masked_ids": masked["masked_ids"],
-            "sampled_ids": sampled_ids,
-            "corrupted_ids": corrupted_ids,
-            "replaced_labels": labels,
+            "sampled_ids": replaced["sampled_ids"],
+            "corrupted_ids": replaced["corrupted_ids"],
+            "replaced_labels": replaced["replaced_labels"],
             "discriminator_logits": ops.cast(discriminator_logits, "float32"),
             "padding_mask": ops.cast(padding_mask, "float32"),
         }
 
-    # --- losses -----------------------------------------------------------
+    def call(self, inputs, training=None, mask=None):
+        if "mask_positions" in inputs:
+            inputs = {k: ops.convert_to_tensor(v) for k, v in inputs.items()}
+            masked = self._given_corruption(inputs)
+            token_ids = masked.pop("token_ids")
+            return self._forward(inputs, token_ids, masked, training)
+        inputs = {
+            k: inputs[k] for k in ("token_ids", "segment_ids", "padding_mask")
+        }
+        return super().call(inputs, training=training, mask=mask)
+
+    def _given_corruption(self, inputs):
+        """A corruption made outside (e.g. `ElectraMaskedLMPreprocessor`).
+
+        `token_ids` are the masked ids; the originals are the masked ids with
+        `mask_ids` written back at the real `mask_positions`.
+        """
+        for key in ("mask_ids", "mask_weights"):
+            if key not in inputs:
+                raise ValueError(
+                    "Inputs with `mask_positions` must also carry "
+                    f"`{key}`: the original ids at those positions "
+                    "(`mask_ids`) and 1/0 for real/unused slots "
+                    "(`mask_weights`). From an `ElectraMaskedLMPreprocessor`"
+                    ": `ds.map(lambda x, y, w: {**x, 'mask_ids': y, "
+                    "'mask_weights': w})`."
+                )
+        masked_ids = ops.cast(inputs["token_ids"], "int32")
+        positions = ops.cast(inputs["mask_positions"], "int32")
+        mask_ids = ops.cast(inputs["mask_ids"], "int32")
+        weights = ops.cast(inputs["mask_weights"], "float32")
+        original, _ = electra_masking.replace_tokens(
+            masked_ids, positions, weights, mask_ids, inputs["padding_mask"]
+        )
+        return {
+            "token_ids": original,
+            "masked_ids": masked_ids,
+            "mask_positions": positions,
+            "mask_ids": mask_ids,
+            "mask_weights": weights,
+        }
+
+    # === Losses ===
 
     def generator_loss(self, y_pred):
         """Mean cross-entropy over the real prediction slots."""
-        log_probs = ops.log_softmax(y_pred["generator_logits"], axis=-1)
-        label_log_probs = ops.take_along_axis(
-            log_probs, ops.expand_dims(y_pred["mask_ids"], -1), axis=-1
+        losses = ops.sparse_categorical_crossentropy(
+            y_pred["mask_ids"], y_pred["generator_logits"], from_logits=True
         )
         weights = y_pred["mask_weights"]
-        numerator = -ops.sum(ops.squeeze(label_log_probs, -1) * weights)
-        return numerator / (ops.sum(weights) + 1e-6)
+        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
 
     def discriminator_loss(self, y_pred):
         """Mean sigmoid cross-entropy over the non-padding tokens."""
-        logits = y_pred["discriminator_logits"]
-        labels = y_pred["replaced_labels"]
-        weights = y_pred["padding_mask"]
-        # Stable sigmoid cross-entropy: max(x, 0) - x * z + log(1 + e^-|x|).
-        losses = (
-            ops.relu(logits)
-            - logits * labels
-            + ops.log1p(ops.exp(-ops.abs(logits)))
+        losses = ops.binary_crossentropy(
+            y_pred["replaced_labels"],
+            y_pred["discriminator_logits"],
+            from_logits=True,
         )
+        weights = y_pred["padding_mask"]
         return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
 
     def compute_loss(
@@ -349,7 +408,7 @@ class ElectraPretrainer(keras.Model):
         )
         return self.get_metrics_result()
 
-    # --- training set-up --------------------------------------------------
+    # === Training set-up ===
 
     def make_optimizer(
         self,
@@ -409,7 +468,7 @@ class ElectraPretrainer(keras.Model):
             )
         super().compile(optimizer=optimizer, **kwargs)
 
-    # --- serialization ----------------------------------------------------
+    # === Config ===
 
     def get_config(self):
         return {
@@ -475,90 +534,18 @@ class ElectraPretrainer(keras.Model):
             generator = ElectraGenerator(backbone=backbone, **generator_config)
         return cls(generator=generator, discriminator=discriminator, **config)
 
-    # --- presets ----------------------------------------------------------
+    # === Presets ===
 
-    @classmethod
-    def from_preset(cls, preset, load_weights=True, **kwargs):
-        """Build a pretrainer from a built-in preset name or a preset folder.
-
-        Args:
-            preset: a built-in name (`keras_electra.presets()`), a local
-                folder written by `save_to_preset`, a remote handle, or a
-                checkpoint to convert: a folder with transformers
-                `discriminator/` and `generator/` subfolders, or a Google
-                TF1 checkpoint (see `keras_electra.conversion`).
-            load_weights: load the saved weights when the preset has them
-                (built-in presets hold none and start from random weights).
-            **kwargs: overrides of the pretrainer's arguments (`mask_rate`,
-                `seed`, the special token ids, ...), of the arguments both
-                towers share (`vocabulary_size`, `max_sequence_length`,
-                `dropout`, ...) and `dtype`.
-        """
-        from keras_electra.conversion import load_foreign_preset
-
-        if preset not in preset_utils.builtin_presets():
-            _check_overrides(cls, kwargs)
-            pretrainer = load_foreign_preset(
-                cls, preset, load_weights=load_weights, **kwargs
-            )
-            if pretrainer is not None:
-                return pretrainer
-        preset = preset_utils.resolve_preset(preset)
-        if not preset_utils.preset_has_file(
-            preset, preset_utils.TASK_CONFIG_FILE
-        ):
-            raise ValueError(
-                f"The preset '{preset}' holds a backbone only (no "
-                f"{preset_utils.TASK_CONFIG_FILE}), so it has no generator to "
-                "pre-train with. Load it with `ElectraBackbone.from_preset`, "
-                "or start from a built-in preset such as 'electra_small'."
-            )
-        config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
-        if config.get("class_name") != cls.__name__:
-            raise ValueError(
-                f"The preset '{preset}' holds a {config.get('class_name')}, "
-                f"not an {cls.__name__}."
-            )
-        _check_overrides(cls, kwargs)
-        has_weights = preset_utils.preset_has_file(
-            preset, preset_utils.TASK_WEIGHTS_FILE
+    def save_task_weights(self, filepath):
+        """Save the generator and both heads (not the optimizer state)."""
+        keras.saving.save_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
         )
-        resized = sorted(set(kwargs) & set(SHARED_BACKBONE_ARGS[:4]))
-        if load_weights and has_weights and resized:
-            raise ValueError(
-                f"Cannot change {', '.join(resized)} while loading the "
-                f"weights of '{preset}': the saved weights have the stored "
-                "shapes. Pass `load_weights=False` to start from random "
-                "weights with the new sizes."
-            )
-        stored_tie = config["config"].get("tie_embeddings", True)
-        if (
-            load_weights
-            and has_weights
-            and kwargs.get("tie_embeddings", stored_tie) != stored_tie
-        ):
-            raise ValueError(
-                f"Cannot change tie_embeddings (stored: {stored_tie}) while "
-                f"loading the weights of '{preset}': the saved towers "
-                f"{'share one' if stored_tie else 'have separate'} embedding "
-                "block(s). Pass `load_weights=False` to start from random "
-                "weights."
-            )
-        config["config"].update(kwargs)
-        pretrainer = keras.saving.deserialize_keras_object(config)
-        if load_weights and has_weights:
-            pretrainer.build_from_preset_weights(preset)
-        return pretrainer
 
-    def build_from_preset_weights(self, preset):
-        """Load `task.weights.h5` and `model.weights.h5` from a preset."""
+    def load_task_weights(self, filepath):
+        """Load what `save_task_weights` wrote."""
         keras.saving.load_weights(
-            self,
-            preset_utils.get_file(preset, preset_utils.TASK_WEIGHTS_FILE),
-            objects_to_skip=self._not_task_weights(),
-        )
-        self.backbone.load_weights(
-            preset_utils.get_file(preset, preset_utils.MODEL_WEIGHTS_FILE)
+            self, filepath, objects_to_skip=self._not_task_weights()
         )
 
     def _not_task_weights(self):
@@ -569,28 +556,19 @@ class ElectraPretrainer(keras.Model):
             skip.append(self.optimizer)
         return skip
 
-    def save_to_preset(self, preset_dir, tokenizer=None):
-        """Save to a keras-hub style preset folder, atomically.
+    def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
+        """Save as a keras-hub preset folder, atomically.
 
-        Writes `config.json`, `model.weights.h5` and `metadata.json` for the
-        discriminator backbone (what `ElectraBackbone.from_preset` loads for
-        fine-tuning), `task.json` and `task.weights.h5` for the whole
-        pretrainer (generator and both heads), and the tokenizer's files when
-        `tokenizer` is given.
+        keras-hub's `Task.save_to_preset`: `config.json`,
+        `model.weights.h5` and `metadata.json` for the discriminator's
+        backbone (what `ElectraBackbone.from_preset` and the fine-tuning
+        tasks load), `task.json` and `task.weights.h5` for the whole
+        pretrainer; plus the tokenizer's files when `tokenizer` is given.
+        Files are written into a temporary folder that replaces
+        `preset_dir` only when complete.
         """
-        from keras_hub.src.utils.preset_utils import get_preset_saver
-
         with preset_utils.atomic_directory(preset_dir) as tmp:
-            get_preset_saver(tmp).save_backbone(self.backbone)
-            with open(
-                f"{tmp}/{preset_utils.TASK_CONFIG_FILE}", "w", encoding="utf-8"
-            ) as f:
-                f.write(preset_utils.serialize_to_json(self))
-            keras.saving.save_weights(
-                self,
-                f"{tmp}/{preset_utils.TASK_WEIGHTS_FILE}",
-                objects_to_skip=self._not_task_weights(),
-            )
+            super().save_to_preset(tmp, max_shard_size=max_shard_size)
             if tokenizer is not None:
                 tokenizer.save_to_preset(tmp)
 
@@ -634,22 +612,4 @@ class ElectraPretrainer(keras.Model):
             ),
             tie_embeddings=tie_embeddings,
             **kwargs,
-        )
-
-
-def _check_overrides(cls, kwargs):
-    import inspect
-
-    allowed = set(inspect.signature(cls.__init__).parameters) - {
-        "self",
-        "generator",
-        "discriminator",
-        "kwargs",
-    }
-    allowed |= set(SHARED_BACKBONE_ARGS) | {"dtype", "name"}
-    unknown = sorted(set(kwargs) - allowed)
-    if unknown:
-        raise ValueError(
-            f"Unknown argument(s) {', '.join(unknown)} for "
-            f"{cls.__name__}.from_preset. Accepted: {', '.join(sorted(allowed))}."
         )

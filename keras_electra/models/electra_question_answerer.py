@@ -1,14 +1,16 @@
 import keras
 from keras import ops
+from keras_hub.models import Task
 
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
+from keras_electra.utils.preset_mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraQuestionAnswerer(ElectraFinetuningTask):
+class ElectraQuestionAnswerer(PresetMixin, ElectraFinetuningMixin, Task):
     """Extractive question answering (SQuAD style) on ELECTRA.
 
     One dense layer gives a start and an end logit per token; padding

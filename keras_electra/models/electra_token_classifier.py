@@ -1,18 +1,20 @@
 import keras
 import numpy as np
+from keras_hub.models import Task
 
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_classifier import check_labels
-from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
+from keras_electra.models.electra_finetuning_task import check_labels
 from keras_electra.models.electra_finetuning_task import dropout_and_dense
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
 from keras_electra.models.electra_token_classifier_preprocessor import (
     ElectraTokenClassifierPreprocessor,
 )
+from keras_electra.utils.preset_mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraTokenClassifier(ElectraFinetuningTask):
+class ElectraTokenClassifier(PresetMixin, ElectraFinetuningMixin, Task):
     """Per-token labels (NER, part-of-speech) on ELECTRA.
 
     Dropout (0.1) then a dense layer to `num_classes` logits on every

@@ -8,7 +8,8 @@ class ElectraLearningRateSchedule(
 ):
     """Linear warm-up multiplied by linear decay to zero, as in ELECTRA.
 
-    `lr(step) = peak * min(1, step / warmup_steps) * max(0, 1 - step / decay_steps)`
+    `lr(step) = peak * min(1, step / warmup_steps)
+    * max(0, 1 - step / decay_steps)`
 
     The reference applies `polynomial_decay(power=1)` over the whole run and
     then scales it by the warm-up ramp, so the two overlap: the peak actually

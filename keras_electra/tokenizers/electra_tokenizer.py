@@ -6,21 +6,21 @@ from keras_hub.tokenizers import WordPieceTokenizer
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.utils import preset_utils
+from keras_electra.utils.preset_mixin import PresetMixin
 
 # Special tokens, in the order a learned vocabulary puts them (ids 0..4).
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraTokenizer(WordPieceTokenizer):
+class ElectraTokenizer(PresetMixin, WordPieceTokenizer):
     """ELECTRA's WordPiece tokenizer (uncased, accents stripped by default).
 
     Built on keras-hub's `WordPieceTokenizer` (tensorflow-text underneath), so
     it runs inside `tf.data` pipelines on every backend. The special tokens
     [PAD], [UNK], [CLS], [SEP] and [MASK] must be in the vocabulary; their ids
     are exposed as `pad_token_id`, `unk_token_id`, `cls_token_id`,
-    `sep_token_id` and `mask_token_id`, and `special_token_ids()` returns the
+    `sep_token_id` and `mask_token_id`, and `pretrainer_token_ids()` returns the
     keyword arguments `ElectraPretrainer` takes.
 
     Args:
@@ -68,7 +68,7 @@ class ElectraTokenizer(WordPieceTokenizer):
             **kwargs,
         )
 
-    def special_token_ids(self):
+    def pretrainer_token_ids(self):
         """The special ids, as keyword arguments of `ElectraPretrainer`."""
         return {
             "pad_token_id": self.pad_token_id,
@@ -78,22 +78,7 @@ class ElectraTokenizer(WordPieceTokenizer):
         }
 
     @classmethod
-    def from_preset(cls, preset, **kwargs):
-        """Load the tokenizer saved in a preset folder."""
-        preset = preset_utils.resolve_preset(preset)
-        if not preset_utils.preset_has_file(
-            preset, preset_utils.TOKENIZER_CONFIG_FILE
-        ):
-            raise ValueError(
-                f"The preset '{preset}' has no tokenizer "
-                f"({preset_utils.TOKENIZER_CONFIG_FILE}). Built-in presets "
-                "hold none: pass a vocabulary file (`--vocab`) or learn one "
-                "with `keras-electra vocab`."
-            )
-        return super().from_preset(preset, **kwargs)
-
-    @classmethod
-    def train(
+    def from_texts(
         cls,
         texts,
         vocabulary_size,

@@ -1,4 +1,5 @@
-"""Pictures of a run: training curves, and which tokens the discriminator flags."""
+"""Pictures of a run: training curves, the tokens the discriminator flags,
+and confusion matrices."""
 
 import csv
 
@@ -118,3 +119,34 @@ def plot_discriminator_example(pretrainer, tokenizer, batch, png_path, row=0):
     vocabulary = tokenizer.get_vocabulary()
     tokens = [vocabulary[int(i)] for i in ids]
     return plot_replaced_tokens(tokens, labels, probabilities, png_path)
+
+
+def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
+    """Save a confusion-matrix PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(matrix)
+    size = max(4, 0.5 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=90)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if len(class_names) <= 12:
+        for (i, j), value in np.ndenumerate(matrix):
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                color="white" if value > matrix.max() / 2 else "black",
+            )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -2,33 +2,50 @@ from keras_electra.utils import preset_utils
 
 
 class PresetMixin:
-    """`from_preset` for keras-electra tasks: built-in names and no weights.
+    """One `from_preset` for every keras-electra class and every format.
 
-    Resolves built-in preset names to the packaged folders (with an error that
-    lists them for unknown names) and, since built-in presets carry only
-    configurations, skips weight loading when the folder holds no weights.
-    Checkpoints in other formats (transformers folders, Google's TF1
-    checkpoints, keras-hub presets) are converted on the fly
-    (`keras_electra.conversion`). Everything else is keras-hub's own preset
-    loader.
+    Mixed in before the keras-hub base class (`Backbone`, `Task`,
+    `Preprocessor`, `Tokenizer`). It asks `preset_utils.get_preset_loader`
+    for the loader that fits the preset (a built-in name, a keras-electra
+    preset folder, a transformers folder or `hf://` handle, a pair of
+    transformers folders, a Google TF1 checkpoint or a keras-hub preset) and
+    calls the loader method keras-hub's own base classes call: so a
+    transformers folder loads into `ElectraTextClassifier.from_preset` the
+    way a preset folder does.
     """
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **kwargs):
-        # keras-hub reads task.json's class before choosing how to load; a
-        # pre-training preset's class must be registered for that.
-        import keras_electra.models.electra_pretrainer  # noqa: F401
-        from keras_electra.conversion import load_foreign_preset
+        """Build this class from a preset or a checkpoint of another format.
 
-        if preset not in preset_utils.builtin_presets():
-            model = load_foreign_preset(
-                cls, preset, load_weights=load_weights, **kwargs
+        Args:
+            preset: a built-in name (`keras_electra.presets()`), a preset
+                folder written by `save_to_preset`, a remote handle
+                (`hf://`, `kaggle://`), a transformers ELECTRA folder, a
+                folder with transformers `discriminator/` and `generator/`
+                subfolders, a Google TF1 checkpoint, or a keras-hub
+                `ElectraBackbone` preset.
+            load_weights: bool. Load the saved weights where the preset has
+                them (built-in presets hold none: random weights).
+            **kwargs: overrides of the constructor's arguments (`dtype`,
+                `num_classes`, `sequence_length`, ...).
+        """
+        from keras_hub.models import Backbone
+        from keras_hub.models import Preprocessor
+        from keras_hub.models import Task
+        from keras_hub.tokenizers import Tokenizer
+
+        loader = preset_utils.get_preset_loader(preset)
+        if issubclass(cls, Backbone):
+            return loader.load_backbone(cls, load_weights, **kwargs)
+        if issubclass(cls, Task):
+            # As keras-hub: a new head size means new head weights.
+            load_task_weights = "num_classes" not in kwargs
+            return loader.load_task(
+                cls, load_weights, load_task_weights, **kwargs
             )
-            if model is not None:
-                return model
-        preset = preset_utils.resolve_preset(preset)
-        if load_weights and not preset_utils.preset_has_file(
-            preset, preset_utils.MODEL_WEIGHTS_FILE
-        ):
-            load_weights = False
-        return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        if issubclass(cls, Preprocessor):
+            return loader.load_preprocessor(cls, **kwargs)
+        if issubclass(cls, Tokenizer):
+            return loader.load_tokenizer(cls, **kwargs)
+        raise TypeError(f"{cls.__name__} cannot be loaded from a preset.")

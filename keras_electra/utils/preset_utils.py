@@ -64,6 +64,20 @@ def resolve_preset(preset):
     )
 
 
+def get_preset_loader(preset):
+    """The keras-hub `PresetLoader` that reads `preset`, whatever its format.
+
+    The one place the library reaches into `keras_electra.conversion`, and
+    lazily: the loaders build models, so `models/` cannot import them at
+    module level.
+    """
+    from keras_electra.conversion.preset_loader import (
+        get_preset_loader as loader_for,
+    )
+
+    return loader_for(preset)
+
+
 def preset_has_file(preset, filename):
     """True when a local preset folder holds `filename`.
 

@@ -16,21 +16,24 @@ A resumed run restores weights, optimizer state, step count, random seeds
 and data position (the data order is a function of the seed, and the
 pipeline skips the batches already seen), so an interrupted-and-resumed run
 ends with the same weights as an uninterrupted one.
+
+Over 400 lines: the job and its argument checks, each with an error that
+says how to fix the input, kept together so the job reads top to bottom.
 """
 
-import glob
 import json
 import os
 import shutil
 
-import numpy as np
-
+from keras_electra.data import examples
+from keras_electra.data import shards
+from keras_electra.data.text import expand_inputs
+from keras_electra.data.vocabulary import learn_vocabulary
+from keras_electra.jobs import checkpoints
 from keras_electra.utils import preset_utils
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
-STATE_FILE = "state.json"
-TRAINING_STATE_FILE = "training_state.npz"
 
 
 class PretrainingError(ValueError):
@@ -96,7 +99,6 @@ def pretrain(
 
     from keras_electra.callbacks import PeriodicCheckpoint
     from keras_electra.callbacks import TrainingLog
-    from keras_electra.data import pretraining_data
     from keras_electra.utils.plotting import plot_discriminator_example
 
     settings = dict(
@@ -125,11 +127,11 @@ def pretrain(
 
         settings["corpus"] = [default_corpus_path(verbose=bool(verbose))]
     if settings["corpus"]:
-        pretraining_data.expand_inputs(settings["corpus"])  # clear errors
+        expand_inputs(settings["corpus"])  # clear errors
     tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
     if settings["shards"] is not None:
-        files = pretraining_data.shard_files(settings["shards"])
-        stored = pretraining_data.read_sequence_length(files)
+        files = shards.shard_files(settings["shards"])
+        stored = shards.read_sequence_length(files)
         if settings["sequence_length"] not in (None, stored):
             raise PretrainingError(
                 f"The shards in '{settings['shards']}' hold sequences of "
@@ -138,10 +140,12 @@ def pretrain(
                 "shards."
             )
         settings["sequence_length"] = stored
-    _write_json(os.path.join(output, RUN_FILE), settings)
+    checkpoints.write_json(os.path.join(output, RUN_FILE), settings)
 
     # --- model ---------------------------------------------------------
-    checkpoint = _latest_checkpoint(output, verbose) if resume else None
+    checkpoint = (
+        checkpoints.latest_checkpoint(output, verbose) if resume else None
+    )
     if checkpoint is not None:
         pretrainer, start_step, state = checkpoint
     else:
@@ -153,7 +157,7 @@ def pretrain(
         warmup_steps=settings["warmup_steps"],
     )
     if state is not None:
-        _restore_training_state(pretrainer, state)
+        checkpoints.restore_training_state(pretrainer, state)
     if start_step >= settings["steps"]:
         if verbose:
             print(f"The run in '{output}' already reached {start_step} steps.")
@@ -176,11 +180,13 @@ def pretrain(
     )
 
     def save(step):
-        _save_checkpoint(output, pretrainer, tokenizer, step, keep_checkpoints)
+        checkpoints.save_checkpoint(
+            output, pretrainer, tokenizer, step, keep_checkpoints
+        )
 
     callbacks = [
         keras.callbacks.LambdaCallback(
-            on_train_batch_begin=_RestoreGlobalRNG(state or {})
+            on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
         ),
         log,
         PeriodicCheckpoint(save, every, log=log),
@@ -201,7 +207,7 @@ def pretrain(
         verbose=0,
     )
     if log.nan_step is not None:
-        latest = _checkpoint_dirs(output)
+        latest = checkpoints.checkpoint_dirs(output)
         raise PretrainingError(
             f"The loss became NaN at step {log.nan_step}; training stopped. "
             f"The last good checkpoint is "
@@ -236,17 +242,15 @@ def pretrain(
 
 
 def _dataset(settings, tokenizer, on_decode_error, skip_batches):
-    """The run's training data, from shards or raw text, after `skip_batches`."""
-    from keras_electra.data import pretraining_data
-
+    """The run's training data (shards or raw text), after `skip_batches`."""
     if settings["shards"] is not None:
-        return pretraining_data.shard_dataset(
+        return shards.shard_dataset(
             settings["shards"],
             settings["batch_size"],
             seed=settings["seed"],
             skip_batches=skip_batches,
         )
-    return pretraining_data.text_dataset(
+    return examples.text_dataset(
         settings["corpus"],
         tokenizer,
         settings["batch_size"],
@@ -335,44 +339,6 @@ def _load_tokenizer(output, settings, on_decode_error, verbose):
     return ElectraTokenizer(vocabulary=learned)
 
 
-def learn_vocabulary(
-    inputs,
-    vocabulary_size,
-    output_file,
-    max_lines=200_000,
-    on_decode_error="stop",
-    lowercase=True,
-    strip_accents=True,
-):
-    """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus."""
-    import tensorflow as tf
-
-    from keras_electra.data.text import expand_inputs
-    from keras_electra.data.text import iter_documents
-    from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
-
-    lines = []
-    for document in iter_documents(
-        expand_inputs(inputs), on_decode_error=on_decode_error
-    ):
-        lines.extend(document)
-        if len(lines) >= max_lines:
-            break
-    if not lines:
-        raise PretrainingError("The corpus holds no text to learn from.")
-    dataset = tf.data.Dataset.from_tensor_slices(lines[:max_lines]).batch(1024)
-    tmp = f"{output_file}.tmp"
-    tokenizer = ElectraTokenizer.train(
-        dataset,
-        vocabulary_size,
-        lowercase=lowercase,
-        strip_accents=strip_accents,
-        output_file=tmp,
-    )
-    os.replace(tmp, output_file)
-    return tokenizer
-
-
 def _new_pretrainer(settings, tokenizer):
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
@@ -388,7 +354,7 @@ def _new_pretrainer(settings, tokenizer):
     has_weights = preset_utils.preset_has_file(
         preset, preset_utils.MODEL_WEIGHTS_FILE
     )
-    overrides = dict(tokenizer.special_token_ids(), seed=settings["seed"])
+    overrides = dict(tokenizer.pretrainer_token_ids(), seed=settings["seed"])
     if vocab_size != config["vocabulary_size"]:
         if has_weights:
             raise PretrainingError(
@@ -401,129 +367,21 @@ def _new_pretrainer(settings, tokenizer):
     return ElectraPretrainer.from_preset(preset, **overrides)
 
 
-def _checkpoint_dirs(output):
-    return sorted(glob.glob(os.path.join(output, "checkpoints", "ckpt-*")))
-
-
-def _save_checkpoint(output, pretrainer, tokenizer, step, keep):
-    import keras
-
-    path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
-    with preset_utils.atomic_directory(path) as tmp:
-        pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
-        arrays = {
-            key: keras.ops.convert_to_numpy(variable)
-            for key, variable in _training_state_variables(pretrainer)
-        }
-        arrays.update(_global_rng_state())
-        np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
-        _write_json(os.path.join(tmp, STATE_FILE), {"step": int(step)})
-    for old in _checkpoint_dirs(output)[:-keep] if keep else []:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _latest_checkpoint(output, verbose):
-    """Load the newest readable checkpoint, falling back to older ones."""
-    from keras_electra.models.electra_pretrainer import ElectraPretrainer
-
-    for path in reversed(_checkpoint_dirs(output)):
-        try:
-            with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
-                step = json.load(f)["step"]
-            pretrainer = ElectraPretrainer.from_preset(
-                os.path.join(path, "preset")
-            )
-            with np.load(os.path.join(path, TRAINING_STATE_FILE)) as data:
-                state = {k: data[k] for k in data.files}
-        except Exception as e:  # noqa: BLE001 - any unreadable file
-            print(
-                f"Warning: checkpoint '{path}' is unreadable "
-                f"({type(e).__name__}: {str(e)[:200]}); falling back to the "
-                "previous one."
-            )
-            continue
-        if verbose:
-            print(f"Resuming from {path} (step {step}).")
-        return pretrainer, step, state
-    if verbose:
-        print(f"No readable checkpoint in '{output}'; starting from step 0.")
-    return None
-
-
-def _training_state_variables(pretrainer):
-    """(key, variable) pairs a checkpoint stores besides the preset weights.
-
-    The optimizer's slots and step, and the model's non-trainable variables
-    (the seed states of masking, sampling and dropout).
-    """
-    pairs = [
-        (f"optimizer_{i:05d}", v)
-        for i, v in enumerate(pretrainer.optimizer.variables)
-    ]
-    pairs += [
-        (f"model_{i:05d}", v)
-        for i, v in enumerate(pretrainer.non_trainable_variables)
-    ]
-    return pairs
-
-
-def _restore_training_state(pretrainer, state):
-    pretrainer.optimizer.build(pretrainer.trainable_variables)
-    for key, variable in _training_state_variables(pretrainer):
-        variable.assign(state[key])
-
-
-class _RestoreGlobalRNG:
-    """Restores the global RNG right before the first resumed step.
-
-    Keras may run the model once when `fit` starts (to build it), which draws
-    from the global generator; restoring earlier would be undone by that.
-    """
-
-    def __init__(self, state):
-        self.state = state
-        self.done = False
-
-    def __call__(self, batch, logs=None):
-        if not self.done:
-            _restore_global_rng_state(self.state)
-            self.done = True
-
-
-def _global_rng_state():
-    """Random state that lives outside Keras' seed variables.
-
-    On PyTorch, Keras' dropout draws from torch's global generator (unless a
-    layer has an explicit seed), so a faithful resume must restore it too.
-    """
-    import keras
-
-    if keras.config.backend() != "torch":
-        return {}
-    import torch
-
-    return {"torch_rng_state": torch.get_rng_state().numpy()}
-
-
-def _restore_global_rng_state(state):
-    if "torch_rng_state" in state:
-        import torch
-
-        torch.set_rng_state(torch.from_numpy(state["torch_rng_state"]))
-
-
 def _describe(pretrainer, settings, start_step):
     import keras
 
     import keras_electra
 
     devices = _devices(keras.config.backend())
+    sharing = (
+        "embeddings shared" if pretrainer.tie_embeddings else "own embeddings"
+    )
     print(
         f"keras-electra {keras_electra.__version__} | backend "
         f"{keras.config.backend()} | devices: {devices}\n"
         f"Discriminator {pretrainer.discriminator.count_params():,} "
         f"parameters, generator {pretrainer.generator.count_params():,} "
-        f"({'embeddings shared' if pretrainer.tie_embeddings else 'own embeddings'})\n"
+        f"({sharing})\n"
         f"Steps {start_step} -> {settings['steps']}, batch "
         f"{settings['batch_size']} x {settings['sequence_length']} tokens, "
         f"checkpoint every {settings['checkpoint_every']} steps"
@@ -566,10 +424,3 @@ def _finish(output, pretrainer, tokenizer, step, history, verbose):
         if png:
             print(f"Training curves: {png}")
     return {"preset": final, "step": step, "history": history, "nan_step": None}
-
-
-def _write_json(path, value):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)

@@ -13,227 +13,29 @@ Task files:
   sentences.
 - qa: SQuAD JSON (v1.1 or v2.0), or CSV with columns question, context,
   answer, answer_start (empty answer: unanswerable).
+
+Over 400 lines: the job and its argument checks, each with an error that
+says how to fix the input, kept together so the job reads top to bottom.
 """
 
-import csv
 import json
 import os
 import time
 
 import numpy as np
 
-
-class TaskFileError(ValueError):
-    """A task file that cannot be read; the message names file and line."""
-
+from keras_electra.data.task_files import read_classification_file
+from keras_electra.data.task_files import read_qa_file
+from keras_electra.data.task_files import read_tagged_file
+from keras_electra.metrics.classification import classification_report
+from keras_electra.metrics.squad import exact_match
+from keras_electra.metrics.squad import f1_score
+from keras_electra.utils.plotting import plot_confusion_matrix
 
 # --- readers ------------------------------------------------------------------
 
 
-def _open(path):
-    if not os.path.isfile(path):
-        raise TaskFileError(f"'{path}' does not exist.")
-    if os.path.getsize(path) == 0:
-        raise TaskFileError(f"'{path}' is empty.")
-    return open(path, encoding="utf-8", newline="")
-
-
-def read_classification_file(
-    path,
-    text_column=None,
-    pair_column=None,
-    label_column="label",
-    num_classes=None,
-):
-    """`(texts, pairs or None, labels)` from a CSV/TSV file with a header."""
-    delimiter = "\t" if str(path).endswith((".tsv", ".tab")) else ","
-    with _open(path) as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        columns = reader.fieldnames or []
-        if label_column not in columns:
-            raise TaskFileError(
-                f"'{path}' has no column '{label_column}' (columns: "
-                f"{', '.join(columns) or 'none'}). Name the label column with "
-                "--label-column."
-            )
-        others = [c for c in columns if c != label_column]
-        text_column = text_column or (others[0] if others else None)
-        for name in (text_column, pair_column):
-            if name is not None and name not in columns:
-                raise TaskFileError(
-                    f"'{path}' has no column '{name}' (columns: "
-                    f"{', '.join(columns)})."
-                )
-        texts, pairs, labels = [], [], []
-        for line, row in enumerate(reader, start=2):
-            value = (row.get(label_column) or "").strip()
-            try:
-                label = float(value)
-            except ValueError:
-                raise TaskFileError(
-                    f"{path}, line {line}: label {value!r} is not a number."
-                ) from None
-            if num_classes != 1:
-                if (
-                    label != int(label)
-                    or label < 0
-                    or (num_classes is not None and label >= num_classes)
-                ):
-                    limit = f"[0, {num_classes})" if num_classes else ">= 0"
-                    raise TaskFileError(
-                        f"{path}, line {line}: label {value!r} is outside "
-                        f"the classes {limit}. Labels must be integers "
-                        "0..num_classes-1 (--num-classes)."
-                    )
-                label = int(label)
-            texts.append(row.get(text_column) or "")
-            if pair_column:
-                pairs.append(row.get(pair_column) or "")
-            labels.append(label)
-    if not texts:
-        raise TaskFileError(f"'{path}' has a header but no examples.")
-    return texts, (pairs if pair_column else None), labels
-
-
-def read_tagged_file(path):
-    """`(sentences, tags)` from a `word<TAB>tag` file (blank line = new
-    sentence)."""
-    sentences, tags = [], []
-    words, labels = [], []
-    with _open(path) as f:
-        for line_number, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if words:
-                    sentences.append(words)
-                    tags.append(labels)
-                    words, labels = [], []
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2 or not fields[0] or not fields[1].strip():
-                raise TaskFileError(
-                    f"{path}, line {line_number}: expected 'word<TAB>tag', "
-                    f"found {line!r}."
-                )
-            words.append(fields[0])
-            labels.append(fields[1].strip())
-    if words:
-        sentences.append(words)
-        tags.append(labels)
-    if not sentences:
-        raise TaskFileError(f"'{path}' holds no sentences.")
-    return sentences, tags
-
-
-def read_qa_file(path):
-    """`(questions, contexts, answers)`; answers are lists of
-    `(text, start_char)` (empty for unanswerable questions)."""
-    questions, contexts, answers = [], [], []
-    if str(path).endswith(".json"):
-        with _open(path) as f:
-            try:
-                data = json.load(f)["data"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise TaskFileError(
-                    f"'{path}' is not SQuAD JSON (a 'data' list of articles "
-                    f"with paragraphs and qas): {e}"
-                ) from None
-        for article in data:
-            for paragraph in article.get("paragraphs", []):
-                for qa in paragraph.get("qas", []):
-                    questions.append(qa["question"])
-                    contexts.append(paragraph["context"])
-                    answers.append(
-                        [
-                            (a["text"], int(a["answer_start"]))
-                            for a in (
-                                [] if qa.get("is_impossible") else qa["answers"]
-                            )
-                        ]
-                    )
-    else:
-        delimiter = "\t" if str(path).endswith(".tsv") else ","
-        with _open(path) as f:
-            reader = csv.DictReader(f, delimiter=delimiter)
-            needed = {"question", "context", "answer", "answer_start"}
-            missing = needed - set(reader.fieldnames or [])
-            if missing:
-                raise TaskFileError(
-                    f"'{path}' lacks the column(s) {', '.join(sorted(missing))}"
-                    " (a QA CSV has question, context, answer, answer_start)."
-                )
-            for line, row in enumerate(reader, start=2):
-                questions.append(row["question"])
-                contexts.append(row["context"])
-                if row["answer"]:
-                    try:
-                        start = int(row["answer_start"])
-                    except ValueError:
-                        raise TaskFileError(
-                            f"{path}, line {line}: answer_start "
-                            f"{row['answer_start']!r} is not an integer."
-                        ) from None
-                    answers.append([(row["answer"], start)])
-                else:
-                    answers.append([])
-    if not questions:
-        raise TaskFileError(f"'{path}' holds no questions.")
-    return questions, contexts, answers
-
-
 # --- metrics ------------------------------------------------------------------
-
-
-def classification_report(labels, predictions, num_classes):
-    """Accuracy, macro F1 and the confusion matrix (rows: true labels)."""
-    labels = np.asarray(labels)
-    predictions = np.asarray(predictions)
-    matrix = np.zeros((num_classes, num_classes), "int64")
-    np.add.at(matrix, (labels, predictions), 1)
-    f1s = []
-    for c in range(num_classes):
-        tp = matrix[c, c]
-        precision = tp / max(1, matrix[:, c].sum())
-        recall = tp / max(1, matrix[c, :].sum())
-        f1s.append(
-            0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
-        )
-    return {
-        "accuracy": float((labels == predictions).mean()),
-        "macro_f1": float(np.mean(f1s)),
-        "confusion_matrix": matrix.tolist(),
-    }
-
-
-def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
-    """Save a confusion-matrix PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    size = max(4, 0.5 * len(class_names) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=90)
-    ax.set_yticks(range(len(class_names)), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    if len(class_names) <= 12:
-        for (i, j), value in np.ndenumerate(matrix):
-            ax.text(
-                j,
-                i,
-                str(value),
-                ha="center",
-                va="center",
-                color="white" if value > matrix.max() / 2 else "black",
-            )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # --- the job ------------------------------------------------------------------
@@ -269,7 +71,8 @@ def finetune(
         output: optional folder for the fine-tuned preset, `metrics.json`
             and, for classification, `confusion_matrix.png`.
         load_weights: False fine-tunes the same architecture from random
-            weights (the baseline of `benchmarks/finetune_pretrained_vs_random.py`).
+            weights (the baseline of
+            `benchmarks/finetune_pretrained_vs_random.py`).
 
     Returns: a dict of test metrics (and the run's sizes and timings).
     """
@@ -405,23 +208,20 @@ def _classify(
         test, text_column, pair_column, label_column, num_classes
     )
     index = _subsample(rng, len(texts), max_train_examples)
-    preprocessor = keras_electra.ElectraClassifierPreprocessor(
-        tokenizer, sequence_length=sequence_length
-    )
 
-    def features(texts, pairs):
-        return preprocessor(x=texts if pairs is None else (texts, pairs))
+    def raw(texts, pairs):
+        # The task's own preprocessor packs raw strings (or pairs).
+        texts = np.asarray(texts)
+        return texts if pairs is None else (texts, np.asarray(pairs))
 
-    x = features(
-        [texts[i] for i in index],
-        None if pairs is None else [pairs[i] for i in index],
-    )
     y = np.asarray(labels, "float32" if num_classes == 1 else "int32")[index]
-    model = keras_electra.ElectraClassifier.from_preset(
+    model = keras_electra.ElectraTextClassifier.from_preset(
         path,
         num_classes=num_classes,
         load_weights=load_weights,
-        preprocessor=None,
+        preprocessor=keras_electra.ElectraTextClassifierPreprocessor(
+            tokenizer, sequence_length=sequence_length
+        ),
     )
     _compile(
         model,
@@ -430,17 +230,17 @@ def _classify(
         layerwise_decay,
     )
     model.fit(
-        x,
+        raw(
+            [texts[i] for i in index],
+            None if pairs is None else [pairs[i] for i in index],
+        ),
         y,
         batch_size=batch_size,
         epochs=epochs,
         shuffle=True,
         verbose=verbose,
     )
-    out = model.predict(
-        features(test_texts, test_pairs), batch_size=64, verbose=0
-    )
-    model.preprocessor = preprocessor  # saved with it: raw strings in
+    out = model.predict(raw(test_texts, test_pairs), batch_size=64, verbose=0)
     result = {
         "train_examples": int(len(index)),
         "test_examples": len(test_texts),
@@ -550,12 +350,6 @@ def _qa(
     verbose,
 ):
     import keras_electra
-    from keras_electra.models.electra_question_answerer_preprocessor import (
-        exact_match,
-    )
-    from keras_electra.models.electra_question_answerer_preprocessor import (
-        f1_score,
-    )
 
     questions, contexts, answers = read_qa_file(train)
     test_questions, test_contexts, test_answers = read_qa_file(test)

@@ -7,7 +7,9 @@ from keras_electra.utils.preset_mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraClassifierPreprocessor(PresetMixin, TextClassifierPreprocessor):
+class ElectraTextClassifierPreprocessor(
+    PresetMixin, TextClassifierPreprocessor
+):
     """Raw sentences (or sentence pairs) to ELECTRA inputs.
 
     keras-hub's `TextClassifierPreprocessor` with our tokenizer: tokenize,
@@ -27,7 +29,7 @@ class ElectraClassifierPreprocessor(PresetMixin, TextClassifierPreprocessor):
     tokenizer = keras_electra.ElectraTokenizer(
         vocabulary=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]
     )
-    preprocessor = keras_electra.ElectraClassifierPreprocessor(
+    preprocessor = keras_electra.ElectraTextClassifierPreprocessor(
         tokenizer, sequence_length=8
     )
     x = preprocessor(x=(["a b"], ["b"]))
@@ -47,3 +49,10 @@ class ElectraClassifierPreprocessor(PresetMixin, TextClassifierPreprocessor):
             truncate=truncate,
             **kwargs,
         )
+
+
+# The earlier name, kept for code and saved models that use it.
+ElectraClassifierPreprocessor = ElectraTextClassifierPreprocessor
+keras.saving.get_custom_objects()[
+    "keras_electra>ElectraClassifierPreprocessor"
+] = ElectraTextClassifierPreprocessor

@@ -1,17 +1,21 @@
 import keras
-import numpy as np
+from keras_hub.models import TextClassifier
 
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_classifier_preprocessor import (
-    ElectraClassifierPreprocessor,
-)
-from keras_electra.models.electra_finetuning_task import ElectraFinetuningTask
+from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
+from keras_electra.models.electra_finetuning_task import check_labels
 from keras_electra.models.electra_finetuning_task import dropout_and_dense
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
+from keras_electra.models.electra_text_classifier_preprocessor import (
+    ElectraTextClassifierPreprocessor,
+)
+from keras_electra.utils.preset_mixin import PresetMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraClassifier(ElectraFinetuningTask):
+class ElectraTextClassifier(
+    PresetMixin, ElectraFinetuningMixin, TextClassifier
+):
     """Sentence (pair) classification or regression with ELECTRA's GLUE head.
 
     The head of Google's reference: the final hidden state of [CLS], dropout
@@ -20,11 +24,16 @@ class ElectraClassifier(ElectraFinetuningTask):
     GELU layer first). With `num_classes=1` it is a regressor (STS-B style)
     trained with mean squared error.
 
+    A keras-hub `TextClassifier`: with a preprocessor it takes raw strings
+    (or pairs) in `fit`, `evaluate` and `predict`, and `from_preset` builds
+    both from any preset `keras_electra` reads. `ElectraClassifier` is the
+    same class under its earlier name.
+
     Args:
         backbone: `keras_electra.ElectraBackbone` (the pre-trained
             discriminator's).
         num_classes: number of classes, or 1 for regression.
-        preprocessor: optional `ElectraClassifierPreprocessor`; with it the
+        preprocessor: optional `ElectraTextClassifierPreprocessor`; with it the
             model takes raw strings.
         dropout: dropout on the [CLS] vector.
 
@@ -37,7 +46,7 @@ class ElectraClassifier(ElectraFinetuningTask):
         vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=16,
         intermediate_dim=32, max_sequence_length=16,
     )
-    classifier = keras_electra.ElectraClassifier(backbone, num_classes=3)
+    classifier = keras_electra.ElectraTextClassifier(backbone, num_classes=3)
     x = {
         "token_ids": np.array([[2, 7, 8, 3, 0]]),
         "segment_ids": np.zeros((1, 5), "int32"),
@@ -50,7 +59,7 @@ class ElectraClassifier(ElectraFinetuningTask):
     """
 
     backbone_cls = ElectraBackbone
-    preprocessor_cls = ElectraClassifierPreprocessor
+    preprocessor_cls = ElectraTextClassifierPreprocessor
 
     def __init__(
         self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs
@@ -102,22 +111,8 @@ class ElectraClassifier(ElectraFinetuningTask):
         return config
 
 
-def check_labels(y, num_classes, where="labels"):
-    """Raise a clear error for class labels outside [0, num_classes)."""
-    if y is None or num_classes == 1:
-        return
-    try:
-        labels = np.asarray(y)
-    except Exception:
-        return  # tensors of a backend; checked by the data readers
-    if labels.dtype.kind not in "iuf" or labels.size == 0:
-        return
-    bad = (labels < 0) | (labels >= num_classes) | (labels != np.round(labels))
-    if np.any(bad):
-        index = int(np.flatnonzero(bad.reshape(-1))[0])
-        raise ValueError(
-            f"The {where} must be integers in [0, {num_classes}); found "
-            f"{labels.reshape(-1)[index].item()!r} at position {index}. Set "
-            "`num_classes` to the number of classes, or map labels to "
-            "0..num_classes-1."
-        )
+# The earlier name, kept for code and saved models that use it.
+ElectraClassifier = ElectraTextClassifier
+keras.saving.get_custom_objects()["keras_electra>ElectraClassifier"] = (
+    ElectraTextClassifier
+)

@@ -1,0 +1,342 @@
+"""keras-hub `PresetLoader`s: one `from_preset` path for every format.
+
+keras-hub's base classes load through a loader chosen by the preset's format
+(`keras_hub.src.utils.preset_utils.get_preset_loader`): `load_backbone`,
+`load_task`, `load_preprocessor`, `load_tokenizer`. `get_preset_loader`
+below does the same for the formats ELECTRA checkpoints come in, and every
+keras-electra class's `from_preset` (`utils.preset_mixin.PresetMixin`) calls
+it:
+
+- a built-in name or a keras-electra preset folder:
+  `ElectraKerasPresetLoader`;
+- a transformers folder (`config.json` with `model_type`) or `hf://`
+  handle: `TransformersPresetLoader`;
+- a folder with transformers `discriminator/` and `generator/`, or a Google
+  TF1 checkpoint (`model.ckpt-*`): `PairPresetLoader`;
+- a keras-hub `ElectraBackbone` preset: `KerasHubPresetLoader`.
+
+Fine-tuning tasks on a converted checkpoint get the converted encoder and a
+preprocessor on the checkpoint's vocabulary (keras-hub's
+`PresetLoader.load_task`); the towers and the pretrainer get their heads.
+"""
+
+import inspect
+import os
+
+from keras_hub.src.utils.preset_utils import KerasPresetLoader
+from keras_hub.src.utils.preset_utils import PresetLoader
+
+from keras_electra.conversion import keras_hub_preset
+from keras_electra.conversion import tf1_checkpoint
+from keras_electra.conversion import transformers_checkpoint
+from keras_electra.conversion.state_dict import CheckpointError
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_discriminator import ElectraDiscriminator
+from keras_electra.models.electra_generator import ElectraGenerator
+from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
+from keras_electra.models.electra_pretrainer import ElectraPretrainer
+from keras_electra.utils import preset_utils
+
+TOWERS = ("discriminator", "generator")
+
+
+def detect_format(preset):
+    """ "keras", "transformers", "transformers-pair", "tf1" or "keras-hub".
+
+    Raises a `ValueError` that lists the built-in presets for a name that is
+    neither a built-in preset nor a readable checkpoint.
+    """
+    if isinstance(preset, (str, os.PathLike)):
+        preset = os.fspath(preset)
+        if preset in preset_utils.builtin_presets():
+            return "keras"
+        local = "://" not in preset
+        has_config = not local or os.path.isfile(
+            os.path.join(preset, preset_utils.CONFIG_FILE)
+        )
+        if local and not has_config:
+            if all(
+                os.path.isfile(os.path.join(preset, t, "config.json"))
+                for t in TOWERS
+            ):
+                return "transformers-pair"
+            if os.path.isdir(preset) or os.path.isfile(preset + ".index"):
+                try:
+                    tf1_checkpoint.checkpoint_prefix(preset)
+                    return "tf1"
+                except CheckpointError:
+                    pass
+    # Checks the name or folder and says what is wrong with it.
+    preset = preset_utils.resolve_preset(preset)
+    config = transformers_checkpoint.read_folder_config(preset) or {}
+    if "model_type" in config or "architectures" in config:
+        return "transformers"
+    if config.get("registered_name") == keras_hub_preset.KERAS_HUB_CLASS:
+        return "keras-hub"
+    return "keras"
+
+
+def get_preset_loader(preset):
+    """The loader for `preset`, whatever its format."""
+    fmt = detect_format(preset)
+    preset = os.fspath(preset)
+    if fmt == "keras":
+        preset = preset_utils.resolve_preset(preset)
+        config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)
+        return ElectraKerasPresetLoader(preset, config)
+    if fmt == "transformers":
+        return TransformersPresetLoader(preset, None)
+    if fmt == "keras-hub":
+        return KerasHubPresetLoader(preset, None)
+    return PairPresetLoader(preset, None, fmt)
+
+
+def check_pretrainer_overrides(cls, kwargs):
+    """Refuse `from_preset` arguments the pretrainer does not take."""
+    allowed = set(inspect.signature(cls.__init__).parameters) - {
+        "self",
+        "generator",
+        "discriminator",
+        "kwargs",
+    }
+    allowed |= set(SHARED_BACKBONE_ARGS) | {"dtype", "name"}
+    unknown = sorted(set(kwargs) - allowed)
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) {', '.join(unknown)} for "
+            f"{cls.__name__}.from_preset. Accepted: "
+            f"{', '.join(sorted(allowed))}."
+        )
+
+
+class ElectraKerasPresetLoader(KerasPresetLoader):
+    """keras-hub's loader for our own preset folders, with three additions.
+
+    Built-in presets hold configurations only, so weights are loaded only
+    where the folder has them. A pre-training preset's towers load as
+    `ElectraDiscriminator` / `ElectraGenerator` with their heads. And a
+    pretrainer refuses overrides that cannot apply to its saved weights.
+    """
+
+    def _has_weights(self):
+        return preset_utils.preset_has_file(
+            self.preset, preset_utils.MODEL_WEIGHTS_FILE
+        )
+
+    def _task_class(self):
+        if not preset_utils.preset_has_file(
+            self.preset, preset_utils.TASK_CONFIG_FILE
+        ):
+            return None
+        config = preset_utils.load_json(
+            self.preset, preset_utils.TASK_CONFIG_FILE
+        )
+        return config.get("class_name"), config
+
+    def load_backbone(self, cls, load_weights, **kwargs):
+        load_weights = load_weights and self._has_weights()
+        return super().load_backbone(cls, load_weights, **kwargs)
+
+    def load_tokenizer(self, cls, config_file=None, **kwargs):
+        config_file = config_file or preset_utils.TOKENIZER_CONFIG_FILE
+        if not preset_utils.preset_has_file(self.preset, config_file):
+            raise ValueError(
+                f"The preset '{self.preset}' has no tokenizer "
+                f"({config_file}). Built-in presets hold none: pass a "
+                "vocabulary file (`--vocab`) or learn one with "
+                "`keras-electra vocab`."
+            )
+        return super().load_tokenizer(cls, config_file, **kwargs)
+
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        load_weights = load_weights and self._has_weights()
+        stored = self._task_class()
+        if issubclass(cls, ElectraPretrainer):
+            return self._load_pretrainer(cls, stored, load_weights, kwargs)
+        if (
+            cls in (ElectraDiscriminator, ElectraGenerator)
+            and stored is not None
+            and stored[0] == ElectraPretrainer.__name__
+        ):
+            pretrainer = self._load_pretrainer(
+                ElectraPretrainer,
+                stored,
+                load_weights,
+                {"dtype": kwargs.pop("dtype", None)},
+            )
+            tower = getattr(pretrainer, cls.__name__[len("Electra") :].lower())
+            return tower
+        return super().load_task(cls, load_weights, load_task_weights, **kwargs)
+
+    def _load_pretrainer(self, cls, stored, load_weights, kwargs):
+        if stored is None:
+            raise ValueError(
+                f"The preset '{self.preset}' holds a backbone only (no "
+                f"{preset_utils.TASK_CONFIG_FILE}), so it has no generator "
+                "to pre-train with. Load it with "
+                "`ElectraBackbone.from_preset`, or start from a built-in "
+                "preset such as 'electra_small'."
+            )
+        class_name, config = stored
+        if class_name != cls.__name__:
+            raise ValueError(
+                f"The preset '{self.preset}' holds a {class_name}, not an "
+                f"{cls.__name__}."
+            )
+        check_pretrainer_overrides(cls, kwargs)
+        has_weights = load_weights and preset_utils.preset_has_file(
+            self.preset, preset_utils.TASK_WEIGHTS_FILE
+        )
+        resized = sorted(set(kwargs) & set(SHARED_BACKBONE_ARGS[:4]))
+        if has_weights and resized:
+            raise ValueError(
+                f"Cannot change {', '.join(resized)} while loading the "
+                f"weights of '{self.preset}': the saved weights have the "
+                "stored shapes. Pass `load_weights=False` to start from "
+                "random weights with the new sizes."
+            )
+        stored_tie = config["config"].get("tie_embeddings", True)
+        if has_weights and kwargs.get("tie_embeddings", stored_tie) != (
+            stored_tie
+        ):
+            raise ValueError(
+                f"Cannot change tie_embeddings (stored: {stored_tie}) while "
+                f"loading the weights of '{self.preset}': the saved towers "
+                f"{'share one' if stored_tie else 'have separate'} "
+                "embedding block(s). Pass `load_weights=False` to start "
+                "from random weights."
+            )
+        return super().load_task(cls, load_weights, True, **kwargs)
+
+
+class _ConvertedPresetLoader(PresetLoader):
+    """Shared parts of the loaders for checkpoints of other libraries."""
+
+    def check_backbone_class(self):
+        return ElectraBackbone
+
+    def load_tokenizer(self, cls, config_file=None, **kwargs):
+        tokenizer = self._tokenizer()
+        if tokenizer is None:
+            raise CheckpointError(
+                f"'{self.preset}' holds no vocabulary (vocab.txt), so no "
+                "tokenizer can be built from it. Pass one: "
+                "`ElectraTokenizer(vocabulary='vocab.txt')`."
+            )
+        return tokenizer
+
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        """A fine-tuning task: the converted encoder, a new head and a
+        preprocessor on the checkpoint's vocabulary (keras-hub's way)."""
+        if (
+            "preprocessor" not in kwargs
+            and cls.preprocessor_cls is not None
+            and self._tokenizer() is None
+        ):
+            kwargs["preprocessor"] = None
+        return super().load_task(cls, load_weights, load_task_weights, **kwargs)
+
+
+class TransformersPresetLoader(_ConvertedPresetLoader):
+    """One transformers ELECTRA folder (or `hf://` handle).
+
+    `ElectraForPreTraining` folders give a discriminator,
+    `ElectraForMaskedLM` a generator, any of them (and `ElectraModel`) a
+    backbone. A pretrainer needs both towers: a pair folder.
+    """
+
+    def _tokenizer(self):
+        return transformers_checkpoint.tokenizer_from_folder(self.preset)
+
+    def load_backbone(self, cls, load_weights, **kwargs):
+        return transformers_checkpoint.load_model(
+            self.preset, "backbone", load_weights=load_weights, **kwargs
+        )
+
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        if issubclass(cls, ElectraPretrainer):
+            raise CheckpointError(
+                f"'{self.preset}' holds a single transformers model. A "
+                "pretrainer needs both towers: use keras_electra.conversion"
+                ".load_transformers(discriminator, generator), or "
+                "`keras-electra convert`, or a folder with discriminator/ "
+                "and generator/ subfolders."
+            )
+        if cls in (ElectraDiscriminator, ElectraGenerator):
+            kind = cls.__name__[len("Electra") :].lower()
+            return transformers_checkpoint.load_model(
+                self.preset, kind, load_weights=load_weights, **kwargs
+            )
+        return super().load_task(cls, load_weights, load_task_weights, **kwargs)
+
+
+class PairPresetLoader(_ConvertedPresetLoader):
+    """Both towers: transformers `discriminator/` + `generator/`, or TF1."""
+
+    def __init__(self, preset, config, fmt):
+        super().__init__(preset, config)
+        self.fmt = fmt
+        self._converted = None
+
+    def _convert(self, load_weights=True, **kwargs):
+        if self.fmt == "tf1":
+            # A TF1 checkpoint has no config: the weights give the sizes.
+            return tf1_checkpoint.load_pretrainer(self.preset, **kwargs)
+        return transformers_checkpoint.load_pretrainer(
+            os.path.join(self.preset, "discriminator"),
+            os.path.join(self.preset, "generator"),
+            load_weights=load_weights,
+            **kwargs,
+        )
+
+    def _tokenizer(self):
+        if self.fmt == "tf1":
+            return self._pair()[1]
+        return transformers_checkpoint.tokenizer_from_folder(
+            os.path.join(self.preset, "discriminator")
+        )
+
+    def _pair(self, load_weights=True, dtype=None):
+        # Converted once per loader for the default case (a task built from
+        # a pair asks for the backbone and the tokenizer separately).
+        if dtype is not None or not load_weights:
+            return self._convert(load_weights, dtype=dtype)
+        if self._converted is None:
+            self._converted = self._convert()
+        return self._converted
+
+    def load_backbone(self, cls, load_weights, dtype=None, **kwargs):
+        return self._pair(load_weights, dtype)[0].backbone
+
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        if issubclass(cls, ElectraPretrainer):
+            check_pretrainer_overrides(cls, kwargs)
+            return self._convert(load_weights, **kwargs)[0]
+        if cls in (ElectraDiscriminator, ElectraGenerator):
+            pretrainer = self._pair(load_weights, kwargs.get("dtype"))[0]
+            return getattr(pretrainer, cls.__name__[len("Electra") :].lower())
+        return super().load_task(cls, load_weights, load_task_weights, **kwargs)
+
+
+class KerasHubPresetLoader(_ConvertedPresetLoader):
+    """A keras-hub `ElectraBackbone` preset: an encoder, no heads."""
+
+    def _tokenizer(self):
+        return keras_hub_preset.load_tokenizer(self.preset)
+
+    def load_backbone(self, cls, load_weights, **kwargs):
+        return keras_hub_preset.load_backbone(
+            self.preset, load_weights=load_weights, **kwargs
+        )
+
+    def load_task(self, cls, load_weights, load_task_weights, **kwargs):
+        if issubclass(cls, (ElectraPretrainer, ElectraGenerator)):
+            raise CheckpointError(
+                f"'{self.preset}' is a keras-hub ElectraBackbone preset, "
+                "which holds no generator head."
+            )
+        if cls is ElectraDiscriminator:
+            return keras_hub_preset.load_discriminator(
+                self.preset, load_weights=load_weights, **kwargs
+            )
+        return super().load_task(cls, load_weights, load_task_weights, **kwargs)

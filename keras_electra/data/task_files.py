@@ -1,0 +1,169 @@
+"""Reading fine-tuning task files, with errors that name file and line.
+
+- classify: CSV or TSV with a header; the text column (default: the first
+  column that is not the label), an optional second text column for sentence
+  pairs, and an integer label column (default "label").
+- tag: CoNLL style, one `word<TAB>tag` per line, a blank line between
+  sentences.
+- qa: SQuAD JSON (v1.1 or v2.0), or CSV with columns question, context,
+  answer, answer_start (empty answer: unanswerable).
+"""
+
+import csv
+import json
+import os
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be read; the message names file and line."""
+
+
+def _open(path):
+    if not os.path.isfile(path):
+        raise TaskFileError(f"'{path}' does not exist.")
+    if os.path.getsize(path) == 0:
+        raise TaskFileError(f"'{path}' is empty.")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_classification_file(
+    path,
+    text_column=None,
+    pair_column=None,
+    label_column="label",
+    num_classes=None,
+):
+    """`(texts, pairs or None, labels)` from a CSV/TSV file with a header."""
+    delimiter = "\t" if str(path).endswith((".tsv", ".tab")) else ","
+    with _open(path) as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        columns = reader.fieldnames or []
+        if label_column not in columns:
+            raise TaskFileError(
+                f"'{path}' has no column '{label_column}' (columns: "
+                f"{', '.join(columns) or 'none'}). Name the label column with "
+                "--label-column."
+            )
+        others = [c for c in columns if c != label_column]
+        text_column = text_column or (others[0] if others else None)
+        for name in (text_column, pair_column):
+            if name is not None and name not in columns:
+                raise TaskFileError(
+                    f"'{path}' has no column '{name}' (columns: "
+                    f"{', '.join(columns)})."
+                )
+        texts, pairs, labels = [], [], []
+        for line, row in enumerate(reader, start=2):
+            value = (row.get(label_column) or "").strip()
+            try:
+                label = float(value)
+            except ValueError:
+                raise TaskFileError(
+                    f"{path}, line {line}: label {value!r} is not a number."
+                ) from None
+            if num_classes != 1:
+                if (
+                    label != int(label)
+                    or label < 0
+                    or (num_classes is not None and label >= num_classes)
+                ):
+                    limit = f"[0, {num_classes})" if num_classes else ">= 0"
+                    raise TaskFileError(
+                        f"{path}, line {line}: label {value!r} is outside "
+                        f"the classes {limit}. Labels must be integers "
+                        "0..num_classes-1 (--num-classes)."
+                    )
+                label = int(label)
+            texts.append(row.get(text_column) or "")
+            if pair_column:
+                pairs.append(row.get(pair_column) or "")
+            labels.append(label)
+    if not texts:
+        raise TaskFileError(f"'{path}' has a header but no examples.")
+    return texts, (pairs if pair_column else None), labels
+
+
+def read_tagged_file(path):
+    """`(sentences, tags)` from a `word<TAB>tag` file (blank line = new
+    sentence)."""
+    sentences, tags = [], []
+    words, labels = [], []
+    with _open(path) as f:
+        for line_number, line in enumerate(f, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                if words:
+                    sentences.append(words)
+                    tags.append(labels)
+                    words, labels = [], []
+                continue
+            fields = line.split("\t")
+            if len(fields) != 2 or not fields[0] or not fields[1].strip():
+                raise TaskFileError(
+                    f"{path}, line {line_number}: expected 'word<TAB>tag', "
+                    f"found {line!r}."
+                )
+            words.append(fields[0])
+            labels.append(fields[1].strip())
+    if words:
+        sentences.append(words)
+        tags.append(labels)
+    if not sentences:
+        raise TaskFileError(f"'{path}' holds no sentences.")
+    return sentences, tags
+
+
+def read_qa_file(path):
+    """`(questions, contexts, answers)`; answers are lists of
+    `(text, start_char)` (empty for unanswerable questions)."""
+    questions, contexts, answers = [], [], []
+    if str(path).endswith(".json"):
+        with _open(path) as f:
+            try:
+                data = json.load(f)["data"]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise TaskFileError(
+                    f"'{path}' is not SQuAD JSON (a 'data' list of articles "
+                    f"with paragraphs and qas): {e}"
+                ) from None
+        for article in data:
+            for paragraph in article.get("paragraphs", []):
+                for qa in paragraph.get("qas", []):
+                    questions.append(qa["question"])
+                    contexts.append(paragraph["context"])
+                    answers.append(
+                        [
+                            (a["text"], int(a["answer_start"]))
+                            for a in (
+                                [] if qa.get("is_impossible") else qa["answers"]
+                            )
+                        ]
+                    )
+    else:
+        delimiter = "\t" if str(path).endswith(".tsv") else ","
+        with _open(path) as f:
+            reader = csv.DictReader(f, delimiter=delimiter)
+            needed = {"question", "context", "answer", "answer_start"}
+            missing = needed - set(reader.fieldnames or [])
+            if missing:
+                raise TaskFileError(
+                    f"'{path}' lacks the column(s) {', '.join(sorted(missing))}"
+                    " (a QA CSV has question, context, answer, answer_start)."
+                )
+            for line, row in enumerate(reader, start=2):
+                questions.append(row["question"])
+                contexts.append(row["context"])
+                if row["answer"]:
+                    try:
+                        start = int(row["answer_start"])
+                    except ValueError:
+                        raise TaskFileError(
+                            f"{path}, line {line}: answer_start "
+                            f"{row['answer_start']!r} is not an integer."
+                        ) from None
+                    answers.append([(row["answer"], start)])
+                else:
+                    answers.append([])
+    if not questions:
+        raise TaskFileError(f"'{path}' holds no questions.")
+    return questions, contexts, answers

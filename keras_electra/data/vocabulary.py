@@ -1,0 +1,42 @@
+"""Learning a WordPiece vocabulary from a corpus."""
+
+import os
+
+from keras_electra.data.text import CorpusError
+from keras_electra.data.text import expand_inputs
+from keras_electra.data.text import iter_documents
+from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+
+
+def learn_vocabulary(
+    inputs,
+    vocabulary_size,
+    output_file,
+    max_lines=200_000,
+    on_decode_error="stop",
+    lowercase=True,
+    strip_accents=True,
+):
+    """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus."""
+    import tensorflow as tf
+
+    lines = []
+    for document in iter_documents(
+        expand_inputs(inputs), on_decode_error=on_decode_error
+    ):
+        lines.extend(document)
+        if len(lines) >= max_lines:
+            break
+    if not lines:
+        raise CorpusError("The corpus holds no text to learn from.")
+    dataset = tf.data.Dataset.from_tensor_slices(lines[:max_lines]).batch(1024)
+    tmp = f"{output_file}.tmp"
+    tokenizer = ElectraTokenizer.from_texts(
+        dataset,
+        vocabulary_size,
+        lowercase=lowercase,
+        strip_accents=strip_accents,
+        output_file=tmp,
+    )
+    os.replace(tmp, output_file)
+    return tokenizer

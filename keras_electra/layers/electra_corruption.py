@@ -1,0 +1,130 @@
+import keras
+from keras import ops
+
+from keras_electra.models import electra_masking
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraCorruption(keras.layers.Layer):
+    """ELECTRA's in-graph corruption as a layer: masking, then replacement.
+
+    One seed generator drives both steps, so a checkpoint's seed state
+    restores the exact corruption sequence. `mask` selects the positions to
+    predict and writes [MASK] into 85% of them (`electra_masking.mask_tokens`);
+    `replace` samples the generator's guesses with Gumbel-max (no gradient)
+    and writes them into the original sequence, labelling what changed
+    (`electra_masking.gumbel_sample`, `replace_tokens`). `call(..., step=)`
+    runs one of the two, so the pretrainer's functional graph can hold the
+    generator between them.
+
+    Args:
+        mask_rate: float. Fraction of real tokens to predict.
+        max_predictions: int or None. Static prediction slots; None means
+            `int((mask_rate + 0.005) * sequence_length)`.
+        mask_token_rate: float. Fraction of selected positions made [MASK].
+        temperature: float. Generator sampling temperature.
+        mask_token_id: int. Id of [MASK].
+        special_token_ids: list of ints. Ids never selected.
+        seed: int or None. Seed of the corruption.
+    """
+
+    def __init__(
+        self,
+        mask_rate=0.15,
+        max_predictions=None,
+        mask_token_rate=0.85,
+        temperature=1.0,
+        mask_token_id=103,
+        special_token_ids=(101, 102, 103, 0),
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.mask_rate = mask_rate
+        self.max_predictions = max_predictions
+        self.mask_token_rate = mask_token_rate
+        self.temperature = temperature
+        self.mask_token_id = mask_token_id
+        self.special_token_ids = [int(i) for i in special_token_ids]
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def num_slots(self, sequence_length):
+        """Prediction slots per sequence of length `sequence_length`."""
+        if self.max_predictions is not None:
+            return int(self.max_predictions)
+        return max(1, int((self.mask_rate + 0.005) * sequence_length))
+
+    def call(self, inputs, step="mask"):
+        if step == "mask":
+            return self.mask(*inputs)
+        return self.replace(*inputs)
+
+    def mask(self, token_ids, padding_mask):
+        length = ops.shape(token_ids)[1]
+        slots = self.num_slots(length if isinstance(length, int) else 512)
+        masked = electra_masking.mask_tokens(
+            token_ids,
+            padding_mask,
+            seed=self.seed_generator,
+            mask_rate=self.mask_rate,
+            max_predictions=slots,
+            mask_token_id=self.mask_token_id,
+            special_token_ids=self.special_token_ids,
+            mask_token_rate=self.mask_token_rate,
+        )
+        masked.pop("is_masked", None)
+        return masked
+
+    def replace(self, generator_logits, token_ids, positions, weights, mask):
+        # Sampling, softmax and losses run in float32 whatever the policy.
+        generator_logits = ops.cast(generator_logits, "float32")
+        sampled_ids = electra_masking.gumbel_sample(
+            generator_logits, self.seed_generator, self.temperature
+        )
+        corrupted_ids, labels = electra_masking.replace_tokens(
+            token_ids, positions, weights, sampled_ids, mask
+        )
+        return {
+            "generator_logits": generator_logits,
+            "sampled_ids": sampled_ids,
+            "corrupted_ids": corrupted_ids,
+            "replaced_labels": labels,
+        }
+
+    def compute_output_spec(self, inputs, step="mask"):
+        if step == "mask":
+            token_ids = inputs[0]
+            batch, length = token_ids.shape
+            slots = self.num_slots(length if length is not None else 512)
+            ids = keras.KerasTensor((batch, length), "int32")
+            slot = keras.KerasTensor((batch, slots), "int32")
+            return {
+                "masked_ids": ids,
+                "mask_positions": slot,
+                "mask_ids": slot,
+                "mask_weights": keras.KerasTensor((batch, slots), "float32"),
+            }
+        logits, token_ids = inputs[0], inputs[1]
+        return {
+            "generator_logits": keras.KerasTensor(logits.shape, "float32"),
+            "sampled_ids": keras.KerasTensor(logits.shape[:2], "int32"),
+            "corrupted_ids": keras.KerasTensor(token_ids.shape, "int32"),
+            "replaced_labels": keras.KerasTensor(token_ids.shape, "float32"),
+        }
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "mask_rate": self.mask_rate,
+                "max_predictions": self.max_predictions,
+                "mask_token_rate": self.mask_token_rate,
+                "temperature": self.temperature,
+                "mask_token_id": self.mask_token_id,
+                "special_token_ids": self.special_token_ids,
+                "seed": self.seed,
+            }
+        )
+        return config
