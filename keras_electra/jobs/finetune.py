@@ -5,14 +5,12 @@ This is what `keras-electra finetune` runs:
     keras-electra finetune --task classify --preset electra_run/preset \\
         --train train.csv --test test.csv --output polarity_run
 
-Task files:
-- classify: CSV or TSV with a header; the text column (default: the first
-  column that is not the label), an optional second text column for sentence
-  pairs, and an integer label column (default "label").
-- tag: CoNLL style, one `word<TAB>tag` per line, a blank line between
-  sentences.
-- qa: SQuAD JSON (v1.1 or v2.0), or CSV with columns question, context,
-  answer, answer_start (empty answer: unanswerable).
+Task files: see `keras_electra.data.task_files` (CSV/TSV with a header for
+classify, `word<TAB>tag` lines for tag, SQuAD JSON or CSV for qa).
+
+The classifier trains through its own preprocessor (raw strings into
+`fit`); the tagger and the question answerer are fed arrays their
+preprocessors make (QA windows change the number of rows).
 
 Over 400 lines: the job and its argument checks, each with an error that
 says how to fix the input, kept together so the job reads top to bottom.

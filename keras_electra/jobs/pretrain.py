@@ -21,7 +21,6 @@ Over 400 lines: the job and its argument checks, each with an error that
 says how to fix the input, kept together so the job reads top to bottom.
 """
 
-import json
 import os
 import shutil
 
@@ -30,6 +29,7 @@ from keras_electra.data import shards
 from keras_electra.data.text import expand_inputs
 from keras_electra.data.vocabulary import learn_vocabulary
 from keras_electra.jobs import checkpoints
+from keras_electra.jobs.run_config import RunConfig
 from keras_electra.utils import preset_utils
 
 RUN_FILE = "run.json"
@@ -101,7 +101,7 @@ def pretrain(
     from keras_electra.callbacks import TrainingLog
     from keras_electra.utils.plotting import plot_discriminator_example
 
-    settings = dict(
+    settings = RunConfig(
         preset=str(preset),
         shards=shards,
         corpus=_as_list(corpus),
@@ -116,31 +116,31 @@ def pretrain(
         seed=int(seed),
     )
     settings = _prepare_output(output, settings, resume, overwrite, verbose)
-    if settings["steps"] is None:
-        settings["steps"] = DEFAULT_STEPS
+    if settings.steps is None:
+        settings.steps = DEFAULT_STEPS
     _check_positive(settings)
-    keras.utils.set_random_seed(settings["seed"])
+    keras.utils.set_random_seed(settings.seed)
 
     # --- data source and tokenizer -------------------------------------
-    if settings["shards"] is None and not settings["corpus"]:
+    if settings.shards is None and not settings.corpus:
         from keras_electra.data.default_corpus import default_corpus_path
 
-        settings["corpus"] = [default_corpus_path(verbose=bool(verbose))]
-    if settings["corpus"]:
-        expand_inputs(settings["corpus"])  # clear errors
+        settings.corpus = [default_corpus_path(verbose=bool(verbose))]
+    if settings.corpus:
+        expand_inputs(settings.corpus)  # clear errors
     tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
-    if settings["shards"] is not None:
-        files = shards.shard_files(settings["shards"])
+    if settings.shards is not None:
+        files = shards.shard_files(settings.shards)
         stored = shards.read_sequence_length(files)
-        if settings["sequence_length"] not in (None, stored):
+        if settings.sequence_length not in (None, stored):
             raise PretrainingError(
-                f"The shards in '{settings['shards']}' hold sequences of "
+                f"The shards in '{settings.shards}' hold sequences of "
                 f"length {stored}, but --sequence-length is "
-                f"{settings['sequence_length']}. Use {stored} or rebuild the "
+                f"{settings.sequence_length}. Use {stored} or rebuild the "
                 "shards."
             )
-        settings["sequence_length"] = stored
-    checkpoints.write_json(os.path.join(output, RUN_FILE), settings)
+        settings.sequence_length = stored
+    settings.save(os.path.join(output, RUN_FILE))
 
     # --- model ---------------------------------------------------------
     checkpoint = (
@@ -152,13 +152,13 @@ def pretrain(
         pretrainer = _new_pretrainer(settings, tokenizer)
         start_step, state = 0, None
     pretrainer.compile(
-        learning_rate=settings["learning_rate"],
-        num_train_steps=settings["steps"],
-        warmup_steps=settings["warmup_steps"],
+        learning_rate=settings.learning_rate,
+        num_train_steps=settings.steps,
+        warmup_steps=settings.warmup_steps,
     )
     if state is not None:
         checkpoints.restore_training_state(pretrainer, state)
-    if start_step >= settings["steps"]:
+    if start_step >= settings.steps:
         if verbose:
             print(f"The run in '{output}' already reached {start_step} steps.")
         return _finish(output, pretrainer, tokenizer, start_step, {}, verbose)
@@ -167,8 +167,8 @@ def pretrain(
     dataset = _dataset(settings, tokenizer, on_decode_error, start_step)
     if verbose:
         _describe(pretrainer, settings, start_step)
-    every = settings["checkpoint_every"]
-    last_step = settings["steps"]
+    every = settings.checkpoint_every
+    last_step = settings.steps
     if stop_after is not None:
         last_step = min(last_step, start_step + int(stop_after))
     log = TrainingLog(
@@ -214,7 +214,7 @@ def pretrain(
             f"{latest[-1] if latest else '(none yet)'}. Lower the learning "
             "rate or check the data, then run again with --resume."
         )
-    if log.step < settings["steps"]:
+    if log.step < settings.steps:
         # Stopped early (`stop_after`): like a killed run, nothing is saved
         # beyond the last periodic checkpoint.
         return {
@@ -243,19 +243,19 @@ def pretrain(
 
 def _dataset(settings, tokenizer, on_decode_error, skip_batches):
     """The run's training data (shards or raw text), after `skip_batches`."""
-    if settings["shards"] is not None:
+    if settings.shards is not None:
         return shards.shard_dataset(
-            settings["shards"],
-            settings["batch_size"],
-            seed=settings["seed"],
+            settings.shards,
+            settings.batch_size,
+            seed=settings.seed,
             skip_batches=skip_batches,
         )
     return examples.text_dataset(
-        settings["corpus"],
+        settings.corpus,
         tokenizer,
-        settings["batch_size"],
-        sequence_length=settings["sequence_length"],
-        seed=settings["seed"],
+        settings.batch_size,
+        sequence_length=settings.sequence_length,
+        seed=settings.seed,
         skip_batches=skip_batches,
         on_decode_error=on_decode_error,
     )
@@ -271,7 +271,7 @@ def _as_list(value):
 
 def _check_positive(settings):
     for key in ("steps", "batch_size", "checkpoint_every"):
-        if settings[key] <= 0:
+        if getattr(settings, key) <= 0:
             raise PretrainingError(
                 f"--{key.replace('_', '-')} must be positive."
             )
@@ -283,10 +283,9 @@ def _prepare_output(output, settings, resume, overwrite, verbose):
         if resume:
             # The stored settings define the run; only its length may be
             # changed (to extend it) by passing `steps`.
-            with open(run_file, encoding="utf-8") as f:
-                stored = json.load(f)
-            if settings["steps"] is not None:
-                stored["steps"] = settings["steps"]
+            stored = RunConfig.load(run_file)
+            if settings.steps is not None:
+                stored.steps = settings.steps
             return stored
         if not overwrite:
             raise PretrainingError(
@@ -312,12 +311,12 @@ def _prepare_output(output, settings, resume, overwrite, verbose):
 def _load_tokenizer(output, settings, on_decode_error, verbose):
     from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
 
-    if settings["vocabulary"]:
-        return ElectraTokenizer(vocabulary=settings["vocabulary"])
-    preset = preset_utils.resolve_preset(settings["preset"])
+    if settings.vocabulary:
+        return ElectraTokenizer(vocabulary=settings.vocabulary)
+    preset = preset_utils.resolve_preset(settings.preset)
     if preset_utils.preset_has_file(preset, preset_utils.TOKENIZER_CONFIG_FILE):
         return ElectraTokenizer.from_preset(preset)
-    if settings["shards"] is not None:
+    if settings.shards is not None:
         raise PretrainingError(
             "Training on shards needs the vocabulary they were built with: "
             "pass --vocab."
@@ -326,40 +325,40 @@ def _load_tokenizer(output, settings, on_decode_error, verbose):
     if not os.path.exists(learned):
         if verbose:
             print(
-                f"Learning a {settings['vocabulary_size']}-token WordPiece "
+                f"Learning a {settings.vocabulary_size}-token WordPiece "
                 "vocabulary from the corpus ..."
             )
         learn_vocabulary(
-            settings["corpus"],
-            settings["vocabulary_size"],
+            settings.corpus,
+            settings.vocabulary_size,
             learned,
             on_decode_error=on_decode_error,
         )
-    settings["vocabulary"] = learned
+    settings.vocabulary = learned
     return ElectraTokenizer(vocabulary=learned)
 
 
 def _new_pretrainer(settings, tokenizer):
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
-    preset = preset_utils.resolve_preset(settings["preset"])
+    preset = preset_utils.resolve_preset(settings.preset)
     config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)["config"]
     max_positions = config["max_sequence_length"]
-    if settings["sequence_length"] > max_positions:
+    if settings.sequence_length > max_positions:
         raise PretrainingError(
-            f"--sequence-length {settings['sequence_length']} exceeds the "
+            f"--sequence-length {settings.sequence_length} exceeds the "
             f"preset's {max_positions} positions. Use at most {max_positions}."
         )
     vocab_size = tokenizer.vocabulary_size()
     has_weights = preset_utils.preset_has_file(
         preset, preset_utils.MODEL_WEIGHTS_FILE
     )
-    overrides = dict(tokenizer.pretrainer_token_ids(), seed=settings["seed"])
+    overrides = dict(tokenizer.pretrainer_token_ids(), seed=settings.seed)
     if vocab_size != config["vocabulary_size"]:
         if has_weights:
             raise PretrainingError(
                 f"The vocabulary has {vocab_size} tokens but the preset "
-                f"'{settings['preset']}' was trained with "
+                f"'{settings.preset}' was trained with "
                 f"{config['vocabulary_size']}. Use the preset's own "
                 "vocabulary (omit --vocab) or start from a built-in preset."
             )
@@ -382,9 +381,9 @@ def _describe(pretrainer, settings, start_step):
         f"Discriminator {pretrainer.discriminator.count_params():,} "
         f"parameters, generator {pretrainer.generator.count_params():,} "
         f"({sharing})\n"
-        f"Steps {start_step} -> {settings['steps']}, batch "
-        f"{settings['batch_size']} x {settings['sequence_length']} tokens, "
-        f"checkpoint every {settings['checkpoint_every']} steps"
+        f"Steps {start_step} -> {settings.steps}, batch "
+        f"{settings.batch_size} x {settings.sequence_length} tokens, "
+        f"checkpoint every {settings.checkpoint_every} steps"
     )
 
 
