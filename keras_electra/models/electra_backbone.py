@@ -5,10 +5,11 @@ from keras_hub.models import Backbone
 from keras_electra.layers.electra_embedding import ElectraEmbedding
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraBackbone(PresetMixin, Backbone):
+class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
     """The ELECTRA encoder tower, as in Google's reference implementation.
 
     Token, position and segment embeddings are summed, normalised (LayerNorm,

@@ -4,10 +4,11 @@ from keras_hub.models import Task
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraDiscriminator(PresetMixin, Task):
+class ElectraDiscriminator(TorchParametersMixin, PresetMixin, Task):
     """ELECTRA's discriminator: replaced token detection on every position.
 
     A backbone followed by the reference head: a dense layer `hidden_dim ->

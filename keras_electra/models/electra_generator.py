@@ -8,10 +8,11 @@ from keras_electra.models.electra_masked_lm_preprocessor import (
     ElectraMaskedLMPreprocessor,
 )
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraGenerator(PresetMixin, MaskedLM):
+class ElectraGenerator(TorchParametersMixin, PresetMixin, MaskedLM):
     """ELECTRA's generator: a small masked language model.
 
     A backbone followed by the MLM head of Google's reference code, computed

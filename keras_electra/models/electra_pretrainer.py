@@ -24,6 +24,7 @@ from keras_electra.optimizers.electra_schedule import (
 )
 from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 # Backbone arguments that must agree between the two towers; `from_preset` and
 # `from_config` apply overrides of these to both.
@@ -38,7 +39,7 @@ SHARED_BACKBONE_ARGS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(PresetMixin, Task):
+class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
     """Joint ELECTRA pre-training: generator + discriminator in one `fit`.
 
     Each step, inside the compiled graph and on every backend:

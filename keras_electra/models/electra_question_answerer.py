@@ -7,10 +7,13 @@ from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
 from keras_electra.models.electra_finetuning_task import sparse_crossentropy
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraQuestionAnswerer(PresetMixin, ElectraFinetuningMixin, Task):
+class ElectraQuestionAnswerer(
+    TorchParametersMixin, PresetMixin, ElectraFinetuningMixin, Task
+):
     """Extractive question answering (SQuAD style) on ELECTRA.
 
     One dense layer gives a start and an end logit per token; padding

@@ -10,11 +10,12 @@ from keras_electra.models.electra_text_classifier_preprocessor import (
     ElectraTextClassifierPreprocessor,
 )
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraTextClassifier(
-    PresetMixin, ElectraFinetuningMixin, TextClassifier
+    TorchParametersMixin, PresetMixin, ElectraFinetuningMixin, TextClassifier
 ):
     """Sentence (pair) classification or regression with ELECTRA's GLUE head.
 

@@ -11,10 +11,13 @@ from keras_electra.models.electra_token_classifier_preprocessor import (
     ElectraTokenClassifierPreprocessor,
 )
 from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraTokenClassifier(PresetMixin, ElectraFinetuningMixin, Task):
+class ElectraTokenClassifier(
+    TorchParametersMixin, PresetMixin, ElectraFinetuningMixin, Task
+):
     """Per-token labels (NER, part-of-speech) on ELECTRA.
 
     Dropout (0.1) then a dense layer to `num_classes` logits on every
