@@ -21,6 +21,25 @@ SMALL_IDS = dict(
     pad_token_id=0, cls_token_id=2, sep_token_id=3, mask_token_id=4
 )
 
+# A tiny WordPiece vocabulary for tests that build tokenizers.
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "##s",
+    ".",
+]
+
 needs_shared = pytest.mark.skipif(
     not VOCAB_FILE.exists(), reason=f"shared data not found at {SHARED}"
 )

@@ -16,6 +16,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("safetensors")
 
+from helpers import WORDS  # noqa: E402
 from helpers import to_numpy  # noqa: E402
 
 import keras_electra  # noqa: E402
@@ -25,23 +26,6 @@ from keras_electra.conversion.state_dict import CheckpointError  # noqa: E402
 
 VOCAB = 101
 MASK_ID = 4
-WORDS = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "lazy",
-    "dog",
-    "##s",
-    ".",
-]
 
 # (discriminator, generator) sizes: embedding equal to / smaller than the
 # hidden size, generators smaller than discriminators, a generator whose

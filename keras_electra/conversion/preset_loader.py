@@ -46,49 +46,54 @@ def detect_format(preset):
     Raises a `ValueError` that lists the built-in presets for a name that is
     neither a built-in preset nor a readable checkpoint.
     """
+    return _detect(preset)[0]
+
+
+def _detect(preset):
+    """`(format, path, config.json or None)`, reading config.json once."""
     if isinstance(preset, (str, os.PathLike)):
         preset = os.fspath(preset)
-        if preset in preset_utils.builtin_presets():
-            return "keras"
         local = "://" not in preset
-        has_config = not local or os.path.isfile(
-            os.path.join(preset, preset_utils.CONFIG_FILE)
-        )
-        if local and not has_config:
+        if (
+            local
+            and preset not in preset_utils.builtin_presets()
+            and not os.path.isfile(
+                os.path.join(preset, preset_utils.CONFIG_FILE)
+            )
+        ):
             if all(
-                os.path.isfile(os.path.join(preset, t, "config.json"))
+                os.path.isfile(
+                    os.path.join(preset, t, preset_utils.CONFIG_FILE)
+                )
                 for t in TOWERS
             ):
-                return "transformers-pair"
+                return "transformers-pair", preset, None
             if os.path.isdir(preset) or os.path.isfile(preset + ".index"):
                 try:
                     tf1_checkpoint.checkpoint_prefix(preset)
-                    return "tf1"
+                    return "tf1", preset, None
                 except CheckpointError:
                     pass
-    # Checks the name or folder and says what is wrong with it.
+    # Resolves built-in names; says what is wrong with any other name.
     preset = preset_utils.resolve_preset(preset)
     config = transformers_checkpoint.read_folder_config(preset) or {}
     if "model_type" in config or "architectures" in config:
-        return "transformers"
+        return "transformers", preset, config
     if config.get("registered_name") == keras_hub_preset.KERAS_HUB_CLASS:
-        return "keras-hub"
-    return "keras"
+        return "keras-hub", preset, config
+    return "keras", preset, config
 
 
 def get_preset_loader(preset):
     """The loader for `preset`, whatever its format."""
-    fmt = detect_format(preset)
-    preset = os.fspath(preset)
+    fmt, preset, config = _detect(preset)
     if fmt == "keras":
-        preset = preset_utils.resolve_preset(preset)
-        config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)
         return ElectraKerasPresetLoader(preset, config)
     if fmt == "transformers":
-        return TransformersPresetLoader(preset, None)
+        return TransformersPresetLoader(preset, config)
     if fmt == "keras-hub":
-        return KerasHubPresetLoader(preset, None)
-    return PairPresetLoader(preset, None, fmt)
+        return KerasHubPresetLoader(preset, config)
+    return PairPresetLoader(preset, config, fmt)
 
 
 def check_pretrainer_overrides(cls, kwargs):
@@ -123,7 +128,7 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
             self.preset, preset_utils.MODEL_WEIGHTS_FILE
         )
 
-    def _task_class(self):
+    def _stored_task(self):
         if not preset_utils.preset_has_file(
             self.preset, preset_utils.TASK_CONFIG_FILE
         ):
@@ -150,7 +155,7 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
 
     def load_task(self, cls, load_weights, load_task_weights, **kwargs):
         load_weights = load_weights and self._has_weights()
-        stored = self._task_class()
+        stored = self._stored_task()
         if issubclass(cls, ElectraPretrainer):
             return self._load_pretrainer(cls, stored, load_weights, kwargs)
         if (
@@ -215,6 +220,13 @@ class _ConvertedPresetLoader(PresetLoader):
     def check_backbone_class(self):
         return ElectraBackbone
 
+    def _tokenizer(self):
+        """The checkpoint's tokenizer or None, built once per loader (a task
+        asks for it twice: for its preprocessor and to check it exists)."""
+        if not hasattr(self, "_cached_tokenizer"):
+            self._cached_tokenizer = self._make_tokenizer()
+        return self._cached_tokenizer
+
     def load_tokenizer(self, cls, config_file=None, **kwargs):
         tokenizer = self._tokenizer()
         if tokenizer is None:
@@ -245,7 +257,7 @@ class TransformersPresetLoader(_ConvertedPresetLoader):
     backbone. A pretrainer needs both towers: a pair folder.
     """
 
-    def _tokenizer(self):
+    def _make_tokenizer(self):
         return transformers_checkpoint.tokenizer_from_folder(self.preset)
 
     def load_backbone(self, cls, load_weights, **kwargs):
@@ -289,7 +301,7 @@ class PairPresetLoader(_ConvertedPresetLoader):
             **kwargs,
         )
 
-    def _tokenizer(self):
+    def _make_tokenizer(self):
         if self.fmt == "tf1":
             return self._pair()[1]
         return transformers_checkpoint.tokenizer_from_folder(
@@ -321,7 +333,7 @@ class PairPresetLoader(_ConvertedPresetLoader):
 class KerasHubPresetLoader(_ConvertedPresetLoader):
     """A keras-hub `ElectraBackbone` preset: an encoder, no heads."""
 
-    def _tokenizer(self):
+    def _make_tokenizer(self):
         return keras_hub_preset.load_tokenizer(self.preset)
 
     def load_backbone(self, cls, load_weights, **kwargs):

@@ -88,12 +88,6 @@ def _tokenize(tokenizer, sentences):
     return [list(np.asarray(row)) for row in ragged]
 
 
-# --- shards ----------------------------------------------------------------
-
-
-# --- datasets ----------------------------------------------------------------
-
-
 def to_model_inputs(example):
     import tensorflow as tf
 

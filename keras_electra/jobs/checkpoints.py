@@ -18,8 +18,6 @@ from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.utils import preset_utils
 
 STATE_FILE = "state.json"
-
-
 TRAINING_STATE_FILE = "training_state.npz"
 
 
@@ -37,7 +35,9 @@ def save_checkpoint(output, pretrainer, tokenizer, step, keep):
         }
         arrays.update(global_rng_state())
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
-        write_json(os.path.join(tmp, STATE_FILE), {"step": int(step)})
+        # Plain writes: the whole folder appears at once or not at all.
+        with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
+            json.dump({"step": int(step)}, f)
     for old in checkpoint_dirs(output)[:-keep] if keep else []:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -126,10 +126,3 @@ def restore_global_rng_state(state):
         import torch
 
         torch.set_rng_state(torch.from_numpy(state["torch_rng_state"]))
-
-
-def write_json(path, value):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)

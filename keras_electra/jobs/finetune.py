@@ -30,14 +30,6 @@ from keras_electra.metrics.squad import exact_match
 from keras_electra.metrics.squad import f1_score
 from keras_electra.utils.plotting import plot_confusion_matrix
 
-# --- readers ------------------------------------------------------------------
-
-
-# --- metrics ------------------------------------------------------------------
-
-
-# --- the job ------------------------------------------------------------------
-
 
 def finetune(
     task,

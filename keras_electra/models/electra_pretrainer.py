@@ -224,23 +224,25 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         self.discriminator_recall = keras.metrics.Mean("discriminator_recall")
         self.replaced_fraction = keras.metrics.Mean("replaced_fraction")
         # === Config ===
-        self.mask_rate = mask_rate
-        self.max_predictions = max_predictions
-        self.mask_token_rate = mask_token_rate
-        self.temperature = temperature
         self.generator_weight = generator_weight
         self.discriminator_weight = discriminator_weight
         self.pad_token_id = pad_token_id
         self.cls_token_id = cls_token_id
         self.sep_token_id = sep_token_id
-        self.mask_token_id = mask_token_id
         self.learning_rate = learning_rate
         self.num_train_steps = num_train_steps
         self.warmup_steps = warmup_steps
         self.weight_decay = weight_decay
-        self.seed = seed
         self.tie_embeddings = tie_embeddings
         self.compile()
+
+    # The corruption's settings live in its layer; read them from there.
+    mask_rate = property(lambda self: self.corruption.mask_rate)
+    max_predictions = property(lambda self: self.corruption.max_predictions)
+    mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
+    temperature = property(lambda self: self.corruption.temperature)
+    mask_token_id = property(lambda self: self.corruption.mask_token_id)
+    seed = property(lambda self: self.corruption.seed)
 
     @property
     def seed_generator(self):

@@ -1,3 +1,8 @@
+from keras_hub.models import Backbone
+from keras_hub.models import Preprocessor
+from keras_hub.models import Task
+from keras_hub.tokenizers import Tokenizer
+
 from keras_electra.utils import preset_utils
 
 
@@ -30,11 +35,6 @@ class PresetMixin:
             **kwargs: overrides of the constructor's arguments (`dtype`,
                 `num_classes`, `sequence_length`, ...).
         """
-        from keras_hub.models import Backbone
-        from keras_hub.models import Preprocessor
-        from keras_hub.models import Task
-        from keras_hub.tokenizers import Tokenizer
-
         loader = preset_utils.get_preset_loader(preset)
         if issubclass(cls, Backbone):
             return loader.load_backbone(cls, load_weights, **kwargs)
