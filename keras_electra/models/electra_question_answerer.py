@@ -4,8 +4,8 @@ from keras_hub.models import Task
 
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
-from keras_electra.models.electra_finetuning_task import sparse_crossentropy
+from keras_electra.models.electra_finetuning_mixin import ElectraFinetuningMixin
+from keras_electra.models.electra_finetuning_mixin import sparse_crossentropy
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
 

@@ -2,10 +2,10 @@ import keras
 from keras_hub.models import TextClassifier
 
 from keras_electra.models.electra_backbone import ElectraBackbone
-from keras_electra.models.electra_finetuning_task import ElectraFinetuningMixin
-from keras_electra.models.electra_finetuning_task import check_labels
-from keras_electra.models.electra_finetuning_task import dropout_and_dense
-from keras_electra.models.electra_finetuning_task import sparse_crossentropy
+from keras_electra.models.electra_finetuning_mixin import ElectraFinetuningMixin
+from keras_electra.models.electra_finetuning_mixin import check_labels
+from keras_electra.models.electra_finetuning_mixin import dropout_and_dense
+from keras_electra.models.electra_finetuning_mixin import sparse_crossentropy
 from keras_electra.models.electra_text_classifier_preprocessor import (
     ElectraTextClassifierPreprocessor,
 )
