@@ -180,6 +180,42 @@ def test_joint_step_outputs_and_loss_formula():
     np.testing.assert_allclose(total, mlm + 50.0 * rtd, rtol=1e-5)
 
 
+@pytest.mark.parametrize("path", ["call", "predict"])
+def test_outputs_describe_one_corruption_of_the_input(path):
+    """Every output agrees with the batch it came from, whether the model is
+    called or runs compiled (`predict`): `mask_ids` are the original tokens
+    at `mask_positions`, `masked_ids` hold [MASK] or the original there and
+    the originals elsewhere, and the generator's guesses are what
+    `corrupted_ids` holds at those positions."""
+    pretrainer = tiny_pretrainer()
+    batch = random_batch(4, 24)
+    if path == "call":
+        out = pretrainer(batch, training=True)
+    else:
+        out = pretrainer.predict(batch, verbose=0)
+    out = {k: to_numpy(v) for k, v in out.items()}
+    positions, real = out["mask_positions"], out["mask_weights"] > 0
+    originals = np.take_along_axis(batch["token_ids"], positions, 1)
+    np.testing.assert_array_equal(out["mask_ids"][real], originals[real])
+    at_slots = np.take_along_axis(out["masked_ids"], positions, 1)[real]
+    assert np.all(
+        (at_slots == SMALL_IDS["mask_token_id"]) | (at_slots == originals[real])
+    )
+    elsewhere = np.ones_like(batch["token_ids"], bool)
+    for row, (p, r) in enumerate(zip(positions, real)):
+        elsewhere[row, p[r]] = False
+    np.testing.assert_array_equal(
+        out["masked_ids"][elsewhere], batch["token_ids"][elsewhere]
+    )
+    np.testing.assert_array_equal(
+        out["corrupted_ids"][elsewhere], batch["token_ids"][elsewhere]
+    )
+    np.testing.assert_array_equal(
+        np.take_along_axis(out["corrupted_ids"], positions, 1)[real],
+        out["sampled_ids"][real],
+    )
+
+
 def test_no_gradient_reaches_the_generator_from_the_rtd_loss():
     pretrainer = tiny_pretrainer()
     batch = random_batch(4, 24)

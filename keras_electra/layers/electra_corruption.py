@@ -98,12 +98,12 @@ class ElectraCorruption(keras.layers.Layer):
             token_ids = inputs[0]
             batch, length = token_ids.shape
             slots = self.num_slots(length if length is not None else 512)
-            ids = keras.KerasTensor((batch, length), "int32")
-            slot = keras.KerasTensor((batch, slots), "int32")
+            # One KerasTensor per output: a tensor shared by two outputs
+            # would make the graph hand both the same value.
             return {
-                "masked_ids": ids,
-                "mask_positions": slot,
-                "mask_ids": slot,
+                "masked_ids": keras.KerasTensor((batch, length), "int32"),
+                "mask_positions": keras.KerasTensor((batch, slots), "int32"),
+                "mask_ids": keras.KerasTensor((batch, slots), "int32"),
                 "mask_weights": keras.KerasTensor((batch, slots), "float32"),
             }
         logits, token_ids = inputs[0], inputs[1]
