@@ -1,10 +1,14 @@
-"""Test set-up: a fixed seed per test, and the installed-package check."""
+"""Test set-up: the installed-package check, a fixed seed per test, and
+the fixtures many test files share."""
 
 import os
 import pathlib
 
 import keras
 import pytest
+from helpers import TASK_VOCABULARY
+from helpers import VOCAB_FILE
+from helpers import tiny_pretrainer
 
 import keras_electra
 
@@ -20,8 +24,37 @@ if os.environ.get("KERAS_ELECTRA_REQUIRE_INSTALLED"):
         )
 
 
+def pytest_collection_modifyitems(config, items):
+    # keras-hub's TestCase inherits TensorFlow's `test_session`, a helper
+    # that pytest would collect and skip in every class ("Not a test").
+    items[:] = [item for item in items if item.name != "test_session"]
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    """A tokenizer over `TASK_VOCABULARY` (the fine-tuning tests' words)."""
+    return keras_electra.ElectraTokenizer(vocabulary=TASK_VOCABULARY)
+
+
+@pytest.fixture(scope="module")
+def preset(tmp_path_factory, tokenizer):
+    """A tiny pre-trained-looking preset with its tokenizer."""
+    path = tmp_path_factory.mktemp("preset") / "tiny"
+    keras.utils.set_random_seed(0)
+    tiny_pretrainer(dropout=0.0).save_to_preset(str(path), tokenizer=tokenizer)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer():
+    """The shared BERT/ELECTRA uncased vocabulary's tokenizer."""
+    if not VOCAB_FILE.exists():
+        pytest.skip(f"shared data not found at {VOCAB_FILE.parent}")
+    return keras_electra.ElectraTokenizer(vocabulary=str(VOCAB_FILE))

@@ -40,6 +40,36 @@ WORDS = [
     ".",
 ]
 
+# The fine-tuning tests' words, padded to the tiny models' 120 ids.
+TASK_WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "the",
+    "dog",
+    "run",
+    "##s",
+    "cat",
+    "good",
+    "bad",
+    "film",
+    "who",
+    "wrote",
+    "it",
+    "?",
+    "jane",
+    "austen",
+    "did",
+    ".",
+    "a",
+    "b",
+    "c",
+    ",",
+]
+TASK_VOCABULARY = TASK_WORDS + [f"w{i}" for i in range(120 - len(TASK_WORDS))]
+
 needs_shared = pytest.mark.skipif(
     not VOCAB_FILE.exists(), reason=f"shared data not found at {SHARED}"
 )
@@ -103,3 +133,66 @@ def deterministic_weights(model, seed=0, scale=0.05):
 
 def to_numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+# A tiny backbone over `WORDS`, for keras-hub's test harness.
+TINY_BACKBONE_ARGS = dict(
+    vocabulary_size=len(WORDS),
+    num_layers=2,
+    num_heads=2,
+    hidden_dim=8,
+    intermediate_dim=16,
+    embedding_dim=4,
+    max_sequence_length=16,
+)
+
+
+def tiny_backbone():
+    return keras_electra.ElectraBackbone(**TINY_BACKBONE_ARGS)
+
+
+def words_tokenizer():
+    return keras_electra.ElectraTokenizer(vocabulary=WORDS)
+
+
+def words_batch(length=8):
+    """Two rows of ids from `WORDS`, the last two positions padding."""
+    return random_batch(2, length, vocabulary_size=len(WORDS), num_padding=2)
+
+
+def wordpiece_ids(tokenizer, text):
+    """The ids of one text as a Python list (dense or ragged output)."""
+    out = tokenizer([text])
+    return (out.to_list() if hasattr(out, "to_list") else out)[0]
+
+
+def news_head(tmp_path, lines=3000):
+    """The first documents of the shared news corpus (blank-line separated)."""
+    path = tmp_path / "news_head.txt"
+    with open(CORPUS / "news.txt", encoding="utf-8") as f:
+        text = "".join(line for _, line in zip(range(lines), f))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def two_domain_corpus(tmp_path):
+    """Two files of one word each ("alpha", "beta"), and their tokenizer."""
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "alpha", "beta"]
+    tok = keras_electra.ElectraTokenizer(vocabulary=vocab)
+    for word in ("alpha", "beta"):
+        docs = [" ".join([word] * (5 + i % 9)) for i in range(400)]
+        (tmp_path / f"{word}.txt").write_text("\n\n".join(docs) + "\n")
+    return tok, [str(tmp_path / "alpha.txt"), str(tmp_path / "beta.txt")]
+
+
+def qa_preprocessor(tokenizer, **kwargs):
+    """Short QA windows: 16 ids, stride 3, questions of up to 4 ids."""
+    kwargs = {
+        "sequence_length": 16,
+        "doc_stride": 3,
+        "max_question_length": 4,
+        **kwargs,
+    }
+    return keras_electra.ElectraQuestionAnswererPreprocessor(
+        tokenizer, **kwargs
+    )

@@ -1,4 +1,4 @@
-"""Regenerate tests/data/reference_logits.json (run once, with the JAX backend).
+"""Regenerate tests/fixtures/reference_logits.json (once, on JAX).
 
 KERAS_BACKEND=jax python tests/make_reference.py
 """
@@ -32,6 +32,6 @@ if __name__ == "__main__":
         "discriminator_logits": logits.tolist(),
         "generator_logits": gen.tolist(),
     }
-    path = pathlib.Path(__file__).parent / "data" / "reference_logits.json"
+    path = pathlib.Path(__file__).parent / "fixtures" / "reference_logits.json"
     path.write_text(json.dumps(out) + "\n")
     print(f"wrote {path}")

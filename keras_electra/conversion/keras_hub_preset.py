@@ -8,7 +8,7 @@ differences that matter when weights move between them:
   the paper and of Google's and transformers' code. The two functions differ
   by at most 4.7e-4 (near x = +-2.7), so the same weights give slightly
   different hidden states: 2.6e-6 at most on the random test models of
-  `tests/test_conversion.py` (weights of scale 0.02); we have not measured
+  `tests/conversion/` (weights of scale 0.02); we have not measured
   it on trained weights, where activations are larger;
 - it adds a pooler (`pooled_dense`, tanh) that ELECTRA never trains: the
   reference classifier reads the [CLS] hidden state directly. Importing

@@ -1,3 +1,5 @@
+"""`ElectraAdamW` and the pre-training compile defaults."""
+
 import keras
 import numpy as np
 import pytest
@@ -54,16 +56,6 @@ def test_gradients_are_clipped_to_global_norm_one():
     optimizer = keras_electra.ElectraAdamW(learning_rate=0.01, weight_decay=0.0)
     assert optimizer.global_clipnorm == 1.0
     assert optimizer.epsilon == 1e-6 and optimizer.beta_2 == 0.999
-
-
-def test_schedule_is_warmup_times_linear_decay():
-    schedule = keras_electra.ElectraLearningRateSchedule(
-        1e-3, warmup_steps=10, decay_steps=100
-    )
-    steps = [0, 5, 10, 50, 100, 120]
-    got = [float(to_numpy(schedule(s))) for s in steps]
-    expected = [1e-3 * min(1, s / 10) * max(0, 1 - s / 100) for s in steps]
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
 
 
 def test_compile_defaults_use_the_paper_recipe():

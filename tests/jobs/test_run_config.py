@@ -1,3 +1,5 @@
+"""`jobs/run_config.py`: a run's settings, written and read back."""
+
 import json
 
 from keras_electra.jobs.run_config import RunConfig

@@ -1,3 +1,5 @@
+"""`jobs/pretrain.py`: the pre-training job on real text, resume, errors."""
+
 import os
 
 import numpy as np
@@ -9,44 +11,21 @@ from helpers import tiny_pretrainer
 from helpers import to_numpy
 
 import keras_electra
-from keras_electra import cli
 from keras_electra.data import text_dataset
 from keras_electra.jobs.pretrain import PretrainingError
 from keras_electra.jobs.pretrain import pretrain
-from keras_electra.utils import preset_utils
 from keras_electra.utils.plotting import read_log
 
 pytestmark = needs_shared
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """About 600 news articles from the shared corpus."""
-    path = tmp_path_factory.mktemp("corpus") / "news.txt"
-    with open(CORPUS / "news.txt", encoding="utf-8") as f:
-        path.write_text(
-            "".join(line for _, line in zip(range(1800), f)), encoding="utf-8"
-        )
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def preset(tmp_path_factory):
-    """A weightless preset (like the built-ins) of a very small ELECTRA."""
-    folder = tmp_path_factory.mktemp("preset") / "micro"
-    folder.mkdir()
-    pretrainer = tiny_pretrainer(vocabulary_size=30522, dropout=0.1)
-    (folder / "config.json").write_text(
-        preset_utils.serialize_to_json(pretrainer.backbone)
-    )
-    (folder / "task.json").write_text(
-        preset_utils.serialize_to_json(pretrainer)
-    )
-    return str(folder)
-
-
 def _prior_entropy(p):
     return -(p * np.log(p) + (1 - p) * np.log(1 - p))
+
+
+def _weights(folder):
+    model = keras_electra.ElectraPretrainer.from_preset(folder)
+    return [to_numpy(w) for w in model.weights]
 
 
 def test_fit_on_real_text_learns(tmp_path):
@@ -90,16 +69,11 @@ def test_fit_on_real_text_learns(tmp_path):
     )
 
 
-def _weights(folder):
-    model = keras_electra.ElectraPretrainer.from_preset(folder)
-    return [to_numpy(w) for w in model.weights]
-
-
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
-    corpus, preset, tmp_path
+    corpus, micro_preset, tmp_path
 ):
     common = dict(
-        preset=preset,
+        preset=micro_preset,
         corpus=corpus,
         vocabulary=str(VOCAB_FILE),
         steps=6,
@@ -140,37 +114,9 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
     assert tokenizer.vocabulary_size() == 30522
 
 
-def test_corrupted_checkpoint_falls_back_to_the_previous(
-    corpus, preset, tmp_path, capsys
-):
+def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     common = dict(
-        preset=preset,
-        corpus=corpus,
-        vocabulary=str(VOCAB_FILE),
-        steps=4,
-        batch_size=4,
-        sequence_length=32,
-        checkpoint_every=2,
-        verbose=0,
-    )
-    out = tmp_path / "run"
-    pretrain(str(out), stop_after=5, **{**common, "steps": 6})
-    latest = (
-        out / "checkpoints" / "ckpt-00000004" / "preset" / "task.weights.h5"
-    )
-    latest.write_bytes(b"not an h5 file")
-    result = pretrain(
-        str(out), resume=True, **{**common, "steps": 6, "verbose": 1}
-    )
-    printed = capsys.readouterr().out
-    assert "ckpt-00000004" in printed and "unreadable" in printed
-    assert "Resuming from" in printed and "ckpt-00000002" in printed
-    assert result["step"] == 6
-
-
-def test_bad_inputs_give_clear_errors(corpus, preset, tmp_path):
-    common = dict(
-        preset=preset,
+        preset=micro_preset,
         vocabulary=str(VOCAB_FILE),
         steps=2,
         batch_size=2,
@@ -219,13 +165,13 @@ def test_bad_inputs_give_clear_errors(corpus, preset, tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
-    corpus, preset, tmp_path
+    corpus, micro_preset, tmp_path
 ):
     out = tmp_path / "nan"
     with pytest.raises(PretrainingError, match="NaN at step"):
         pretrain(
             str(out),
-            preset=preset,
+            preset=micro_preset,
             corpus=corpus,
             vocabulary=str(VOCAB_FILE),
             steps=40,
@@ -240,27 +186,3 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         weights = _weights(str(ckpt / "preset"))
         assert all(np.isfinite(w).all() for w in weights), ckpt
     assert not (out / "preset").exists()
-
-
-def test_cli_reports_errors_without_traceback(tmp_path, capsys):
-    code = cli.main(
-        [
-            "pretrain",
-            "--corpus",
-            str(tmp_path / "nothing.txt"),
-            "--output",
-            str(tmp_path / "o"),
-            "--vocab",
-            str(VOCAB_FILE),
-        ]
-    )
-    err = capsys.readouterr().err
-    assert code == 2
-    assert "does not exist" in err and "Traceback" not in err
-    assert cli.main(["info", "electra_small"]) == 0
-    out = capsys.readouterr().out
-    assert "13,483,008" in out and "mask_rate=0.15" in out
-    assert cli.main(["info"]) == 0
-    assert "electra_tiny" in capsys.readouterr().out
-    assert cli.main(["info", "electra_nope"]) == 2
-    assert "Built-in presets" in capsys.readouterr().err

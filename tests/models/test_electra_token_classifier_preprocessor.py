@@ -1,0 +1,44 @@
+"""`ElectraTokenClassifierPreprocessor`: word labels on first wordpieces."""
+
+import numpy as np
+import tensorflow as tf
+
+import keras_electra
+from keras_electra.models.electra_token_classifier import (
+    first_piece_predictions,
+)
+
+
+def test_token_labels_on_first_wordpieces(tokenizer):
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=8
+    )
+    words = [["The", "dog", "runs", "."], ["cats"]]
+    tags = [[1, 2, 3, 4], [5]]
+    x, y, w = preprocessor(words, tags)
+    # runs -> run ##s: the tag on "run", weight 0 on "##s"; cats -> [UNK]? no:
+    # "cats" -> cat ##s.
+    np.testing.assert_array_equal(x["token_ids"][0], [2, 5, 6, 7, 8, 20, 3, 0])
+    np.testing.assert_array_equal(y[0], [0, 1, 2, 3, 0, 4, 0, 0])
+    np.testing.assert_array_equal(w[0], [0, 1, 1, 1, 0, 1, 0, 0])
+    np.testing.assert_array_equal(x["token_ids"][1], [2, 9, 8, 3, 0, 0, 0, 0])
+    np.testing.assert_array_equal(w[1], [0, 1, 0, 0, 0, 0, 0, 0])
+    # The tf.data path gives the same arrays.
+    ds = (
+        tf.data.Dataset.from_tensor_slices(
+            (tf.ragged.constant(words), tf.ragged.constant(tags))
+        )
+        .batch(2)
+        .map(preprocessor)
+    )
+    tx, ty, tw = next(iter(ds))
+    np.testing.assert_array_equal(tx["token_ids"].numpy(), x["token_ids"])
+    np.testing.assert_array_equal(tx["padding_mask"].numpy(), x["padding_mask"])
+    np.testing.assert_array_equal(ty.numpy(), y)
+    np.testing.assert_array_equal(tw.numpy(), w)
+    # Truncation keeps [SEP] and drops whole trailing words' labels.
+    x, y, w = preprocessor([["the"] * 10], [[1] * 10])
+    assert x["token_ids"][0, -1] == 3 and w[0].sum() == 6
+    logits = np.zeros((1, 8, 3))
+    logits[0, 1:7, 2] = 1.0
+    assert first_piece_predictions(logits, w)[0].tolist() == [2] * 6

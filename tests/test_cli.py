@@ -1,0 +1,135 @@
+"""`keras_electra/cli.py`: the `keras-electra` command line."""
+
+import numpy as np
+from helpers import VOCAB_FILE
+from helpers import to_numpy
+
+import keras_electra
+from keras_electra import cli
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys):
+    code = cli.main(
+        [
+            "pretrain",
+            "--corpus",
+            str(tmp_path / "nothing.txt"),
+            "--output",
+            str(tmp_path / "o"),
+            "--vocab",
+            str(VOCAB_FILE),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "does not exist" in err and "Traceback" not in err
+    assert cli.main(["info", "electra_small"]) == 0
+    out = capsys.readouterr().out
+    assert "13,483,008" in out and "mask_rate=0.15" in out
+    assert cli.main(["info"]) == 0
+    assert "electra_tiny" in capsys.readouterr().out
+    assert cli.main(["info", "electra_nope"]) == 2
+    assert "Built-in presets" in capsys.readouterr().err
+
+
+def test_convert_and_export_commands(tmp_path, capsys):
+    from conversion_helpers import assert_parity
+    from conversion_helpers import corrupted_batch
+    from conversion_helpers import hf_discriminator_logits
+    from conversion_helpers import hf_outputs
+    from conversion_helpers import keras_inputs
+    from conversion_helpers import make_hf_pair
+    from conversion_helpers import our_outputs
+    from conversion_helpers import transformers
+
+    from keras_electra.cli import main
+
+    discriminator, generator, d_dir, g_dir = make_hf_pair(tmp_path / "hf")
+    preset = tmp_path / "preset"
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                d_dir,
+                "--generator",
+                g_dir,
+                "--output",
+                str(preset),
+            ]
+        )
+        == 0
+    )
+    pretrainer = keras_electra.ElectraPretrainer.from_preset(str(preset))
+    b = corrupted_batch(15)
+    assert_parity(
+        our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b)
+    )
+
+    out = tmp_path / "exported"
+    assert main(["export", "--to", "transformers", str(preset), str(out)]) == 0
+    model = transformers.ElectraForPreTraining.from_pretrained(
+        out / "discriminator"
+    )
+    assert model.config.embedding_size == 16
+    assert (
+        main(
+            ["export", "--to", "keras-hub", str(preset), str(tmp_path / "hub")]
+        )
+        == 0
+    )
+    assert (tmp_path / "hub" / "model.weights.h5").is_file()
+
+    # One tower alone becomes a discriminator preset.
+    single = tmp_path / "single"
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                d_dir,
+                "--output",
+                str(single),
+            ]
+        )
+        == 0
+    )
+    alone = keras_electra.ElectraDiscriminator.from_preset(str(single))
+    np.testing.assert_allclose(
+        to_numpy(alone(keras_inputs(b, b["corrupted"]))),
+        hf_discriminator_logits(discriminator, b),
+        atol=1e-4,
+    )
+
+    assert (
+        main(
+            [
+                "convert",
+                "--from",
+                "transformers",
+                "--discriminator",
+                str(tmp_path),
+                "--output",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "no config.json" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "export",
+                "--to",
+                "transformers",
+                "electra_tiny",
+                str(tmp_path / "y"),
+            ]
+        )
+        == 2
+    )
+    assert "holds no weights" in capsys.readouterr().err
