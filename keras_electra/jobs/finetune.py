@@ -8,14 +8,13 @@ This is what `keras-electra finetune` runs:
 Task files: see `keras_electra.data.task_files` (CSV/TSV with a header for
 classify, `word<TAB>tag` lines for tag, SQuAD JSON or CSV for qa).
 
-The classifier trains through its own preprocessor (raw strings into
-`fit`); the tagger and the question answerer are fed arrays their
-preprocessors make (QA windows change the number of rows).
-
-Over 400 lines: the job and its argument checks, each with an error that
-says how to fix the input, kept together so the job reads top to bottom.
+The classifier and the tagger train through their own preprocessors: raw
+strings (or word lists) go into a shuffled `tf.data` pipeline that `fit`
+preprocesses. The question answerer's windows change the number of rows,
+so its preprocessor encodes before the model.
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -82,61 +81,30 @@ def finetune(
             f"The preset '{preset}' has no tokenizer: fine-tune the preset/ "
             "folder of a pre-training run, or a converted checkpoint."
         )
-    tokenizer = keras_electra.ElectraTokenizer.from_preset(path)
-    rng = np.random.default_rng(seed)
+    job = _Job(
+        path=path,
+        tokenizer=keras_electra.ElectraTokenizer.from_preset(path),
+        train=train,
+        test=test,
+        epochs=epochs,
+        batch_size=batch_size,
+        sequence_length=sequence_length,
+        learning_rate=learning_rate,
+        layerwise_decay=layerwise_decay,
+        load_weights=load_weights,
+        max_train_examples=max_train_examples,
+        seed=seed,
+        verbose=verbose,
+    )
     start = time.time()
     if task == "classify":
         result, model = _classify(
-            path,
-            tokenizer,
-            train,
-            test,
-            epochs,
-            batch_size,
-            sequence_length,
-            learning_rate,
-            layerwise_decay,
-            num_classes,
-            text_column,
-            pair_column,
-            label_column,
-            load_weights,
-            max_train_examples,
-            rng,
-            verbose,
+            job, num_classes, text_column, pair_column, label_column
         )
     elif task == "tag":
-        result, model = _tag(
-            path,
-            tokenizer,
-            train,
-            test,
-            epochs,
-            batch_size,
-            sequence_length,
-            learning_rate,
-            layerwise_decay,
-            load_weights,
-            max_train_examples,
-            rng,
-            verbose,
-        )
+        result, model = _tag(job)
     else:
-        result, model = _qa(
-            path,
-            tokenizer,
-            train,
-            test,
-            epochs,
-            batch_size,
-            sequence_length,
-            learning_rate,
-            layerwise_decay,
-            load_weights,
-            max_train_examples,
-            rng,
-            verbose,
-        )
+        result, model = _qa(job)
     result.update(
         task=task,
         preset=str(preset),
@@ -144,60 +112,85 @@ def finetune(
         seconds=round(time.time() - start, 1),
     )
     if output:
-        _write_outputs(output, task, result, model, tokenizer)
+        _write_outputs(output, task, result, model, job.tokenizer)
     return result
 
 
-def _subsample(rng, n, limit):
-    index = np.arange(n)
-    if limit and limit < n:
-        index = np.sort(rng.choice(n, limit, replace=False))
-    return index
+@dataclasses.dataclass
+class _Job:
+    """The settings every task's fine-tuning shares."""
+
+    path: str
+    tokenizer: object
+    train: str
+    test: str
+    epochs: int
+    batch_size: int
+    sequence_length: int
+    learning_rate: float
+    layerwise_decay: float
+    load_weights: bool
+    max_train_examples: int
+    seed: int
+    verbose: int
+
+    def subsample(self, n):
+        """Indices of the training examples to use (all, or a sample)."""
+        index = np.arange(n)
+        limit = self.max_train_examples
+        if limit and limit < n:
+            rng = np.random.default_rng(self.seed)
+            index = np.sort(rng.choice(n, limit, replace=False))
+        return index
+
+    def fit(self, model, data, n):
+        """Compile with the recipe for `n` examples, then train on `data`.
+
+        `data` is an unbatched `tf.data.Dataset` of raw examples: it is
+        shuffled anew each epoch and batched here; the task's own
+        preprocessor runs over it inside `fit`. A tuple of arrays (already
+        preprocessed) is shuffled by Keras instead.
+        """
+        steps = max(1, -(-n // self.batch_size)) * self.epochs
+        model.compile(
+            num_train_steps=steps,
+            learning_rate=self.learning_rate,
+            layerwise_decay=self.layerwise_decay,
+        )
+        if isinstance(data, tuple):
+            x, y = data
+            return model.fit(
+                x,
+                y,
+                batch_size=self.batch_size,
+                epochs=self.epochs,
+                shuffle=True,
+                verbose=self.verbose,
+            )
+        data = data.shuffle(n, seed=self.seed, reshuffle_each_iteration=True)
+        return model.fit(
+            data.batch(self.batch_size),
+            epochs=self.epochs,
+            shuffle=False,  # the dataset shuffles itself, each epoch
+            verbose=self.verbose,
+        )
 
 
-def _compile(model, steps, learning_rate, layerwise_decay):
-    model.compile(
-        num_train_steps=steps,
-        learning_rate=learning_rate,
-        layerwise_decay=layerwise_decay,
-    )
+def _classify(job, num_classes, text_column, pair_column, label_column):
+    import tensorflow as tf
 
-
-def _steps(n, batch_size, epochs):
-    return max(1, -(-n // batch_size)) * epochs
-
-
-def _classify(
-    path,
-    tokenizer,
-    train,
-    test,
-    epochs,
-    batch_size,
-    sequence_length,
-    learning_rate,
-    layerwise_decay,
-    num_classes,
-    text_column,
-    pair_column,
-    label_column,
-    load_weights,
-    max_train_examples,
-    rng,
-    verbose,
-):
     import keras_electra
 
     texts, pairs, labels = read_classification_file(
-        train, text_column, pair_column, label_column, num_classes
+        job.train, text_column, pair_column, label_column, num_classes
     )
     if num_classes is None:
         num_classes = int(max(labels)) + 1
     # Checked against the classes found in training, with file and line.
     test_texts, test_pairs, test_labels = read_classification_file(
-        test, text_column, pair_column, label_column, num_classes
+        job.test, text_column, pair_column, label_column, num_classes
     )
-    index = _subsample(rng, len(texts), max_train_examples)
+    index = job.subsample(len(texts))
 
     def raw(texts, pairs):
         # The task's own preprocessor packs raw strings (or pairs).
@@ -206,30 +199,18 @@ def _classify(
 
     y = np.asarray(labels, "float32" if num_classes == 1 else "int32")[index]
     model = keras_electra.ElectraTextClassifier.from_preset(
-        path,
+        job.path,
         num_classes=num_classes,
-        load_weights=load_weights,
+        load_weights=job.load_weights,
         preprocessor=keras_electra.ElectraTextClassifierPreprocessor(
-            tokenizer, sequence_length=sequence_length
+            job.tokenizer, sequence_length=job.sequence_length
         ),
     )
-    _compile(
-        model,
-        _steps(len(index), batch_size, epochs),
-        learning_rate,
-        layerwise_decay,
+    train_x = raw(
+        [texts[i] for i in index],
+        None if pairs is None else [pairs[i] for i in index],
     )
-    model.fit(
-        raw(
-            [texts[i] for i in index],
-            None if pairs is None else [pairs[i] for i in index],
-        ),
-        y,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose=verbose,
-    )
+    job.fit(model, tf.data.Dataset.from_tensor_slices((train_x, y)), len(y))
     out = model.predict(raw(test_texts, test_pairs), batch_size=64, verbose=0)
     result = {
         "train_examples": int(len(index)),
@@ -248,61 +229,41 @@ def _classify(
     return result, model
 
 
-def _tag(
-    path,
-    tokenizer,
-    train,
-    test,
-    epochs,
-    batch_size,
-    sequence_length,
-    learning_rate,
-    layerwise_decay,
-    load_weights,
-    max_train_examples,
-    rng,
-    verbose,
-):
+def _tag(job):
+    import tensorflow as tf
+
     import keras_electra
     from keras_electra.models.electra_token_classifier import (
         first_piece_predictions,
     )
 
-    sentences, tags = read_tagged_file(train)
-    test_sentences, test_tags = read_tagged_file(test)
+    sentences, tags = read_tagged_file(job.train)
+    test_sentences, test_tags = read_tagged_file(job.test)
     names = sorted({t for sentence in tags for t in sentence})
     ids = {t: i for i, t in enumerate(names)}
-    index = _subsample(rng, len(sentences), max_train_examples)
+    index = job.subsample(len(sentences))
     preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
-        tokenizer, sequence_length=sequence_length
-    )
-    x, y, weights = preprocessor(
-        [sentences[i] for i in index],
-        [[ids[t] for t in tags[i]] for i in index],
+        job.tokenizer, sequence_length=job.sequence_length
     )
     model = keras_electra.ElectraTokenClassifier.from_preset(
-        path,
+        job.path,
         num_classes=len(names),
-        load_weights=load_weights,
-        preprocessor=None,
+        load_weights=job.load_weights,
+        preprocessor=preprocessor,
     )
-    _compile(
-        model,
-        _steps(len(index), batch_size, epochs),
-        learning_rate,
-        layerwise_decay,
+    # Word lists of different lengths: ragged tensors through tf.data, and
+    # the tagger's preprocessor aligns the labels inside `fit`.
+    words = tf.ragged.constant([sentences[i] for i in index])
+    labels = tf.ragged.constant(
+        [[ids[t] for t in tags[i]] for i in index], dtype="int32"
     )
-    model.fit(
-        x,
-        y,
-        sample_weight=weights,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose=verbose,
+    job.fit(
+        model, tf.data.Dataset.from_tensor_slices((words, labels)), len(index)
     )
-    test_x, _, test_weights = preprocessor(test_sentences)
-    logits = model.predict(test_x, batch_size=64, verbose=0)
+    test_words = tf.ragged.constant(test_sentences)
+    logits = model.predict(test_words, batch_size=64, verbose=0)
+    # The same preprocessing marks each test word's first wordpiece.
+    _, _, test_weights = preprocessor(test_words)
     predicted = first_piece_predictions(logits, test_weights)
     correct = total = unseen = truncated = 0
     for guess, truth in zip(predicted, test_tags):
@@ -324,54 +285,30 @@ def _tag(
     }, model
 
 
-def _qa(
-    path,
-    tokenizer,
-    train,
-    test,
-    epochs,
-    batch_size,
-    sequence_length,
-    learning_rate,
-    layerwise_decay,
-    load_weights,
-    max_train_examples,
-    rng,
-    verbose,
-):
+def _qa(job):
     import keras_electra
 
-    questions, contexts, answers = read_qa_file(train)
-    test_questions, test_contexts, test_answers = read_qa_file(test)
-    index = _subsample(rng, len(questions), max_train_examples)
+    questions, contexts, answers = read_qa_file(job.train)
+    test_questions, test_contexts, test_answers = read_qa_file(job.test)
+    index = job.subsample(len(questions))
+    length = job.sequence_length
     preprocessor = keras_electra.ElectraQuestionAnswererPreprocessor(
-        tokenizer,
-        sequence_length=sequence_length,
-        doc_stride=max(1, sequence_length // 3),
-        max_question_length=min(64, sequence_length // 4),
+        job.tokenizer,
+        sequence_length=length,
+        doc_stride=max(1, length // 3),
+        max_question_length=min(64, length // 4),
     )
+    # Windowing changes the number of rows, so it runs before the model
+    # (the question answerer takes no preprocessor; see its docstring).
     batch = preprocessor.encode(
         [questions[i] for i in index],
         [contexts[i] for i in index],
         [answers[i][0] if answers[i] else None for i in index],
     )
     model = keras_electra.ElectraQuestionAnswerer.from_preset(
-        path, load_weights=load_weights
+        job.path, load_weights=job.load_weights
     )
-    _compile(
-        model,
-        _steps(len(batch), batch_size, epochs),
-        learning_rate,
-        layerwise_decay,
-    )
-    model.fit(
-        batch.x,
-        batch.y,
-        batch_size=batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose=verbose,
-    )
+    job.fit(model, (batch.x, batch.y), len(batch))
     allow_no_answer = any(not a for a in answers + test_answers)
     predictions = preprocessor.answer(
         model, test_questions, test_contexts, allow_no_answer=allow_no_answer

@@ -81,45 +81,31 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         return self._call_python(x, y)
 
     def _call_python(self, words, labels=None):
-        if isinstance(words, np.ndarray):
-            words = words.tolist()
-        words = [[_to_str(w) for w in sample if _to_str(w)] for sample in words]
-        length = self.sequence_length
+        # Word lists of any lengths; keras-hub's packers add [CLS]/[SEP],
+        # truncate and pad. A word with no wordpiece (an empty string, a
+        # zero-width space) gets no position and its label is skipped.
+        words = [[_to_str(w) for w in row] for row in _rows(words)]
         pieces = self.tokenizer(words) if words else []
-        token_ids = np.full(
-            (len(words), length), self.tokenizer.pad_token_id, "int32"
-        )
-        weights = np.zeros((len(words), length), "int32")
-        tags = np.zeros((len(words), length), "int32")
-        for row, sample in enumerate(pieces):
-            ids = [self.tokenizer.cls_token_id]
-            first = [0]
-            word_index = [0]
-            for w, word_pieces in enumerate(sample):
-                word_pieces = list(word_pieces)
-                ids += word_pieces
-                first += [1] + [0] * (len(word_pieces) - 1)
-                word_index += [w] * len(word_pieces)
-            ids, first, word_index = (
-                ids[: length - 1],
-                first[: length - 1],
-                word_index[: length - 1],
-            )
-            ids.append(self.tokenizer.sep_token_id)
-            first.append(0)
-            token_ids[row, : len(ids)] = ids
-            weights[row, : len(first)] = first
-            if labels is not None:
-                sample_labels = np.asarray(labels[row], "int64")
-                aligned = [int(sample_labels[i]) for i in word_index]
-                tags[row, 1 : len(aligned)] = aligned[1:]
-        padding_mask = np.zeros_like(token_ids)
-        for row, sample in enumerate(pieces):
-            padding_mask[row, : min(length, sum(map(len, sample)) + 2)] = 1
+        flat, first, aligned = [], [], []
+        for r, row in enumerate(pieces):
+            row_labels = None if labels is None else _rows(labels)[r]
+            ids, flags, tags = [], [], []
+            for w, word_pieces in enumerate(row):
+                n = len(word_pieces)
+                ids += [int(i) for i in word_pieces]
+                flags += [1] + [0] * (n - 1) if n else []
+                tags += [0 if row_labels is None else int(row_labels[w])] * n
+            flat.append(ids)
+            first.append(flags)
+            aligned.append(tags)
+        token_ids, padding_mask = self.packer(flat)
+        weights = np.asarray(self.zero_packer(first), "int32")
+        tags = np.asarray(self.zero_packer(aligned), "int32")
+        token_ids = np.asarray(token_ids, "int32")
         features = {
             "token_ids": token_ids,
             "segment_ids": np.zeros_like(token_ids),
-            "padding_mask": padding_mask,
+            "padding_mask": np.asarray(padding_mask, "int32"),
         }
         return features, tags * weights, weights
 
@@ -163,6 +149,15 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         config = super().get_config()
         config.update({"sequence_length": self.sequence_length})
         return config
+
+
+def _rows(values):
+    """Rows of a batch as Python lists (lists, arrays or tensors)."""
+    if hasattr(values, "to_list"):
+        return values.to_list()
+    if hasattr(values, "tolist"):
+        return values.tolist()
+    return [list(row) for row in values]
 
 
 def _to_str(word):

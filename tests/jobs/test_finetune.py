@@ -218,3 +218,42 @@ def test_qa_command_on_squad_json(preset, tmp_path):
         )
         == 2
     )
+
+
+def test_tag_job_trains_through_the_taggers_preprocessor(preset, tmp_path):
+    import tensorflow as tf
+
+    from keras_electra.jobs.finetune import finetune
+
+    # Each word has one tag: learnable to 100% in a few epochs.
+    sentences = [["the", "dog", "runs"], ["the", "cat"], ["a", "good", "film"]]
+    tag_of = {"the": "DT", "a": "DT", "dog": "NN", "cat": "NN", "film": "NN"}
+    tag_of.update(runs="VBZ", good="JJ")
+    lines = []
+    for i in range(12):
+        words = sentences[i % 3]
+        lines += [f"{w}\t{tag_of[w]}" for w in words] + [""]
+    tags = tmp_path / "tags.tsv"
+    tags.write_text("\n".join(lines) + "\n")
+    result = finetune(
+        "tag",
+        preset,
+        str(tags),
+        str(tags),
+        output=str(tmp_path / "run"),
+        epochs=12,
+        batch_size=4,
+        sequence_length=8,
+        learning_rate=3e-3,
+        verbose=0,
+    )
+    assert result["accuracy"] == 1.0
+    assert result["tags"] == ["DT", "JJ", "NN", "VBZ"]
+    # The saved tagger carries its preprocessor: raw word lists go in.
+    tagger = keras_electra.ElectraTokenClassifier.from_preset(
+        str(tmp_path / "run" / "model")
+    )
+    assert tagger.preprocessor is not None
+    logits = tagger.predict(tf.ragged.constant([["the", "cat"]]), verbose=0)
+    # [CLS] the cat [SEP]: "the" is DT (0), "cat" is NN (2).
+    assert logits[0, 1:3].argmax(-1).tolist() == [0, 2]

@@ -42,3 +42,30 @@ def test_token_labels_on_first_wordpieces(tokenizer):
     logits = np.zeros((1, 8, 3))
     logits[0, 1:7, 2] = 1.0
     assert first_piece_predictions(logits, w)[0].tolist() == [2] * 6
+
+
+def test_words_without_wordpieces_keep_the_labels_aligned(tokenizer):
+    # An empty word and a zero-width space give no wordpiece: they take no
+    # position, and the next words keep their own labels (in both paths).
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=8
+    )
+    words = [["the", "", "dog", "cat"], ["the", "\u200b", "film"]]
+    tags = [[1, 2, 3, 4], [5, 6, 7]]
+    x, y, w = preprocessor(words, tags)
+    np.testing.assert_array_equal(x["token_ids"][0], [2, 5, 6, 9, 3, 0, 0, 0])
+    np.testing.assert_array_equal(y[0], [0, 1, 3, 4, 0, 0, 0, 0])
+    np.testing.assert_array_equal(w[0], [0, 1, 1, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(x["token_ids"][1], [2, 5, 12, 3, 0, 0, 0, 0])
+    np.testing.assert_array_equal(y[1], [0, 5, 7, 0, 0, 0, 0, 0])
+    ds = (
+        tf.data.Dataset.from_tensor_slices(
+            (tf.ragged.constant(words), tf.ragged.constant(tags))
+        )
+        .batch(2)
+        .map(preprocessor)
+    )
+    tx, ty, tw = next(iter(ds))
+    np.testing.assert_array_equal(tx["token_ids"].numpy(), x["token_ids"])
+    np.testing.assert_array_equal(ty.numpy(), y)
+    np.testing.assert_array_equal(tw.numpy(), w)
