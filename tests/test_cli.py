@@ -1,6 +1,10 @@
 """`keras_electra/cli.py`: the `keras-electra` command line."""
 
+import subprocess
+import sys
+
 import numpy as np
+import pytest
 from helpers import VOCAB_FILE
 from helpers import to_numpy
 
@@ -133,3 +137,45 @@ def test_convert_and_export_commands(tmp_path, capsys):
         == 2
     )
     assert "holds no weights" in capsys.readouterr().err
+
+
+def test_help_describes_every_command_and_version(capsys):
+    from keras_electra.cli import build_parser
+    from keras_electra.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out.startswith("keras-electra ")
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert len(commands) == 7
+    for name in commands:
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out
+        assert "examples:" in text and f"keras-electra {name}" in text, name
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: 32)" in text and "(default: None)" not in text
+
+
+def test_info_loads_no_backend(tmp_path):
+    code = (
+        "import sys\n"
+        "from keras_electra import cli\n"
+        "assert cli.main(['info', 'electra_tiny']) == 0\n"
+        "loaded = [m for m in ('keras', 'tensorflow', 'jax', 'torch')\n"
+        "          if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout
+    assert "num_train_steps" in done.stdout and done.stderr == ""

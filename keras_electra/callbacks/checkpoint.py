@@ -2,28 +2,31 @@ import keras
 
 
 class PeriodicCheckpoint(keras.callbacks.Callback):
-    """Calls `save(step)` at each epoch end (each chunk of `steps_per_epoch`).
+    """Calls `save(step)` whenever the run's step is a multiple of `every`.
 
-    `keras_electra.jobs.pretrain` runs `fit` with `steps_per_epoch` equal to
-    the checkpoint interval, so epoch ends are checkpoint times. `save` does
-    the atomic write; a run that stopped on a NaN loss is not saved.
+    The step is the whole run's (`log.step`, kept by the run's
+    `TrainingLog`, which must come before this callback), so a run resumed
+    from an interrupt between checkpoints keeps its checkpoint schedule.
+    `save` does the atomic write; a run that stopped on a NaN loss is not
+    saved.
 
     Args:
         save: callable taking the global step.
-        steps_per_epoch: steps between checkpoints.
-        log: the run's `TrainingLog` (its `nan_step` vetoes saving).
+        every: steps between checkpoints.
+        log: the run's `TrainingLog` (its `step`; its `nan_step` vetoes
+            saving).
     """
 
-    def __init__(self, save, steps_per_epoch, log=None):
+    def __init__(self, save, every, log):
         super().__init__()
         self.save = save
-        self.steps_per_epoch = int(steps_per_epoch)
+        self.every = int(every)
         self.log = log
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self.log is not None and self.log.nan_step is not None:
+    def on_train_batch_end(self, batch, logs=None):
+        if self.log.nan_step is not None or self.log.step % self.every:
             return
-        step = self.log.step if self.log else (epoch + 1) * self.steps_per_epoch
-        if step % self.steps_per_epoch:
-            return  # an epoch cut short (training stopped): not a checkpoint
-        self.save(step)
+        # Reading `self.model` brings JAX's training state back into the
+        # model's variables before they are written.
+        self.model
+        self.save(self.log.step)

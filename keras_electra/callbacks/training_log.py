@@ -6,7 +6,11 @@ import time
 import keras
 
 SHOWN = ("loss", "generator_accuracy", "discriminator_accuracy")
-RUNNING = ("discriminator_precision", "discriminator_recall")
+RUNNING = (
+    "discriminator_precision",
+    "discriminator_recall",
+    "discriminator_auc",
+)
 
 
 class TrainingLog(keras.callbacks.Callback):
@@ -20,8 +24,13 @@ class TrainingLog(keras.callbacks.Callback):
     differenced into means over the steps since the previous row, while
     precision and recall (whose denominators vary a lot from step to step)
     stay running values since the last checkpoint. A non-finite loss stops
-    training and sets
-    `self.nan_step`, so the caller can keep the last good checkpoint.
+    training and sets `self.nan_step`, so the caller can keep the last good
+    checkpoint (Keras' `TerminateOnNaN` stops too, but says neither at
+    which step of the whole run nor lets the checkpoint callback skip it).
+
+    A resumed run's log describes one run: rows past `start_step` (written
+    by the interrupted attempt after its last checkpoint) are dropped, and
+    `seconds` continues from `start_seconds`.
 
     Args:
         total_steps: steps of the whole run.
@@ -29,14 +38,22 @@ class TrainingLog(keras.callbacks.Callback):
         csv_path: CSV file to append to (created with a header).
         log_every: steps between CSV rows and progress updates.
         verbose: print the progress bar.
+        start_seconds: wall time the run had taken before `start_step`.
     """
 
     def __init__(
-        self, total_steps, start_step=0, csv_path=None, log_every=10, verbose=1
+        self,
+        total_steps,
+        start_step=0,
+        csv_path=None,
+        log_every=10,
+        verbose=1,
+        start_seconds=0.0,
     ):
         super().__init__()
         self.total_steps = int(total_steps)
         self.step = int(start_step)
+        self.start_seconds = float(start_seconds)
         self.csv_path = csv_path
         self.log_every = max(1, int(log_every))
         self.nan_step = None
@@ -69,7 +86,13 @@ class TrainingLog(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
+        if self.csv_path is not None and os.path.exists(self.csv_path):
+            _drop_rows_after(self.csv_path, self.step)
         self.progbar.update(self.step)
+
+    def elapsed(self):
+        """Wall time of the whole run so far, in seconds."""
+        return self.start_seconds + time.time() - self.start_time
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -101,7 +124,7 @@ class TrainingLog(keras.callbacks.Callback):
         row = {
             "step": self.step,
             "learning_rate": self._learning_rate(),
-            "seconds": round(time.time() - self.start_time, 3),
+            "seconds": round(self.elapsed(), 3),
             **logs,
         }
         new = not os.path.exists(self.csv_path)
@@ -116,3 +139,20 @@ class TrainingLog(keras.callbacks.Callback):
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+
+def _drop_rows_after(path, step):
+    """Keep the header and the rows up to `step` (atomically)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    index = header.index("step") if "step" in header else 0
+    kept = [row for row in body if row and float(row[index]) <= step]
+    if len(kept) == len(body):
+        return
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header] + kept)
+    os.replace(tmp, path)

@@ -147,9 +147,11 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
         if not preset_utils.preset_has_file(self.preset, config_file):
             raise ValueError(
                 f"The preset '{self.preset}' has no tokenizer "
-                f"({config_file}). Built-in presets hold none: pass a "
-                "vocabulary file (`--vocab`) or learn one with "
-                "`keras-electra vocab`."
+                f"({config_file}), which a task needs to read text. Save "
+                "one with the model (`save_to_preset(path, tokenizer)`), "
+                "pass `preprocessor=...` (or `preprocessor=None` to feed "
+                "token ids), or, for a built-in preset, a vocabulary "
+                "(`--vocab`; `keras-electra vocab` learns one)."
             )
         return super().load_tokenizer(cls, config_file, **kwargs)
 

@@ -2,7 +2,8 @@
 
 Each checkpoint is a folder written atomically (a temporary folder, then a
 rename): `preset/` (the pretrainer and tokenizer), `training_state.npz`
-(optimizer slots and step, the model's seed states, torch's global RNG) and
+(optimizer slots and step, the model's seed states, torch's global RNG,
+the run's wall time so far) and
 `state.json` (the step).
 """
 
@@ -19,13 +20,14 @@ from keras_electra.utils import preset_utils
 
 STATE_FILE = "state.json"
 TRAINING_STATE_FILE = "training_state.npz"
+ELAPSED_KEY = "elapsed_seconds"
 
 
 def checkpoint_dirs(output):
     return sorted(glob.glob(os.path.join(output, "checkpoints", "ckpt-*")))
 
 
-def save_checkpoint(output, pretrainer, tokenizer, step, keep):
+def save_checkpoint(output, pretrainer, tokenizer, step, keep, seconds=0.0):
     path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
     with preset_utils.atomic_directory(path) as tmp:
         pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
@@ -34,6 +36,7 @@ def save_checkpoint(output, pretrainer, tokenizer, step, keep):
             for key, variable in training_state_variables(pretrainer)
         }
         arrays.update(global_rng_state())
+        arrays[ELAPSED_KEY] = np.float64(seconds)  # the run's wall time
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
         # Plain writes: the whole folder appears at once or not at all.
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:

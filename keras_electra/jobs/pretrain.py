@@ -31,6 +31,7 @@ from keras_electra.data.vocabulary import learn_vocabulary
 from keras_electra.jobs import checkpoints
 from keras_electra.jobs.run_config import RunConfig
 from keras_electra.utils import preset_utils
+from keras_electra.utils.backend_setup import describe_devices
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
@@ -98,6 +99,8 @@ def pretrain(
     import keras
 
     from keras_electra.callbacks import PeriodicCheckpoint
+    from keras_electra.callbacks import RunTensorBoard
+    from keras_electra.callbacks import StopOnSignal
     from keras_electra.callbacks import TrainingLog
     from keras_electra.utils.plotting import plot_discriminator_example
 
@@ -115,47 +118,47 @@ def pretrain(
         checkpoint_every=int(checkpoint_every),
         seed=int(seed),
     )
-    settings = _prepare_output(output, settings, resume, overwrite, verbose)
+    # Every check runs before anything is written or learned: a refused
+    # start leaves the output folder as it found it.
+    resuming = resume and os.path.exists(os.path.join(output, RUN_FILE))
+    settings = _settings_for(output, settings, resume, overwrite, verbose)
     if settings.steps is None:
         settings.steps = DEFAULT_STEPS
-    _check_positive(settings)
-    keras.utils.set_random_seed(settings.seed)
+    _check_settings(settings, keep_checkpoints, log_every)
+    if not resuming:
+        _check_inputs(settings)
+    with _cleanup_if_refused(output, resuming, overwrite):
+        keras.utils.set_random_seed(settings.seed)
+        if settings.shards is None and not settings.corpus:
+            from keras_electra.data.default_corpus import default_corpus_path
 
-    # --- data source and tokenizer -------------------------------------
-    if settings.shards is None and not settings.corpus:
-        from keras_electra.data.default_corpus import default_corpus_path
+            settings.corpus = [default_corpus_path(verbose=bool(verbose))]
+            expand_inputs(settings.corpus)
+        tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
+        if settings.shards is not None:
+            files = shards.shard_files(settings.shards)
+            settings.sequence_length = shards.read_sequence_length(files)
+        checkpoint = (
+            checkpoints.latest_checkpoint(output, verbose) if resume else None
+        )
+        if checkpoint is not None:
+            pretrainer, start_step, state = checkpoint
+        else:
+            pretrainer = _new_pretrainer(settings, tokenizer)
+            start_step, state = 0, None
+        settings.save(os.path.join(output, RUN_FILE))
 
-        settings.corpus = [default_corpus_path(verbose=bool(verbose))]
-    if settings.corpus:
-        expand_inputs(settings.corpus)  # clear errors
-    tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
-    if settings.shards is not None:
-        files = shards.shard_files(settings.shards)
-        stored = shards.read_sequence_length(files)
-        if settings.sequence_length not in (None, stored):
-            raise PretrainingError(
-                f"The shards in '{settings.shards}' hold sequences of "
-                f"length {stored}, but --sequence-length is "
-                f"{settings.sequence_length}. Use {stored} or rebuild the "
-                "shards."
-            )
-        settings.sequence_length = stored
-    settings.save(os.path.join(output, RUN_FILE))
-
-    # --- model ---------------------------------------------------------
-    checkpoint = (
-        checkpoints.latest_checkpoint(output, verbose) if resume else None
-    )
-    if checkpoint is not None:
-        pretrainer, start_step, state = checkpoint
-    else:
-        pretrainer = _new_pretrainer(settings, tokenizer)
-        start_step, state = 0, None
-    pretrainer.compile(
-        learning_rate=settings.learning_rate,
-        num_train_steps=settings.steps,
-        warmup_steps=settings.warmup_steps,
-    )
+    # The preset saved with the model says how this run trained.
+    pretrainer.num_train_steps = settings.steps
+    if settings.learning_rate:
+        pretrainer.learning_rate = settings.learning_rate
+    if settings.warmup_steps is not None:
+        pretrainer.warmup_steps = settings.warmup_steps
+    elif state is None:  # a new run: the preset's warm-up, capped
+        pretrainer.warmup_steps = min(
+            pretrainer.warmup_steps, settings.steps // 10
+        )
+    pretrainer.compile(warmup_steps=pretrainer.warmup_steps)
     if state is not None:
         checkpoints.restore_training_state(pretrainer, state)
     if start_step >= settings.steps:
@@ -177,52 +180,59 @@ def pretrain(
         csv_path=os.path.join(output, "log.csv"),
         log_every=log_every,
         verbose=verbose,
+        start_seconds=float((state or {}).get(checkpoints.ELAPSED_KEY, 0.0)),
     )
 
     def save(step):
         checkpoints.save_checkpoint(
-            output, pretrainer, tokenizer, step, keep_checkpoints
+            output,
+            pretrainer,
+            tokenizer,
+            step,
+            keep_checkpoints,
+            seconds=log.elapsed(),
         )
 
+    stop = StopOnSignal()
     callbacks = [
         keras.callbacks.LambdaCallback(
             on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
         ),
         log,
         PeriodicCheckpoint(save, every, log=log),
-        keras.callbacks.TensorBoard(
+        RunTensorBoard(
             os.path.join(output, "tensorboard"),
+            start_step=start_step,
             update_freq=log_every,
             write_graph=False,
         ),
+        stop,
     ]
-    epochs = -(-last_step // every)
-    pretrainer.fit(
-        dataset,
-        steps_per_epoch=every,
-        epochs=epochs,
-        initial_epoch=start_step // every,
-        callbacks=callbacks,
-        shuffle=False,  # the tf.data pipeline shuffles (deterministically)
-        verbose=0,
-    )
-    if log.nan_step is not None:
-        latest = checkpoints.checkpoint_dirs(output)
-        raise PretrainingError(
-            f"The loss became NaN at step {log.nan_step}; training stopped. "
-            f"The last good checkpoint is "
-            f"{latest[-1] if latest else '(none yet)'}. Lower the learning "
-            "rate or check the data, then run again with --resume."
+    with stop:
+        pretrainer.fit(
+            dataset,
+            steps_per_epoch=every,
+            epochs=-(-last_step // every),
+            initial_epoch=start_step // every,
+            callbacks=callbacks,
+            shuffle=False,  # the tf.data pipeline shuffles (deterministically)
+            verbose=0,
         )
+        if log.nan_step is not None:
+            latest = checkpoints.checkpoint_dirs(output)
+            raise PretrainingError(
+                f"The loss became NaN at step {log.nan_step}; training "
+                "stopped. The last good checkpoint is "
+                f"{latest[-1] if latest else '(none yet)'}. Lower the "
+                "learning rate or check the data, then run again with "
+                "--resume."
+            )
+        if stop.signal is not None:
+            return _interrupted(output, log, stop, save, every, verbose)
     if log.step < settings.steps:
         # Stopped early (`stop_after`): like a killed run, nothing is saved
         # beyond the last periodic checkpoint.
-        return {
-            "preset": None,
-            "step": log.step,
-            "history": {},
-            "nan_step": None,
-        }
+        return _result(None, log.step)
     if log.step % every != 0:
         save(log.step)
     history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
@@ -236,6 +246,32 @@ def pretrain(
         os.path.join(output, "replaced_tokens.png"),
     )
     return _finish(output, pretrainer, tokenizer, log.step, history, verbose)
+
+
+def _result(preset, step, history=None, interrupted=None):
+    return {
+        "preset": preset,
+        "step": step,
+        "history": history or {},
+        "nan_step": None,
+        "interrupted": interrupted,
+    }
+
+
+def _interrupted(output, log, stop, save, every, verbose):
+    """After a first Ctrl-C or SIGTERM: save this step, say how to go on."""
+    import signal
+
+    if log.step % every:  # a periodic checkpoint did not just save it
+        save(log.step)
+    name = signal.Signals(stop.signal).name
+    if verbose:
+        print(
+            f"\nStopped at step {log.step} ({name}); checkpoint saved in "
+            f"{os.path.join(output, 'checkpoints')}. Continue with:\n"
+            f"  keras-electra pretrain --output {output} --resume"
+        )
+    return _result(None, log.step, interrupted=stop.exit_status)
 
 
 # --- helpers -----------------------------------------------------------------
@@ -269,15 +305,90 @@ def _as_list(value):
     return [os.fspath(v) for v in value]
 
 
-def _check_positive(settings):
-    for key in ("steps", "batch_size", "checkpoint_every"):
-        if getattr(settings, key) <= 0:
+def _check_settings(settings, keep_checkpoints, log_every):
+    numbers = {
+        "steps": settings.steps,
+        "batch_size": settings.batch_size,
+        "checkpoint_every": settings.checkpoint_every,
+        "log_every": log_every,
+        "vocab_size": settings.vocabulary_size,
+    }
+    if settings.sequence_length is not None:
+        numbers["sequence_length"] = settings.sequence_length
+    if settings.warmup_steps is not None:
+        numbers["warmup_steps"] = settings.warmup_steps + 1  # 0 is allowed
+    for key, value in numbers.items():
+        if int(value) <= 0:
             raise PretrainingError(
-                f"--{key.replace('_', '-')} must be positive."
+                f"--{key.replace('_', '-')} must be positive. Received: "
+                f"{value}."
             )
+    if keep_checkpoints < 0:
+        raise PretrainingError("--keep-checkpoints must be 0 (all) or more.")
+    if settings.sequence_length is not None and settings.sequence_length < 8:
+        raise PretrainingError(
+            f"--sequence-length {settings.sequence_length} is too short to "
+            "mask anything: use 8 or more (128 is the paper's)."
+        )
+    if settings.learning_rate is not None and settings.learning_rate <= 0:
+        raise PretrainingError("--learning-rate must be positive.")
 
 
-def _prepare_output(output, settings, resume, overwrite, verbose):
+def _check_inputs(settings):
+    """What a new run reads: checked before any work or any file written."""
+    from keras_electra.tokenizers.electra_tokenizer import read_vocabulary_file
+
+    preset = preset_utils.resolve_preset(settings.preset)
+    config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)["config"]
+    has_weights = preset_utils.preset_has_file(
+        preset, preset_utils.MODEL_WEIGHTS_FILE
+    )
+    has_tokenizer = preset_utils.preset_has_file(
+        preset, preset_utils.TOKENIZER_CONFIG_FILE
+    )
+    if settings.corpus:
+        expand_inputs(settings.corpus)
+    length = settings.sequence_length
+    if settings.shards is not None:
+        files = shards.shard_files(settings.shards)
+        stored = shards.read_sequence_length(files)
+        if length not in (None, stored):
+            raise PretrainingError(
+                f"The shards in '{settings.shards}' hold sequences of "
+                f"length {stored}, but --sequence-length is {length}. Use "
+                f"{stored} or rebuild the shards."
+            )
+        length = stored
+        if not settings.vocabulary:
+            raise PretrainingError(
+                "Training on shards needs the vocabulary they were built "
+                "with: pass --vocab."
+            )
+    max_positions = config["max_sequence_length"]
+    if length is not None and length > max_positions:
+        raise PretrainingError(
+            f"--sequence-length {length} exceeds the preset's "
+            f"{max_positions} positions. Use at most {max_positions}."
+        )
+    if settings.vocabulary:
+        size = len(read_vocabulary_file(settings.vocabulary))
+        if has_weights and size != config["vocabulary_size"]:
+            raise PretrainingError(
+                f"The vocabulary has {size} tokens but the preset "
+                f"'{settings.preset}' was trained with "
+                f"{config['vocabulary_size']}. Use the preset's own "
+                "vocabulary (omit --vocab) or start from a built-in preset."
+            )
+    elif has_weights and not has_tokenizer:
+        raise PretrainingError(
+            f"The preset '{settings.preset}' has weights but no tokenizer, "
+            "so a vocabulary learned here would not match its embeddings. "
+            "Pass --vocab with the vocabulary it was trained with."
+        )
+
+
+def _settings_for(output, settings, resume, overwrite, verbose):
+    """The run's settings: the stored ones on resume; checks the folder."""
     run_file = os.path.join(output, RUN_FILE)
     if os.path.exists(run_file):
         if resume:
@@ -293,7 +404,6 @@ def _prepare_output(output, settings, resume, overwrite, verbose):
                 "to continue it, --overwrite to replace it, or choose another "
                 "--output folder."
             )
-        shutil.rmtree(output)
     elif resume:
         if verbose:
             print(f"No run to resume in '{output}'; starting a new one.")
@@ -302,10 +412,45 @@ def _prepare_output(output, settings, resume, overwrite, verbose):
             f"'{output}' is not empty and holds no run of keras-electra. "
             "Choose an empty or new --output folder, or pass --overwrite."
         )
-    elif overwrite and os.path.isdir(output):
-        shutil.rmtree(output)
-    os.makedirs(output, exist_ok=True)
     return settings
+
+
+class _cleanup_if_refused:
+    """Sets up the output folder; undoes it if the run's set-up fails.
+
+    `--overwrite` deletes the previous run only here, after every check
+    passed. A new run that fails during set-up (vocabulary learning, the
+    default corpus download, ...) removes what it wrote, so the same folder
+    takes the corrected command.
+    """
+
+    def __init__(self, output, resuming, overwrite):
+        self.output = output
+        self.resuming = resuming
+        self.overwrite = overwrite
+
+    def __enter__(self):
+        self.existed = os.path.isdir(self.output)
+        if not self.resuming and self.overwrite and self.existed:
+            shutil.rmtree(self.output)
+            self.existed = False
+        self.before = set(os.listdir(self.output)) if self.existed else set()
+        os.makedirs(self.output, exist_ok=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or self.resuming:
+            return False
+        if not self.existed:
+            shutil.rmtree(self.output, ignore_errors=True)
+            return False
+        for name in set(os.listdir(self.output)) - self.before:
+            path = os.path.join(self.output, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        return False
 
 
 def _load_tokenizer(output, settings, on_decode_error, verbose):
@@ -325,44 +470,39 @@ def _load_tokenizer(output, settings, on_decode_error, verbose):
     if not os.path.exists(learned):
         if verbose:
             print(
-                f"Learning a {settings.vocabulary_size}-token WordPiece "
-                "vocabulary from the corpus ..."
+                "Learning a WordPiece vocabulary of up to "
+                f"{settings.vocabulary_size:,} tokens from the corpus ..."
             )
-        learn_vocabulary(
+        tokenizer = learn_vocabulary(
             settings.corpus,
             settings.vocabulary_size,
             learned,
             on_decode_error=on_decode_error,
         )
+        size = tokenizer.vocabulary_size()
+        if verbose:
+            short = size < settings.vocabulary_size
+            print(
+                f"Learned {size:,} tokens (asked for "
+                f"{settings.vocabulary_size:,}"
+                f"{': the corpus gave no more' if short else ''}); "
+                f"written to {learned}."
+            )
     settings.vocabulary = learned
-    return ElectraTokenizer(vocabulary=learned)
+    tokenizer = ElectraTokenizer(vocabulary=learned)
+    settings.learned_vocabulary_size = tokenizer.vocabulary_size()
+    return tokenizer
 
 
 def _new_pretrainer(settings, tokenizer):
+    """The preset's pretrainer, sized to the tokenizer (checked before)."""
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
     preset = preset_utils.resolve_preset(settings.preset)
     config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)["config"]
-    max_positions = config["max_sequence_length"]
-    if settings.sequence_length > max_positions:
-        raise PretrainingError(
-            f"--sequence-length {settings.sequence_length} exceeds the "
-            f"preset's {max_positions} positions. Use at most {max_positions}."
-        )
-    vocab_size = tokenizer.vocabulary_size()
-    has_weights = preset_utils.preset_has_file(
-        preset, preset_utils.MODEL_WEIGHTS_FILE
-    )
     overrides = dict(tokenizer.pretrainer_token_ids(), seed=settings.seed)
-    if vocab_size != config["vocabulary_size"]:
-        if has_weights:
-            raise PretrainingError(
-                f"The vocabulary has {vocab_size} tokens but the preset "
-                f"'{settings.preset}' was trained with "
-                f"{config['vocabulary_size']}. Use the preset's own "
-                "vocabulary (omit --vocab) or start from a built-in preset."
-            )
-        overrides["vocabulary_size"] = vocab_size
+    if tokenizer.vocabulary_size() != config["vocabulary_size"]:
+        overrides["vocabulary_size"] = tokenizer.vocabulary_size()
     return ElectraPretrainer.from_preset(preset, **overrides)
 
 
@@ -371,7 +511,7 @@ def _describe(pretrainer, settings, start_step):
 
     import keras_electra
 
-    devices = _devices(keras.config.backend())
+    devices = describe_devices(keras.config.backend())
     sharing = (
         "embeddings shared" if pretrainer.tie_embeddings else "own embeddings"
     )
@@ -387,24 +527,6 @@ def _describe(pretrainer, settings, start_step):
     )
 
 
-def _devices(backend):
-    try:
-        if backend == "jax":
-            import jax
-
-            return ", ".join(str(d) for d in jax.devices())
-        if backend == "torch":
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        import tensorflow as tf
-
-        gpus = tf.config.list_physical_devices("GPU")
-        return ", ".join(d.name for d in gpus) or "CPU"
-    except Exception:  # noqa: BLE001
-        return "unknown"
-
-
 def _finish(output, pretrainer, tokenizer, step, history, verbose):
     from keras_electra.utils.plotting import plot_training_curves
 
@@ -417,9 +539,10 @@ def _finish(output, pretrainer, tokenizer, step, history, verbose):
             csv_path,
             os.path.join(output, "training_curves.png"),
             title=f"ELECTRA pre-training ({step} steps)",
+            vocabulary_size=tokenizer.vocabulary_size(),
         )
     if verbose:
         print(f"Done at step {step}. Preset: {final}")
         if png:
             print(f"Training curves: {png}")
-    return {"preset": final, "step": step, "history": history, "nan_step": None}
+    return _result(final, step, history)

@@ -18,7 +18,8 @@ class RunConfig:
     shards: str = None
     corpus: list = None
     vocabulary: str = None
-    vocabulary_size: int = 8000
+    vocabulary_size: int = 8000  # asked for, when learning one
+    learned_vocabulary_size: int = None  # what the corpus gave
     steps: int = None
     batch_size: int = 32
     sequence_length: int = 128

@@ -156,6 +156,18 @@ def _to_sliceable(value):
     return keras.ops.convert_to_numpy(value)
 
 
+def check_sequence_length(backbone, preprocessor):
+    """A clear error when the preprocessor packs more ids than positions."""
+    length = getattr(preprocessor, "sequence_length", None)
+    limit = backbone.max_sequence_length
+    if length is not None and limit is not None and length > limit:
+        raise ValueError(
+            f"The preprocessor packs sequences of {length} tokens, but the "
+            f"backbone has {limit} positions. Pass a preprocessor with "
+            f"`sequence_length={limit}` or less."
+        )
+
+
 def dropout_and_dense(backbone, num_classes, dropout, dropout_name):
     """The reference's task head layers: dropout, then a dense layer to
     `num_classes` logits (named "logits"), in the backbone's dtype."""

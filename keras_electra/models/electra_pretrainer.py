@@ -223,6 +223,15 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         )
         self.discriminator_recall = keras.metrics.Mean("discriminator_recall")
         self.replaced_fraction = keras.metrics.Mean("replaced_fraction")
+        # Threshold-free: meaningful even while the discriminator flags
+        # almost nothing (where precision rests on a handful of tokens).
+        self.discriminator_auc = keras.metrics.AUC(
+            name="discriminator_auc", from_logits=True
+        )
+        # How often the generator's sample is the original token (those
+        # slots count as "original" for the discriminator), as the
+        # reference logs it.
+        self.sampled_accuracy = keras.metrics.Mean("sampled_accuracy")
         # === Config ===
         self.generator_weight = generator_weight
         self.discriminator_weight = discriminator_weight
@@ -408,6 +417,17 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         )
         self.replaced_fraction.update_state(
             num_replaced / ops.maximum(num_real, 1.0), sample_weight=num_real
+        )
+        self.discriminator_auc.update_state(
+            labels, y_pred["discriminator_logits"], sample_weight=real
+        )
+        sampled = ops.take_along_axis(
+            y_pred["corrupted_ids"], y_pred["mask_positions"], axis=1
+        )
+        same = ops.cast(ops.equal(sampled, y_pred["mask_ids"]), "float32")
+        self.sampled_accuracy.update_state(
+            ops.sum(same * weights) / ops.maximum(num_slots, 1.0),
+            sample_weight=num_slots,
         )
         return self.get_metrics_result()
 

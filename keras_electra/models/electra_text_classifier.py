@@ -4,6 +4,7 @@ from keras_hub.models import TextClassifier
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_finetuning_mixin import ElectraFinetuningMixin
 from keras_electra.models.electra_finetuning_mixin import check_labels
+from keras_electra.models.electra_finetuning_mixin import check_sequence_length
 from keras_electra.models.electra_finetuning_mixin import dropout_and_dense
 from keras_electra.models.electra_finetuning_mixin import sparse_crossentropy
 from keras_electra.models.electra_text_classifier_preprocessor import (
@@ -70,6 +71,7 @@ class ElectraTextClassifier(
                 f"`num_classes` must be at least 1 (1 for regression). "
                 f"Received: {num_classes}"
             )
+        check_sequence_length(backbone, preprocessor)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor

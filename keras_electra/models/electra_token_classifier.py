@@ -5,6 +5,7 @@ from keras_hub.models import Task
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_finetuning_mixin import ElectraFinetuningMixin
 from keras_electra.models.electra_finetuning_mixin import check_labels
+from keras_electra.models.electra_finetuning_mixin import check_sequence_length
 from keras_electra.models.electra_finetuning_mixin import dropout_and_dense
 from keras_electra.models.electra_finetuning_mixin import sparse_crossentropy
 from keras_electra.models.electra_token_classifier_preprocessor import (
@@ -61,6 +62,7 @@ class ElectraTokenClassifier(
             raise ValueError(
                 f"`num_classes` must be at least 2. Received: {num_classes}"
             )
+        check_sequence_length(backbone, preprocessor)
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = preprocessor

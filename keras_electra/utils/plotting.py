@@ -20,50 +20,134 @@ def read_log(csv_path):
     return columns
 
 
-def plot_training_curves(csv_path, png_path, title=None):
-    """Draw loss, generator and discriminator curves from a run's CSV log."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+def plot_training_curves(csv_path, png_path, title=None, vocabulary_size=None):
+    """Draw a run's curves from its CSV log (see `training_curves_figure`)."""
     import matplotlib.pyplot as plt
 
-    log = read_log(csv_path)
-    steps = log.get("step", [])
-    panels = [
-        ("Total loss (MLM + 50 x RTD)", ["loss"]),
-        ("Generator (MLM)", ["generator_loss", "generator_accuracy"]),
-        (
-            "Discriminator (RTD)",
-            ["discriminator_loss", "discriminator_accuracy"],
-        ),
-        (
-            "Replaced tokens",
-            [
-                "replaced_fraction",
-                "discriminator_precision",
-                "discriminator_recall",
-            ],
-        ),
-    ]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (name, keys) in zip(axes.flat, panels):
-        for key in keys:
-            if key in log and len(log[key]) == len(steps):
-                ax.plot(steps, log[key], label=key.replace("_", " "))
-        ax.set_title(name)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    fig = training_curves_figure(read_log(csv_path), title, vocabulary_size)
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return png_path
 
 
+def _prior_entropy(p):
+    """Binary cross-entropy of always predicting the base rate `p` (nats)."""
+    p = np.clip(np.asarray(p, "float64"), 1e-6, 1 - 1e-6)
+    return -(p * np.log(p) + (1 - p) * np.log(1 - p))
+
+
+def training_curves_figure(log, title=None, vocabulary_size=None):
+    """Six panels, one quantity each, with the baselines that give scale.
+
+    - the total loss (MLM + 50 x RTD);
+    - the generator's masked-LM loss, against a uniform guess over the
+      vocabulary (`ln V`, when `vocabulary_size` is given);
+    - the generator's accuracy at the masked slots: its argmax, and how
+      often its sample is the original;
+    - the discriminator's loss against the prior's entropy (the loss of
+      predicting the replaced fraction everywhere: below it, the
+      discriminator has learned more than the base rate);
+    - its accuracy against flagging nothing ("all original", 1 - replaced
+      fraction);
+    - its ROC AUC against chance (0.5), a threshold-free measure that means
+      something even while it flags few tokens (older logs without AUC show
+      precision and recall instead).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = log.get("step", [])
+
+    def series(key):
+        values = log.get(key)
+        return values if values and len(values) == len(steps) else None
+
+    def draw(ax, key, label, **style):
+        values = series(key)
+        if values is not None:
+            ax.plot(steps, values, label=label, **style)
+        return values
+
+    baseline = dict(linestyle="--", color="gray")
+    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5))
+    ax = axes[0, 0]
+    draw(ax, "loss", "total")
+    ax.set(title="Total loss (MLM + 50 x RTD)", ylabel="loss")
+
+    ax = axes[0, 1]
+    draw(ax, "generator_loss", "generator")
+    if vocabulary_size:
+        ax.axhline(
+            np.log(vocabulary_size),
+            label=f"uniform guess (ln {vocabulary_size:,})",
+            **baseline,
+        )
+    ax.set(title="Generator: masked-LM loss", ylabel="cross-entropy (nats)")
+
+    ax = axes[0, 2]
+    draw(ax, "generator_accuracy", "argmax = original")
+    draw(ax, "sampled_accuracy", "sample = original")
+    ax.set(
+        title="Generator accuracy at masked tokens",
+        ylabel="fraction of masked tokens",
+    )
+
+    replaced = series("replaced_fraction")
+    ax = axes[1, 0]
+    draw(ax, "discriminator_loss", "discriminator")
+    if replaced is not None:
+        ax.plot(
+            steps,
+            _prior_entropy(replaced),
+            label="prior's entropy (base rate only)",
+            **baseline,
+        )
+    ax.set(
+        title="Discriminator: replaced-token loss",
+        ylabel="binary cross-entropy (nats)",
+    )
+
+    ax = axes[1, 1]
+    draw(ax, "discriminator_accuracy", "discriminator")
+    if replaced is not None:
+        ax.plot(
+            steps,
+            1 - np.asarray(replaced),
+            label="flag nothing (all original)",
+            **baseline,
+        )
+    ax.set(title="Discriminator accuracy", ylabel="fraction of tokens")
+
+    ax = axes[1, 2]
+    if draw(ax, "discriminator_auc", "discriminator") is not None:
+        ax.axhline(0.5, label="chance", **baseline)
+        ax.set(title="Discriminator ROC AUC", ylabel="AUC")
+    else:
+        draw(ax, "discriminator_precision", "precision")
+        draw(ax, "discriminator_recall", "recall")
+        ax.set(
+            title="Discriminator precision and recall",
+            ylabel="fraction of flagged / replaced tokens",
+        )
+    for ax in axes.flat:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
     """Show one sequence: which tokens were replaced, and what was flagged.
+
+    Tokens are laid out in rows, each in a fixed-width cell (long tokens are
+    shortened with "..."), shaded by the discriminator's P(replaced) with a
+    colour bar; truly replaced tokens have a red frame and bold text.
 
     Args:
         tokens: the corrupted sequence as strings.
@@ -75,31 +159,49 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    per_row = 16
-    rows = (len(tokens) + per_row - 1) // per_row
-    fig, ax = plt.subplots(figsize=(14, 0.6 * rows + 1))
+    per_row, width = 12, 11
+    rows = max(1, (len(tokens) + per_row - 1) // per_row)
+    fig, ax = plt.subplots(figsize=(15, 0.45 * rows + 1.6))
+    ax.set_xlim(0, per_row)
+    ax.set_ylim(rows, 0)
     ax.axis("off")
+    cmap = plt.get_cmap("Blues")
     for i, (token, truth, p) in enumerate(zip(tokens, replaced, probabilities)):
-        x, y = (i % per_row) / per_row, 1 - (i // per_row + 1) / (rows + 1)
-        ax.text(
-            x,
-            y,
-            token,
-            fontsize=9,
-            ha="left",
-            va="center",
-            color="red" if truth else "black",
-            bbox=dict(
-                facecolor=plt.cm.Reds(float(p)),
-                alpha=0.6,
-                pad=2,
-                edgecolor="none",
-            ),
-            transform=ax.transAxes,
+        x, y = i % per_row, i // per_row
+        ax.add_patch(
+            plt.Rectangle(
+                (x + 0.05, y + 0.1),
+                0.9,
+                0.8,
+                facecolor=cmap(float(p)),
+                edgecolor="red" if truth else "none",
+                linewidth=2.5,
+            )
         )
+        shown = token if len(token) <= width else token[: width - 3] + "..."
+        ax.text(
+            x + 0.5,
+            y + 0.5,
+            shown,
+            fontsize=9,
+            ha="center",
+            va="center",
+            color="white" if p > 0.6 else "black",
+            fontweight="bold" if truth else "normal",
+        )
+    bar = fig.colorbar(
+        matplotlib.cm.ScalarMappable(
+            norm=matplotlib.colors.Normalize(0, 1), cmap=cmap
+        ),
+        ax=ax,
+        fraction=0.02,
+        pad=0.01,
+    )
+    bar.set_label("discriminator P(replaced)")
     ax.set_title(
         title
-        or "Background: discriminator P(replaced); red text: truly replaced"
+        or "One corrupted sequence: shading = discriminator P(replaced); "
+        "red frame = truly replaced"
     )
     fig.savefig(png_path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -1,3 +1,5 @@
+import inspect
+
 from keras_hub.models import Backbone
 from keras_hub.models import Preprocessor
 from keras_hub.models import Task
@@ -49,3 +51,38 @@ class PresetMixin:
         if issubclass(cls, Tokenizer):
             return loader.load_tokenizer(cls, **kwargs)
         raise TypeError(f"{cls.__name__} cannot be loaded from a preset.")
+
+    @classmethod
+    def _add_missing_kwargs(cls, loader, kwargs):
+        """A preprocessor built for a preset fits the preset's positions.
+
+        keras-hub's hook for preprocessors a preset does not store: on top
+        of the tokenizer, a default `sequence_length` longer than the
+        backbone's positions (128 against a 64-position model) is lowered
+        to them, so `from_preset` never builds inputs the model cannot take.
+        """
+        kwargs = super()._add_missing_kwargs(loader, kwargs)
+        parameter = inspect.signature(cls.__init__).parameters.get(
+            "sequence_length"
+        )
+        limit = _max_positions(getattr(loader, "config", None))
+        if (
+            "sequence_length" not in kwargs
+            and parameter is not None
+            and isinstance(parameter.default, int)
+            and limit is not None
+            and parameter.default > limit
+        ):
+            kwargs["sequence_length"] = limit
+        return kwargs
+
+
+def _max_positions(config):
+    """Position count of a backbone config (ours or transformers')."""
+    if not isinstance(config, dict):
+        return None
+    inner = config.get("config", config)
+    value = inner.get(
+        "max_sequence_length", inner.get("max_position_embeddings")
+    )
+    return int(value) if value else None

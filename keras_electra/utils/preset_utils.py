@@ -108,7 +108,19 @@ def serialize_to_json(obj):
 
 
 def load_json(preset, filename):
-    """Read a JSON file of a preset (local or remote)."""
+    """Read a JSON file of a preset (local or remote).
+
+    Local folders are read directly (no keras-hub, so no backend import:
+    `keras-electra info` stays fast); remote handles go through keras-hub.
+    """
+    import json
+
+    if "://" not in preset:
+        path = os.path.join(preset, filename)
+        if not os.path.isfile(path):
+            raise ValueError(f"The preset '{preset}' has no {filename}.")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
     from keras_hub.src.utils.preset_utils import load_json as hub_load_json
 
     return hub_load_json(preset, filename)

@@ -44,6 +44,8 @@ def test_finetune_command(preset, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert "accuracy" in printed
+    # Training commands say which backend and devices they run on.
+    assert "keras-electra finetune | backend " in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] == 1.0  # a trivially separable task
     assert (out / "confusion_matrix.png").stat().st_size > 0

@@ -28,6 +28,19 @@ def _weights(folder):
     return [to_numpy(w) for w in model.weights]
 
 
+def _tensorboard_steps(run):
+    """Steps of the batch losses in a run's TensorBoard files, in order."""
+    import tensorflow as tf
+
+    steps = []
+    for path in sorted((run / "tensorboard" / "train").glob("events.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags = [value.tag for value in event.summary.value]
+            if "batch_loss" in tags:
+                steps.append(int(event.step))
+    return steps
+
+
 def test_fit_on_real_text_learns(tmp_path):
     """A few dozen steps on real prose: losses fall, RTD beats the baseline.
 
@@ -100,7 +113,12 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
     # `zero_grad` clears all gradients between steps).
     whole_log = read_log(tmp_path / "whole" / "log.csv")
     cut_log = read_log(tmp_path / "cut" / "log.csv")
-    assert cut_log["step"][-4:] == [3.0, 4.0, 5.0, 6.0]
+    # The log describes one run: the killed attempt's row for step 3 (past
+    # its last checkpoint) is gone, and the clock runs on.
+    assert cut_log["step"] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert cut_log["seconds"] == sorted(cut_log["seconds"])
+    # TensorBoard counts the run's steps, not each attempt's from zero.
+    assert _tensorboard_steps(tmp_path / "cut")[-4:] == [3, 4, 5, 6]
     for key in ("loss", "generator_loss", "discriminator_loss"):
         np.testing.assert_allclose(
             cut_log[key][-4:], whole_log[key][-4:], rtol=1e-5
@@ -139,6 +157,15 @@ def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
             corpus=corpus,
             **{**common, "sequence_length": 128},
         )
+    with pytest.raises(PretrainingError, match="--batch-size must be"):
+        pretrain(
+            str(tmp_path / "c"), corpus=corpus, **{**common, "batch_size": 0}
+        )
+    # Refused starts leave nothing behind, so the corrected command runs in
+    # the same folder without --overwrite.
+    for name in ("a", "b", "c"):
+        assert not (tmp_path / name).exists(), name
+    assert pretrain(str(tmp_path / "c"), corpus=corpus, **common)["step"] == 2
     # A run folder is never silently reused.
     pretrain(str(tmp_path / "d"), corpus=corpus, **common)
     with pytest.raises(PretrainingError, match="--resume.*--overwrite"):
@@ -186,3 +213,52 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         weights = _weights(str(ckpt / "preset"))
         assert all(np.isfinite(w).all() for w in weights), ckpt
     assert not (out / "preset").exists()
+
+
+def test_a_start_refused_after_work_began_leaves_the_folder_as_found(
+    micro_preset, tmp_path
+):
+    # Invalid UTF-8 is found while learning the vocabulary, after the
+    # folder was set up: what the run wrote goes, the folder stays.
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"good text here\n" * 50 + b"\xff\xfe broken\n")
+    common = dict(preset=micro_preset, sequence_length=32, verbose=0)
+    out = tmp_path / "run"
+    out.mkdir()
+    with pytest.raises(ValueError, match="UTF-8"):
+        pretrain(str(out), corpus=str(bad), steps=2, **common)
+    assert list(out.iterdir()) == []
+    new = tmp_path / "new"
+    with pytest.raises(ValueError, match="UTF-8"):
+        pretrain(str(new), corpus=str(bad), **common)
+    assert not new.exists()
+
+
+def test_the_run_says_what_it_learned_and_how_it_trained(
+    corpus, micro_preset, tmp_path, capsys
+):
+    import json
+
+    # A preset without a tokenizer, a vocabulary learned from the corpus:
+    # more tokens asked for than a small corpus gives.
+    out = tmp_path / "run"
+    result = pretrain(
+        str(out),
+        preset=micro_preset,
+        corpus=corpus,
+        vocabulary_size=50_000,
+        steps=3,
+        batch_size=2,
+        sequence_length=32,
+        verbose=1,
+    )
+    printed = capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    learned = run["learned_vocabulary_size"]
+    assert 1000 < learned < 50_000
+    assert f"Learned {learned:,} tokens (asked for 50,000" in printed
+    task = json.loads((out / "preset" / "task.json").read_text())["config"]
+    # The preset records this run's length and warm-up, not the preset's.
+    assert task["num_train_steps"] == 3
+    assert task["warmup_steps"] == 0
+    assert result["step"] == 3

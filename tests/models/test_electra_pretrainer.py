@@ -298,6 +298,8 @@ def test_metrics_are_reported_by_fit_and_evaluate():
         "discriminator_precision",
         "discriminator_recall",
         "replaced_fraction",
+        "discriminator_auc",
+        "sampled_accuracy",
     }
     assert expected <= set(history)
     result = pretrainer.evaluate(
@@ -305,6 +307,17 @@ def test_metrics_are_reported_by_fit_and_evaluate():
     )
     assert expected <= set(result)
     assert 0.0 < result["replaced_fraction"] < 0.2
+    assert 0.0 <= result["discriminator_auc"] <= 1.0
+    # Every masked slot is either sampled as the original or replaced.
+    out = pretrainer(data, training=False)
+    for metric in pretrainer.metrics:
+        metric.reset_state()
+    metrics = pretrainer.compute_metrics(data, None, out)
+    replaced = to_numpy(out["replaced_labels"]).sum()
+    slots = to_numpy(out["mask_weights"]).sum()
+    np.testing.assert_allclose(
+        float(metrics["sampled_accuracy"]), 1 - replaced / slots, rtol=1e-5
+    )
     np.testing.assert_allclose(
         result["loss"],
         result["generator_loss"] + 50 * result["discriminator_loss"],

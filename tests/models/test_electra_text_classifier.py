@@ -130,3 +130,19 @@ class ElectraTextClassifierTest(TestCase):
             init_kwargs={"backbone": tiny_backbone(), "num_classes": 3},
             input_data=words_batch(),
         )
+
+
+def test_preprocessor_fits_the_backbones_positions(preset, tokenizer):
+    # The preset's backbone has 64 positions; the default length is 128.
+    classifier = keras_electra.ElectraTextClassifier.from_preset(
+        preset, num_classes=2
+    )
+    assert classifier.preprocessor.sequence_length == 64
+    classifier.fit(["a good film", "a bad film"], np.array([1, 0]), verbose=0)
+    too_long = keras_electra.ElectraTextClassifierPreprocessor(
+        tokenizer, sequence_length=128
+    )
+    with pytest.raises(ValueError, match="64 positions"):
+        keras_electra.ElectraTextClassifier.from_preset(
+            preset, num_classes=2, preprocessor=too_long
+        )
