@@ -85,10 +85,17 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         # truncate and pad. A word with no wordpiece (an empty string, a
         # zero-width space) gets no position and its label is skipped.
         words = [[_to_str(w) for w in row] for row in _rows(words)]
+        labels = None if labels is None else _rows(labels)
+        for r, row in enumerate(labels or []):
+            if len(row) != len(words[r]):
+                raise ValueError(
+                    f"Row {r} has {len(words[r])} words but {len(row)} "
+                    "labels: give one label per word."
+                )
         pieces = self.tokenizer(words) if words else []
         flat, first, aligned = [], [], []
         for r, row in enumerate(pieces):
-            row_labels = None if labels is None else _rows(labels)[r]
+            row_labels = None if labels is None else labels[r]
             ids, flags, tags = [], [], []
             for w, word_pieces in enumerate(row):
                 n = len(word_pieces)

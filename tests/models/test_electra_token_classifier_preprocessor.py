@@ -1,6 +1,7 @@
 """`ElectraTokenClassifierPreprocessor`: word labels on first wordpieces."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import keras_electra
@@ -63,3 +64,11 @@ def test_words_without_wordpieces_keep_the_labels_aligned(tokenizer):
     np.testing.assert_array_equal(x["token_ids"][1], [2, 5, 12, 3, 0, 0, 0, 0])
     np.testing.assert_array_equal(y[1], [0, 5, 7, 0, 0, 0, 0, 0])
     _assert_the_tf_data_path_agrees(preprocessor, words, tags, (x, y, w))
+
+
+def test_a_row_with_too_few_labels_is_named(tokenizer):
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=8
+    )
+    with pytest.raises(ValueError, match="Row 1 has 2 words but 1 labels"):
+        preprocessor([["the", "dog"], ["the", "cat"]], [[1, 2], [3]])
