@@ -22,7 +22,8 @@ class ElectraTokenClassifier(
     """Per-token labels (NER, part-of-speech) on ELECTRA.
 
     Dropout (0.1) then a dense layer to `num_classes` logits on every
-    position, as in ELECTRA's tagging tasks. Train it with the
+    position (the reference's tagging head has no dropout and uses segment
+    id 1: see the README, "Where we differ"). Train it with the
     `(x, y, sample_weight)` that `ElectraTokenClassifierPreprocessor`
     produces: only the first wordpiece of each word carries a label and
     weight; `compile()` weights the loss and accuracy by it.
