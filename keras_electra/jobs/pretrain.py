@@ -315,14 +315,17 @@ def _check_settings(settings, keep_checkpoints, log_every):
     }
     if settings.sequence_length is not None:
         numbers["sequence_length"] = settings.sequence_length
-    if settings.warmup_steps is not None:
-        numbers["warmup_steps"] = settings.warmup_steps + 1  # 0 is allowed
     for key, value in numbers.items():
         if int(value) <= 0:
             raise PretrainingError(
                 f"--{key.replace('_', '-')} must be positive. Received: "
                 f"{value}."
             )
+    if settings.warmup_steps is not None and settings.warmup_steps < 0:
+        raise PretrainingError(
+            "--warmup-steps must be 0 or more. Received: "
+            f"{settings.warmup_steps}."
+        )
     if keep_checkpoints < 0:
         raise PretrainingError("--keep-checkpoints must be 0 (all) or more.")
     if settings.sequence_length is not None and settings.sequence_length < 8:

@@ -157,6 +157,10 @@ def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
             corpus=corpus,
             **{**common, "sequence_length": 128},
         )
+    with pytest.raises(PretrainingError, match="0 or more. Received: -1"):
+        pretrain(
+            str(tmp_path / "c"), corpus=corpus, **{**common, "warmup_steps": -1}
+        )
     with pytest.raises(PretrainingError, match="--batch-size must be"):
         pretrain(
             str(tmp_path / "c"), corpus=corpus, **{**common, "batch_size": 0}
