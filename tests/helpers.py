@@ -70,6 +70,13 @@ TASK_WORDS = [
 ]
 TASK_VOCABULARY = TASK_WORDS + [f"w{i}" for i in range(120 - len(TASK_WORDS))]
 
+# Backend-independent checks that take tens of seconds (the tokenizer's
+# parity with transformers) run in one of the three per-backend runs only.
+once_per_suite = pytest.mark.skipif(
+    keras.backend.backend() != "torch",
+    reason="backend-independent; runs in the torch run of the suite",
+)
+
 needs_shared = pytest.mark.skipif(
     not VOCAB_FILE.exists(), reason=f"shared data not found at {SHARED}"
 )
@@ -145,6 +152,28 @@ TINY_BACKBONE_ARGS = dict(
     embedding_dim=4,
     max_sequence_length=16,
 )
+
+
+def assert_initializers(dense, glorot):
+    """`dense` was initialised as the reference does: glorot-uniform where it
+    leaves TensorFlow's default, else a truncated normal of 0.02."""
+    kernel = keras.ops.convert_to_numpy(dense.kernel)
+    fan_in, fan_out = kernel.shape
+    if glorot:
+        assert isinstance(
+            dense.kernel_initializer, keras.initializers.GlorotUniform
+        )
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        assert np.abs(kernel).max() <= limit + 1e-6
+        expected = limit / np.sqrt(3.0)
+    else:
+        assert isinstance(
+            dense.kernel_initializer, keras.initializers.TruncatedNormal
+        )
+        assert np.abs(kernel).max() <= 0.04 + 1e-6
+        expected = 0.0176  # a normal of 0.02 truncated at two sigma
+    assert abs(kernel.std() - expected) < 0.25 * expected, kernel.std()
+    assert not np.any(keras.ops.convert_to_numpy(dense.bias))
 
 
 def tiny_backbone():
