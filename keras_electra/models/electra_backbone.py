@@ -4,6 +4,7 @@ from keras_hub.models import Backbone
 
 from keras_electra.layers.electra_embedding import ElectraEmbedding
 from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.layers.initializers import reference_default_initializer
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
 
@@ -110,7 +111,7 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         if hidden_dim != embedding_dim:
             self.embeddings_projection = keras.layers.Dense(
                 hidden_dim,
-                kernel_initializer=electra_kernel_initializer(),
+                kernel_initializer=reference_default_initializer(),
                 dtype=dtype,
                 name="embeddings_projection",
             )

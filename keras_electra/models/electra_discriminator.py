@@ -2,6 +2,7 @@ import keras
 from keras_hub.models import Task
 
 from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.layers.initializers import reference_default_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
@@ -56,7 +57,7 @@ class ElectraDiscriminator(TorchParametersMixin, PresetMixin, Task):
         )
         self.rtd_logits = keras.layers.Dense(
             1,
-            kernel_initializer=electra_kernel_initializer(),
+            kernel_initializer=reference_default_initializer(),
             dtype=dtype,
             name="rtd_logits",
         )

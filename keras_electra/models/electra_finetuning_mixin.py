@@ -1,7 +1,7 @@
 import keras
 import numpy as np
 
-from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.layers.initializers import reference_default_initializer
 from keras_electra.optimizers.finetuning import finetuning_optimizer
 
 
@@ -31,6 +31,7 @@ class ElectraFinetuningMixin:
         warmup_fraction=0.1,
         weight_decay=0.01,
         reference_off_by_one=True,
+        loss_reduction="sum",
         **kwargs,
     ):
         """Configure training; "auto" arguments use ELECTRA's recipe.
@@ -46,7 +47,18 @@ class ElectraFinetuningMixin:
                 5e-5/0.9 large).
             warmup_fraction, weight_decay, reference_off_by_one: see
                 `keras_electra.optimizers.finetuning_optimizer`.
+            loss_reduction: how `loss="auto"` reduces per-example (and, for
+                tagging, per-token) losses. "sum", the default, adds them
+                up over the batch as the reference does, so gradients grow
+                with the batch and the global-norm clipping at 1.0 acts as
+                it does there; "sum_over_batch_size" averages (Keras'
+                usual; reported losses are then per example).
         """
+        if loss_reduction not in ("sum", "sum_over_batch_size"):
+            raise ValueError(
+                "`loss_reduction` must be 'sum' (the reference's) or "
+                f"'sum_over_batch_size'. Received: {loss_reduction!r}"
+            )
         if optimizer == "auto":
             optimizer = finetuning_optimizer(
                 self,
@@ -59,7 +71,7 @@ class ElectraFinetuningMixin:
                 reference_off_by_one=reference_off_by_one,
             )
         if loss == "auto":
-            loss = self.default_loss()
+            loss = self.default_loss(loss_reduction)
         if metrics == "auto":
             metrics, weighted = self.default_metrics()
             if weighted:
@@ -120,7 +132,7 @@ class ElectraFinetuningMixin:
             **kwargs,
         )
 
-    def default_loss(self):
+    def default_loss(self, reduction="sum"):
         raise NotImplementedError
 
     def default_metrics(self):
@@ -177,15 +189,17 @@ def dropout_and_dense(backbone, num_classes, dropout, dropout_name):
         ),
         keras.layers.Dense(
             num_classes,
-            kernel_initializer=electra_kernel_initializer(),
+            kernel_initializer=reference_default_initializer(),
             dtype=backbone.dtype_policy,
             name="logits",
         ),
     )
 
 
-def sparse_crossentropy():
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+def sparse_crossentropy(reduction="sum"):
+    return keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=reduction
+    )
 
 
 def check_labels(y, num_classes, where="labels"):

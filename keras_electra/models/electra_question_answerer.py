@@ -2,7 +2,7 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
-from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.layers.initializers import reference_default_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_finetuning_mixin import ElectraFinetuningMixin
 from keras_electra.models.electra_finetuning_mixin import sparse_crossentropy
@@ -67,7 +67,7 @@ class ElectraQuestionAnswerer(
         self.preprocessor = None
         self.span_dense = keras.layers.Dense(
             2,
-            kernel_initializer=electra_kernel_initializer(),
+            kernel_initializer=reference_default_initializer(),
             dtype=backbone.dtype_policy,
             name="span_logits",
         )
@@ -83,10 +83,10 @@ class ElectraQuestionAnswerer(
             **kwargs,
         )
 
-    def default_loss(self):
+    def default_loss(self, reduction="sum"):
         return {
-            "start_logits": sparse_crossentropy(),
-            "end_logits": sparse_crossentropy(),
+            "start_logits": sparse_crossentropy(reduction),
+            "end_logits": sparse_crossentropy(reduction),
         }
 
     def compile(self, optimizer="auto", loss="auto", **kwargs):

@@ -88,10 +88,10 @@ class ElectraTextClassifier(
         self.dropout = dropout
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-    def default_loss(self):
+    def default_loss(self, reduction="sum"):
         if self.num_classes == 1:
-            return keras.losses.MeanSquaredError()
-        return sparse_crossentropy()
+            return keras.losses.MeanSquaredError(reduction=reduction)
+        return sparse_crossentropy(reduction)
 
     def default_metrics(self):
         if self.num_classes == 1:

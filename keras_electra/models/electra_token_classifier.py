@@ -21,18 +21,21 @@ class ElectraTokenClassifier(
 ):
     """Per-token labels (NER, part-of-speech) on ELECTRA.
 
-    Dropout (0.1) then a dense layer to `num_classes` logits on every
-    position (the reference's tagging head has no dropout and uses segment
-    id 1: see the README, "Where we differ"). Train it with the
+    The reference's tagging head: a dense layer to `num_classes` logits on
+    every position, with no dropout of its own (the encoder's dropout still
+    applies) and a glorot-uniform kernel. Train it with the
     `(x, y, sample_weight)` that `ElectraTokenClassifierPreprocessor`
     produces: only the first wordpiece of each word carries a label and
-    weight; `compile()` weights the loss and accuracy by it.
+    weight, and every token has segment id 1, as in the reference;
+    `compile()` sums the loss over the labelled tokens and the batch, as the
+    reference does, and weights the accuracy.
 
     Args:
         backbone: `keras_electra.ElectraBackbone`.
         num_classes: number of tags.
         preprocessor: optional `ElectraTokenClassifierPreprocessor`.
-        dropout: dropout before the output layer.
+        dropout: float. Dropout before the output layer (0 in the
+            reference).
 
     Example:
     ```python
@@ -57,7 +60,7 @@ class ElectraTokenClassifier(
     preprocessor_cls = ElectraTokenClassifierPreprocessor
 
     def __init__(
-        self, backbone, num_classes, preprocessor=None, dropout=0.1, **kwargs
+        self, backbone, num_classes, preprocessor=None, dropout=0.0, **kwargs
     ):
         if int(num_classes) < 2:
             raise ValueError(
@@ -79,8 +82,8 @@ class ElectraTokenClassifier(
         self.dropout = dropout
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
-    def default_loss(self):
-        return sparse_crossentropy()
+    def default_loss(self, reduction="sum"):
+        return sparse_crossentropy(reduction)
 
     def default_metrics(self):
         return None, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]

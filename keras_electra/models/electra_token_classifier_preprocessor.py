@@ -29,8 +29,16 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
     integer labels. Outputs `(x, y, sample_weight)` with `y` and
     `sample_weight` of shape `[batch, sequence_length]` (without labels, `y`
     is zeros and `sample_weight` still marks each word's first wordpiece,
-    for `first_piece_predictions`). Runs inside
-    `tf.data` on any backend.
+    for `first_piece_predictions`). Runs inside `tf.data` on any backend.
+    A word with no wordpiece (an empty string, a lone zero-width space) gets
+    no position, and the labels of the words after it stay aligned.
+
+    Args:
+        tokenizer: `keras_electra.ElectraTokenizer`.
+        sequence_length: int. Packed length, [CLS] and [SEP] included.
+        segment_id: int. The segment id of every real token: 1, as the
+            reference's tagging tasks give (padding gets 0); pass 0 to use
+            the first segment's embedding instead.
 
     Example:
     ```python
@@ -45,7 +53,7 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
     )
     x, y, weight = preprocessor([["The", "dog", "runs"]], [[1, 2, 3]])
     x["token_ids"]  # [[2, 5, 6, 7, 8, 3, 0, 0]]
-    y               # [[0, 1, 2, 3, 3, 0, 0, 0]]
+    y               # [[0, 1, 2, 3, 0, 0, 0, 0]]
     weight          # [[0, 1, 1, 1, 0, 0, 0, 0]]
     ```
     """
@@ -53,10 +61,15 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
     backbone_cls = ElectraBackbone
     tokenizer_cls = ElectraTokenizer
 
-    def __init__(self, tokenizer, sequence_length=128, **kwargs):
+    def __init__(self, tokenizer, sequence_length=128, segment_id=1, **kwargs):
         super().__init__(**kwargs)
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
+        if int(segment_id) not in (0, 1):
+            raise ValueError(
+                f"`segment_id` must be 0 or 1. Received: {segment_id}"
+            )
+        self.segment_id = int(segment_id)
         self.packer = None
 
     def build(self, input_shape):
@@ -111,7 +124,7 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         token_ids = np.asarray(token_ids, "int32")
         features = {
             "token_ids": token_ids,
-            "segment_ids": np.zeros_like(token_ids),
+            "segment_ids": self.segment_id * np.asarray(padding_mask, "int32"),
             "padding_mask": np.asarray(padding_mask, "int32"),
         }
         return features, tags * weights, weights
@@ -134,7 +147,7 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
         token_ids, padding_mask = self.packer(flat)
         padding_mask = tf.cast(padding_mask, "int32")
         weights = self.zero_packer(flat.with_flat_values(first))
-        segment_ids = tf.zeros_like(token_ids)
+        segment_ids = self.segment_id * padding_mask
         features = {
             "token_ids": token_ids,
             "segment_ids": segment_ids,
@@ -154,7 +167,12 @@ class ElectraTokenClassifierPreprocessor(PresetMixin, Preprocessor):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"sequence_length": self.sequence_length})
+        config.update(
+            {
+                "sequence_length": self.sequence_length,
+                "segment_id": self.segment_id,
+            }
+        )
         return config
 
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 from helpers import TINY_BACKBONE_ARGS
+from helpers import assert_initializers
 from helpers import random_batch
 from helpers import tiny_backbone
 from helpers import to_numpy
@@ -108,3 +109,22 @@ class ElectraBackboneTest(TestCase):
             init_kwargs=TINY_BACKBONE_ARGS,
             input_data=words_batch(),
         )
+
+
+def test_embeddings_projection_initializer_is_the_reference_default():
+    # The reference's `embeddings_project` is a `tf.layers.dense` with no
+    # initializer argument: glorot-uniform. The encoder blocks use 0.02.
+    backbone = keras_electra.ElectraBackbone(
+        vocabulary_size=50,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=64,
+        intermediate_dim=128,
+        embedding_dim=32,
+        max_sequence_length=16,
+    )
+    assert_initializers(backbone.embeddings_projection, glorot=True)
+    block = backbone.transformer_layers[0]
+    assert isinstance(
+        block.kernel_initializer, keras.initializers.TruncatedNormal
+    )

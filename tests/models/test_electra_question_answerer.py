@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from helpers import assert_initializers
 from helpers import qa_preprocessor
 from helpers import tiny_backbone
 from helpers import words_batch
@@ -21,11 +22,14 @@ def test_qa_model_and_metrics(preset, tokenizer):
         [("jane austen", 0), None],
     )
     model = keras_electra.ElectraQuestionAnswerer.from_preset(preset)
+    # The reference's span layers take TensorFlow's default initializer.
+    assert_initializers(model.span_dense, glorot=True)
     out = model.predict(batch.x, verbose=0)
     assert out["start_logits"].shape == (2, 16)
     # Padding can never be chosen.
     assert np.all(out["start_logits"][batch.x["padding_mask"] == 0] < -1e8)
     model.compile(num_train_steps=20, learning_rate=3e-3)
+    assert model.loss["start_logits"].reduction == "sum"
     history = model.fit(batch.x, batch.y, epochs=20, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert exact_match("The Jane Austen!", ["jane austen"]) == 1.0

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import assert_initializers
 from helpers import tiny_backbone
 from helpers import to_numpy
 from helpers import words_batch
@@ -79,15 +80,17 @@ def test_regression_head(preset):
     model = keras_electra.ElectraTextClassifier.from_preset(
         preset, num_classes=1, preprocessor=None
     )
-    model.compile(num_train_steps=5)
+    model.compile(num_train_steps=20)
     assert isinstance(model.loss, keras.losses.MeanSquaredError)
     x = {
         "token_ids": np.array([[2, 5, 3], [2, 6, 3]], "int32"),
         "segment_ids": np.zeros((2, 3), "int32"),
         "padding_mask": np.ones((2, 3), "int32"),
     }
-    history = model.fit(x, np.array([0.5, 4.5], "float32"), epochs=5, verbose=0)
-    assert history.history["loss"][-1] < history.history["loss"][0]
+    y = np.array([0.5, 4.5], "float32")
+    before = model.evaluate(x, y, verbose=0)
+    model.fit(x, y, epochs=20, verbose=0)
+    assert model.evaluate(x, y, verbose=0) < before
 
 
 class ElectraTextClassifierTest(TestCase):
@@ -146,3 +149,30 @@ def test_preprocessor_fits_the_backbones_positions(preset, tokenizer):
         keras_electra.ElectraTextClassifier.from_preset(
             preset, num_classes=2, preprocessor=too_long
         )
+
+
+def test_classifier_head_and_loss_are_the_reference_s(preset):
+    # classification_tasks.py: position 0's vector (no pooler), dropout 0.1,
+    # a dense layer with TensorFlow's default initializer; per-example
+    # losses summed over the batch.
+    model = keras_electra.ElectraTextClassifier.from_preset(
+        preset, num_classes=3, preprocessor=None
+    )
+    assert model.output_dropout.rate == 0.1
+    assert_initializers(model.output_dense, glorot=True)
+    x = {
+        "token_ids": np.array([[2, 5, 3], [2, 6, 3], [2, 7, 3]], "int32"),
+        "segment_ids": np.zeros((3, 3), "int32"),
+        "padding_mask": np.ones((3, 3), "int32"),
+    }
+    y = np.array([0, 1, 2])
+    model.compile()
+    summed = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.compile(loss_reduction="sum_over_batch_size")
+    mean = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    np.testing.assert_allclose(summed, 3 * mean, rtol=1e-4)
+    regression = keras_electra.ElectraTextClassifier.from_preset(
+        preset, num_classes=1, preprocessor=None
+    )
+    regression.compile()
+    assert regression.loss.reduction == "sum"

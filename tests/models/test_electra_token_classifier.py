@@ -2,6 +2,8 @@
 
 import keras
 import numpy as np
+import pytest
+from helpers import assert_initializers
 from helpers import tiny_backbone
 from helpers import words_batch
 from keras_hub.models import Task
@@ -61,3 +63,32 @@ class ElectraTokenClassifierTest(TestCase):
             init_kwargs={"backbone": tiny_backbone(), "num_classes": 3},
             input_data=words_batch(),
         )
+
+
+def test_tagging_head_and_loss_are_the_reference_s(preset, tokenizer):
+    # tagging_tasks.py: no dropout before the dense layer (glorot-uniform),
+    # segment id 1 on every token, and the loss summed over the labelled
+    # tokens and the batch (run_finetuning.py sums per-example losses).
+    model = keras_electra.ElectraTokenClassifier.from_preset(
+        preset, num_classes=3, preprocessor=None
+    )
+    assert model.output_dropout.rate == 0.0
+    assert_initializers(model.output_dense, glorot=True)
+    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
+        tokenizer, sequence_length=8
+    )
+    x, y, w = preprocessor([["the", "dog", "runs"]] * 4, [[0, 1, 2]] * 4)
+    np.testing.assert_array_equal(x["segment_ids"], x["padding_mask"])
+    logits = np.asarray(model.predict(x, verbose=0), "float64")
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    per_token = -np.take_along_axis(log_probs, y[..., None], -1)[..., 0]
+    expected_sum = float((per_token * w).sum())
+    model.compile()
+    assert model.loss.reduction == "sum"
+    got = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    np.testing.assert_allclose(got["loss"], expected_sum, rtol=1e-4)
+    model.compile(loss_reduction="sum_over_batch_size")
+    got = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
+    np.testing.assert_allclose(got["loss"], expected_sum / y.size, rtol=1e-4)
+    with pytest.raises(ValueError, match="loss_reduction"):
+        model.compile(loss_reduction="mean_of_means")
