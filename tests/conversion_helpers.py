@@ -59,6 +59,27 @@ CONFIGS = {
     ),
 }
 
+# The reference's untied generator: its own embeddings, as wide as its
+# hidden layer (no projection). Not in CONFIGS: its towers cannot share.
+UNTIED_CONFIGS = {
+    "untied_generator": (
+        dict(
+            embedding_size=24,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+        ),
+        dict(
+            embedding_size=16,
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+        ),
+    ),
+}
+
 
 def hf_config(**sizes):
     return transformers.ElectraConfig(
@@ -74,7 +95,7 @@ def hf_config(**sizes):
 def make_hf_pair(tmp_path, name="embedding_smaller", seed=0, tie=True):
     """A random transformers discriminator/generator pair saved to disk."""
     torch.manual_seed(seed)
-    d_sizes, g_sizes = CONFIGS[name]
+    d_sizes, g_sizes = {**CONFIGS, **UNTIED_CONFIGS}[name]
     discriminator = transformers.ElectraForPreTraining(hf_config(**d_sizes))
     generator = transformers.ElectraForMaskedLM(hf_config(**g_sizes))
     with torch.no_grad():
@@ -225,9 +246,11 @@ def hf_discriminator_logits(discriminator, b):
         ).logits.numpy()
 
 
-def write_tf1_checkpoint(path, rng):
+def write_tf1_checkpoint(path, rng, untied=False):
     """A small checkpoint with the reference's variable names (and optimizer
-    slots, which the converter must skip)."""
+    slots, which the converter must skip). `untied`: as the reference's
+    `untied_generator_embeddings` writes it (the generator's own embeddings
+    under `generator/embeddings`, as wide as its hidden layer)."""
     tf = pytest.importorskip("tensorflow")
     V, E, P, H, GH, FF, GI = 60, 24, 32, 128, 64, 96, 40
     values = {
@@ -268,6 +291,22 @@ def write_tf1_checkpoint(path, rng):
             for ln in ("attention/output/LayerNorm", "output/LayerNorm"):
                 values[f"{p}/{ln}/gamma"] = (hidden,)
                 values[f"{p}/{ln}/beta"] = (hidden,)
+    if untied:
+        for name in ("kernel", "bias"):
+            del values[f"generator/embeddings_project/{name}"]
+        values.update(
+            {
+                "generator/embeddings/word_embeddings": (V, GH),
+                "generator/embeddings/position_embeddings": (P, GH),
+                "generator/embeddings/token_type_embeddings": (2, GH),
+                "generator/embeddings/LayerNorm/gamma": (GH,),
+                "generator/embeddings/LayerNorm/beta": (GH,),
+                "generator_predictions/dense/kernel": (GH, GH),
+                "generator_predictions/dense/bias": (GH,),
+                "generator_predictions/LayerNorm/gamma": (GH,),
+                "generator_predictions/LayerNorm/beta": (GH,),
+            }
+        )
     values = {
         k: rng.normal(0, 0.05, s).astype("float32") for k, s in values.items()
     }

@@ -213,6 +213,14 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 "embedding block(s). Pass `load_weights=False` to start "
                 "from random weights."
             )
+        if stored_tie and kwargs.get("tie_embeddings", True) is False:
+            # Untying a tied architecture (random weights): the generator's
+            # own block takes its hidden width, as the reference's
+            # `untied_generator_embeddings` does.
+            generator = config["config"]["generator"]["config"]["backbone"]
+            kwargs.setdefault(
+                "generator_embedding_dim", generator["config"]["hidden_dim"]
+            )
         return super().load_task(cls, load_weights, True, **kwargs)
 
 

@@ -340,21 +340,59 @@ def require_head(state, source, kind):
         )
 
 
-def build_pretrainer(d_config, g_config, dtype, kwargs):
-    """An `ElectraPretrainer` from two towers' backbone arguments."""
+def build_pretrainer(d_config, g_config, dtype, kwargs, states=None):
+    """An `ElectraPretrainer` from two towers' backbone arguments.
+
+    `tie_embeddings` in `kwargs` decides whether the towers share one
+    embedding block; without it (or with `None`) they share one when the
+    checkpoint's two blocks are the same (same width and, given `states`,
+    the same values), as in every released ELECTRA pair, and each keeps its
+    own otherwise (the reference's `untied_generator_embeddings`).
+    """
     from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
+    kwargs = dict(kwargs)
+    tie = kwargs.pop("tie_embeddings", None)
+    same_width = d_config["embedding_dim"] == g_config["embedding_dim"]
+    if tie is None:
+        tie = same_width and (states is None or not embeddings_differ(*states))
+    elif tie and not same_width:
+        raise CheckpointError(
+            "`tie_embeddings=True` needs both towers' embeddings to have "
+            f"one width, but the discriminator's are "
+            f"{d_config['embedding_dim']} wide and the generator's "
+            f"{g_config['embedding_dim']}. Load without `tie_embeddings` "
+            "(or with `tie_embeddings=False`) to keep each tower's own."
+        )
     d_config = dict(d_config)
+    keep = () if tie else ("embedding_dim",)
     return ElectraPretrainer.from_towers_config(
         vocabulary_size=d_config.pop("vocabulary_size"),
         discriminator_config=d_config,
         generator_config={
-            k: v for k, v in g_config.items() if k not in SHARED_BACKBONE_ARGS
+            k: v
+            for k, v in g_config.items()
+            if k not in SHARED_BACKBONE_ARGS or k in keep
         },
         dtype=dtype,
+        tie_embeddings=bool(tie),
         **kwargs,
     )
+
+
+def embeddings_differ(d_state, g_state, atol=1e-6):
+    """Whether the two towers' embedding blocks differ (shape or values)."""
+    for key in EMBEDDING_KEYS:
+        key = f"electra.{key}"
+        if key not in g_state or key not in d_state:
+            continue
+        a, b = d_state[key], g_state[key]
+        if a.shape != b.shape or (
+            a.size and float(np.max(np.abs(a - b))) > atol
+        ):
+            return True
+    return False
 
 
 def load_pair(pretrainer, d_state, g_state, d_source, g_source):
@@ -401,8 +439,9 @@ def check_shared_embeddings(d_state, g_state, d_source, g_source, atol=1e-6):
         warnings.warn(
             "The generator's and the discriminator's embedding blocks "
             f"differ: {'; '.join(differ)}. ELECTRA shares one block; the "
-            f"discriminator's ('{d_source}') is used for both. Load with "
-            "`tie_embeddings=False` to keep each tower's own block.",
+            f"discriminator's ('{d_source}') is used for both, as "
+            "`tie_embeddings=True` asks. Load without it to keep each "
+            "tower's own block.",
             stacklevel=3,
         )
     return differ

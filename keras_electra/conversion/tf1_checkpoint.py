@@ -8,6 +8,8 @@ The reference code (google-research/electra, `run_pretraining.py` and
     electra/embeddings_project/{kernel,bias}       discriminator projection
     electra/encoder/layer_N/...                    discriminator blocks
     generator/embeddings_project/..., generator/encoder/layer_N/...
+    generator/embeddings/...      only with `untied_generator_embeddings`:
+                                  the generator's own block (no projection)
     discriminator_predictions/dense/..., discriminator_predictions/dense_1/...
     generator_predictions/dense/..., generator_predictions/LayerNorm/...,
     generator_predictions/output_bias
@@ -218,7 +220,7 @@ def load_pretrainer(
     tokenizer = ElectraTokenizer(vocabulary=vocabulary) if vocabulary else None
     ids = tokenizer.pretrainer_token_ids() if tokenizer else {}
     pretrainer = tc.build_pretrainer(
-        d_config, g_config, dtype, {**ids, **kwargs}
+        d_config, g_config, dtype, {**ids, **kwargs}, states=(d_state, g_state)
     )
     tc.load_pair(pretrainer, d_state, g_state, prefix, prefix)
     return pretrainer, tokenizer

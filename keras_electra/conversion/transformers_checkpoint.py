@@ -219,25 +219,22 @@ def load_pretrainer(
 ):
     """An `ElectraPretrainer` from a pair of transformers folders.
 
-    The embedding block is shared: the generator's copy is compared with the
-    discriminator's, and the discriminator's is used (with a warning naming
-    the tensors that differ) when they are not equal.
+    The towers share one embedding block when their copies are the same
+    (every released pair); otherwise each keeps its own, as the reference's
+    `untied_generator_embeddings` trains them. `tie_embeddings=True` forces
+    sharing (the discriminator's copy is used, with a warning naming the
+    tensors that differ); `False` keeps both.
     """
     discriminator, generator = os.fspath(discriminator), os.fspath(generator)
     d_hf_config = read_config(discriminator)
     d_config = backbone_config(d_hf_config)
     g_config = backbone_config(read_config(generator))
-    for argument in (
-        "vocabulary_size",
-        "embedding_dim",
-        "max_sequence_length",
-        "num_segments",
-    ):
+    for argument in ("vocabulary_size", "max_sequence_length", "num_segments"):
         if d_config[argument] != g_config[argument]:
             field = {v: k for k, v in CONFIG_FIELDS.items()}[argument]
             raise CheckpointError(
                 f"The discriminator ('{discriminator}') and the generator "
-                f"('{generator}') must share their embeddings, but their "
+                f"('{generator}') must read the same inputs, but their "
                 f"{field} differ: {d_config[argument]} vs "
                 f"{g_config[argument]}. Pass the generator that was "
                 "pre-trained with this discriminator."
@@ -245,18 +242,22 @@ def load_pretrainer(
     tokenizer = tokenizer_from_folder(discriminator) or tokenizer_from_folder(
         generator
     )
-    pretrainer = build_pretrainer(
-        d_config,
-        g_config,
-        dtype,
-        {**special_token_ids(tokenizer, d_hf_config), **kwargs},
-    )
+    states = None
     if load_weights:
         d_state = strip_prefix(read_state(discriminator))
         g_state = strip_prefix(read_state(generator))
         require_head(d_state, discriminator, "discriminator")
         require_head(g_state, generator, "generator")
-        load_pair(pretrainer, d_state, g_state, discriminator, generator)
+        states = (d_state, g_state)
+    pretrainer = build_pretrainer(
+        d_config,
+        g_config,
+        dtype,
+        {**special_token_ids(tokenizer, d_hf_config), **kwargs},
+        states=states,
+    )
+    if states is not None:
+        load_pair(pretrainer, *states, discriminator, generator)
     return pretrainer, tokenizer
 
 

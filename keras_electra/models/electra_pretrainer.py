@@ -105,7 +105,8 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             softmax, whose tied output layer pushes every vocabulary row at
             every step, also trains the discriminator's input embeddings.
             `False` is the reference's `untied_generator_embeddings`: the
-            generator has its own embedding block and the discriminator's
+            generator has its own embedding block, as wide as its hidden
+            layer and with no projection, and the discriminator's
             embeddings learn from replaced-token detection only. The paper
             found tying slightly better at scale; in short runs of small
             models the softmax push lines the rare tokens' embeddings up
@@ -523,7 +524,8 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         Besides the pretrainer's own arguments, `config` may carry overrides
         of the arguments in `SHARED_BACKBONE_ARGS` and `dtype`; they apply to
         both towers (this is how `from_preset(..., vocabulary_size=...)`
-        works).
+        works). `generator_embedding_dim` sets the width of an untied
+        generator's own embedding block.
         """
         config = copy.deepcopy(config)
         overrides = {
@@ -534,6 +536,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         dtype = config.pop("dtype", None)
         if dtype is not None:
             overrides["dtype"] = dtype
+        generator_embedding_dim = config.pop("generator_embedding_dim", None)
         towers = {}
         for tower in ("discriminator", "generator"):
             tower_config = config.pop(tower)
@@ -542,6 +545,10 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
                 continue
             backbone_config = tower_config["config"]["backbone"]
             backbone_config["config"].update(overrides)
+            if tower == "generator" and generator_embedding_dim is not None:
+                backbone_config["config"]["embedding_dim"] = int(
+                    generator_embedding_dim
+                )
             towers[tower] = tower_config
         discriminator = towers["discriminator"]
         if isinstance(discriminator, dict):
@@ -608,17 +615,28 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         """Build a pretrainer from two backbone configurations.
 
         `discriminator_config` and `generator_config` hold `ElectraBackbone`
-        arguments; the generator's shared arguments (vocabulary, embedding
-        width, positions, segments) are taken from the discriminator's, and
-        its embedding block is the discriminator's unless
-        `tie_embeddings=False`.
+        arguments; the generator's shared arguments (vocabulary, positions,
+        segments, dropout, LayerNorm epsilon) are taken from the
+        discriminator's. Tied (the default), its embedding block is the
+        discriminator's, width included. Untied, it is the reference's
+        `untied_generator_embeddings`: the generator gets its own block,
+        as wide as its hidden layer and with no projection, unless
+        `generator_config` sets `embedding_dim`.
         """
         discriminator_backbone = ElectraBackbone(
             vocabulary_size=vocabulary_size, dtype=dtype, **discriminator_config
         )
+        shared_args = SHARED_BACKBONE_ARGS
+        generator_config = dict(generator_config)
+        if tie_embeddings:
+            generator_config.pop("embedding_dim", None)
+        else:
+            shared_args = [a for a in shared_args if a != "embedding_dim"]
+            generator_config.setdefault(
+                "embedding_dim", generator_config["hidden_dim"]
+            )
         shared = {
-            key: getattr(discriminator_backbone, key)
-            for key in SHARED_BACKBONE_ARGS
+            key: getattr(discriminator_backbone, key) for key in shared_args
         }
         generator_backbone = ElectraBackbone(
             **{**generator_config, **shared},

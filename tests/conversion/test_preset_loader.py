@@ -111,9 +111,14 @@ def test_not_an_electra_folder(tmp_path):
 def test_mismatched_towers_are_named(tmp_path):
     _, _, d_dir, g_dir = make_hf_pair(tmp_path)
     config = json.loads(open(f"{g_dir}/config.json").read())
-    for field, value in (("vocab_size", 90), ("embedding_size", 8)):
+    for field, value in (("vocab_size", 90), ("max_position_embeddings", 9)):
         bad = {**config, field: value}
         with open(f"{g_dir}/config.json", "w") as f:
             json.dump(bad, f)
         with pytest.raises(CheckpointError, match=f"{field} differ"):
             conversion.load_transformers(d_dir, g_dir)
+    # Different embedding widths are an untied pair; they cannot be tied.
+    with open(f"{g_dir}/config.json", "w") as f:
+        json.dump({**config, "embedding_size": 8}, f)
+    with pytest.raises(CheckpointError, match="one width"):
+        conversion.load_transformers(d_dir, g_dir, tie_embeddings=True)

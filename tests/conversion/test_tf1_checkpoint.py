@@ -74,3 +74,33 @@ def test_tf1_checkpoint_import(tmp_path):
     assert backbone.hidden_dim == 128
     other, _ = conversion.load_tf1(tmp_path, num_heads=4)
     assert other.discriminator.backbone.num_heads == 4
+
+
+def test_tf1_untied_generator_import(tmp_path):
+    values = write_tf1_checkpoint(
+        str(tmp_path), np.random.default_rng(1), untied=True
+    )
+    pretrainer, _ = conversion.load_tf1(tmp_path)
+    assert not pretrainer.tie_embeddings
+    g = pretrainer.generator.backbone
+    assert g.embedding_dim == g.hidden_dim == 64
+    assert g.embeddings_projection is None
+    np.testing.assert_array_equal(
+        to_numpy(g.embedding.token_embedding.embeddings),
+        values["generator/embeddings/word_embeddings"],
+    )
+    np.testing.assert_array_equal(
+        to_numpy(
+            pretrainer.discriminator.backbone.embedding.token_embedding.embeddings
+        ),
+        values["electra/embeddings/word_embeddings"],
+    )
+    # The generator's MLM output layer is tied to its own table.
+    ids = np.array([[2, 7, 4, 9, 3]], "int32")
+    x = {
+        "token_ids": ids,
+        "segment_ids": np.zeros_like(ids),
+        "padding_mask": np.ones_like(ids),
+        "mask_positions": np.array([[2]], "int32"),
+    }
+    assert pretrainer.generator.predict(x, verbose=0).shape == (1, 1, 60)

@@ -104,14 +104,17 @@ def test_untied_pretrainer_exports_and_imports_both_tables(tmp_path):
     conversion.export_transformers(
         pretrainer, out, keras_electra.ElectraTokenizer(vocabulary=WORDS)
     )
-    with pytest.warns(UserWarning, match="tie_embeddings=False"):
+    # The two blocks differ, so they load as two (no flag needed); forcing
+    # one shared block warns and keeps the discriminator's.
+    untied, _ = conversion.load_transformers(
+        out / "discriminator", out / "generator"
+    )
+    assert not untied.tie_embeddings
+    with pytest.warns(UserWarning, match="tie_embeddings=True"):
         tied, _ = conversion.load_transformers(
-            out / "discriminator", out / "generator"
+            out / "discriminator", out / "generator", tie_embeddings=True
         )
     assert tied.tie_embeddings
-    untied, _ = conversion.load_transformers(
-        out / "discriminator", out / "generator", tie_embeddings=False
-    )
     for tower in ("generator", "discriminator"):
         np.testing.assert_array_equal(
             to_numpy(
@@ -123,14 +126,57 @@ def test_untied_pretrainer_exports_and_imports_both_tables(tmp_path):
         )
 
 
-def test_untied_embeddings_warn_and_use_the_discriminators(tmp_path):
+def test_forcing_tied_embeddings_warns_and_uses_the_discriminators(tmp_path):
     discriminator, _, d_dir, g_dir = make_hf_pair(tmp_path, tie=False)
     with pytest.warns(UserWarning, match="discriminator's .* is used"):
-        pretrainer, _ = conversion.load_transformers(d_dir, g_dir)
+        pretrainer, _ = conversion.load_transformers(
+            d_dir, g_dir, tie_embeddings=True
+        )
     np.testing.assert_array_equal(
         to_numpy(pretrainer.generator.backbone.token_embedding.embeddings),
         discriminator.electra.embeddings.word_embeddings.weight.detach().numpy(),
     )
+
+
+def test_untied_generator_of_its_own_width_round_trips(tmp_path):
+    # The reference's `untied_generator_embeddings`: the generator's own
+    # block is as wide as its hidden layer, with no projection. transformers
+    # writes such a generator with embedding_size == hidden_size.
+    discriminator, generator, d_dir, g_dir = make_hf_pair(
+        tmp_path / "in", "untied_generator", tie=False
+    )
+    assert not hasattr(generator.electra, "embeddings_project")
+    pretrainer, _ = conversion.load_transformers(d_dir, g_dir)
+    assert not pretrainer.tie_embeddings
+    g_backbone = pretrainer.generator.backbone
+    assert g_backbone.embedding_dim == g_backbone.hidden_dim == 16
+    assert g_backbone.embeddings_projection is None
+    b = corrupted_batch(12)
+    assert_parity(
+        our_outputs(pretrainer, b), hf_outputs(discriminator, generator, b)
+    )
+    out = tmp_path / "out"
+    conversion.export_transformers(pretrainer, out)
+    for tower, model in (
+        ("discriminator", discriminator),
+        ("generator", generator),
+    ):
+        reloaded = type(model).from_pretrained(out / tower).eval()
+        for (name, a), (_, b_) in zip(
+            model.state_dict().items(), reloaded.state_dict().items()
+        ):
+            np.testing.assert_array_equal(a.numpy(), b_.numpy(), err_msg=name)
+    again, _ = conversion.load_transformers(
+        out / "discriminator", out / "generator"
+    )
+    assert not again.tie_embeddings
+    # Untying a built-in (random) architecture gives the same layout.
+    untied = keras_electra.ElectraPretrainer.from_preset(
+        "electra_small", tie_embeddings=False, load_weights=False
+    )
+    g_backbone = untied.generator.backbone
+    assert g_backbone.embedding_dim == g_backbone.hidden_dim == 64
+    assert g_backbone.embeddings_projection is None
 
 
 def test_pytorch_bin_checkpoints_load(tmp_path):
