@@ -55,11 +55,16 @@ _SUBMODULES = (
 )
 
 
-def presets():
-    """Names of the built-in presets."""
-    from keras_electra.utils.preset_utils import builtin_presets
+def presets(released=False):
+    """Names of the built-in presets; with `released=True`, also Google's
+    released pairs (`electra_base_uncased_en`, ...), which are fetched and
+    converted on first use."""
+    from keras_electra.utils import preset_utils
 
-    return builtin_presets()
+    names = preset_utils.builtin_presets()
+    if released:
+        names = names + preset_utils.released_presets()
+    return names
 
 
 def __getattr__(name):

@@ -107,9 +107,18 @@ def build_parser():
             "keras-electra pretrain --output my_run --resume",
             "keras-electra pretrain --shards shards/ --vocab vocab.txt "
             "--preset electra_small",
+            "keras-electra pretrain --preset electra_base_uncased_en "
+            "--corpus my_domain/ --output my_domain_electra",
         ],
     )
-    p.add_argument("--preset", default="electra_tiny", help="name or folder")
+    p.add_argument(
+        "--preset",
+        default="electra_tiny",
+        help="name or folder to start from: a built-in size (random "
+        "weights), a released pair to continue (electra_{small,base,large}"
+        "_uncased_en, fetched once), or a run's preset (default: "
+        "electra_tiny)",
+    )
     data = p.add_mutually_exclusive_group()
     data.add_argument(
         "--corpus",
@@ -354,7 +363,8 @@ def build_parser():
     p.add_argument(
         "--preset",
         required=True,
-        help="preset with a tokenizer, e.g. RUN/preset",
+        help="preset with a tokenizer, e.g. RUN/preset or "
+        "electra_base_uncased_en",
     )
     p.add_argument(
         "--train",
@@ -528,6 +538,15 @@ def _info(args):
             path = preset_utils.resolve_preset(name)
             meta = preset_utils.load_json(path, preset_utils.METADATA_FILE)
             print(f"  {name:15s} {meta.get('description', '')}")
+        from keras_electra.utils import released_presets
+
+        print(
+            "Google's released pairs (fetched and converted on first use, "
+            "for continued pre-training and fine-tuning):"
+        )
+        for name in released_presets.released_presets():
+            entry = released_presets.RELEASED[name]
+            print(f"  {name:25s} {entry.description}")
         return
     path = preset_utils.resolve_preset(args.preset)
     config = preset_utils.load_json(path, preset_utils.CONFIG_FILE)

@@ -32,6 +32,13 @@ def builtin_presets():
     return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
 
 
+def released_presets():
+    """Sorted names of Google's released pairs (converted on first use)."""
+    from keras_electra.utils.released_presets import RELEASED
+
+    return sorted(RELEASED)
+
+
 def resolve_preset(preset):
     """Turn a preset name or path into something keras-hub's loader reads.
 
@@ -49,6 +56,11 @@ def resolve_preset(preset):
         return preset
     if preset in builtin_presets():
         return str(builtin_preset_dir() / preset)
+    if preset in released_presets() and not os.path.exists(preset):
+        # Google's pairs: fetched and converted once, then cached.
+        from keras_electra.utils import released_presets as released
+
+        return released.resolve(preset)
     path = pathlib.Path(preset).expanduser()
     if path.is_dir():
         if not (path / CONFIG_FILE).is_file():
@@ -60,7 +72,8 @@ def resolve_preset(preset):
         return str(path)
     raise ValueError(
         f"Unknown preset '{preset}': it is neither a built-in preset nor an "
-        f"existing folder. Built-in presets: {', '.join(builtin_presets())}."
+        f"existing folder. Built-in presets: {', '.join(builtin_presets())}; "
+        f"Google's released pairs: {', '.join(released_presets())}."
     )
 
 
