@@ -56,8 +56,9 @@ RELEASED = {
         generator="hf://google/electra-large-generator",
         description=(
             "Google's ELECTRA-Large pair: a 24-layer, 1024-wide, "
-            "335M-parameter discriminator and its generator (sizes read from the "
-            "checkpoints). Uncased English, 30,522-token vocabulary."
+            "335M-parameter discriminator and its generator (sizes read "
+            "from the checkpoints). Uncased English, 30,522-token "
+            "vocabulary."
         ),
         settings={"learning_rate": 2e-4, "mask_rate": 0.25},
     ),
