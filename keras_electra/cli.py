@@ -109,6 +109,8 @@ def build_parser():
             "--preset electra_small",
             "keras-electra pretrain --preset electra_base_uncased_en "
             "--corpus my_domain/ --output my_domain_electra",
+            "keras-electra pretrain --backend jax --distribution model "
+            "--mesh 2x4 --preset electra_base --output big_run",
         ],
     )
     p.add_argument(
@@ -189,6 +191,19 @@ def build_parser():
         type=int,
         default=0,
         help="seeds data order, masking, sampling and initialisation",
+    )
+    p.add_argument(
+        "--distribution",
+        choices=("none", "data", "model"),
+        default="none",
+        help="train on every device through keras.distribution (JAX): "
+        "'data' parallel, or 'model' parallel on a batch x model mesh "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--mesh",
+        help="BxM mesh for --distribution model, e.g. 2x4 (default: the "
+        "widest model axis of 8, 4 or 2 the devices allow)",
     )
     p.add_argument(
         "--resume",
@@ -482,6 +497,8 @@ def _pretrain(args):
         resume=args.resume,
         overwrite=args.overwrite,
         on_decode_error=args.on_decode_error,
+        distribution=args.distribution,
+        mesh=args.mesh,
     )
     if result["interrupted"]:
         return result["interrupted"]

@@ -21,6 +21,7 @@ Over 400 lines: the job and its argument checks, each with an error that
 says how to fix the input, kept together so the job reads top to bottom.
 """
 
+import contextlib
 import os
 import shutil
 
@@ -32,6 +33,7 @@ from keras_electra.jobs import checkpoints
 from keras_electra.jobs.run_config import RunConfig
 from keras_electra.utils import preset_utils
 from keras_electra.utils.backend_setup import describe_devices
+from keras_electra.utils.distribution import make_distribution
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
@@ -62,6 +64,8 @@ def pretrain(
     on_decode_error="stop",
     verbose=1,
     stop_after=None,
+    distribution="none",
+    mesh=None,
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -90,6 +94,12 @@ def pretrain(
         stop_after: stop after this many steps in this call without saving
             anything after the last periodic checkpoint, as a killed run
             would; for tests of resumption.
+        distribution: "none", "data" (data parallel over every device) or
+            "model" (`ElectraBackbone.get_layout_map` on a batch x model
+            mesh), through `keras.distribution` (JAX). Not part of the run's
+            identity: a run may resume on another device count.
+        mesh: "BxM" for `distribution="model"` (default: the widest model
+            axis of 8, 4 or 2 that divides the devices).
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -127,125 +137,154 @@ def pretrain(
     _check_settings(settings, keep_checkpoints, log_every)
     if not resuming:
         _check_inputs(settings)
-    with _cleanup_if_refused(output, resuming, overwrite):
-        keras.utils.set_random_seed(settings.seed)
-        if settings.shards is None and not settings.corpus:
-            from keras_electra.data.default_corpus import default_corpus_path
-
-            settings.corpus = [default_corpus_path(verbose=bool(verbose))]
-            expand_inputs(settings.corpus)
-        tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
-        if settings.shards is not None:
-            files = shards.shard_files(settings.shards)
-            settings.sequence_length = shards.read_sequence_length(files)
-        checkpoint = (
-            checkpoints.latest_checkpoint(output, verbose) if resume else None
-        )
-        if checkpoint is not None:
-            pretrainer, start_step, state = checkpoint
-        else:
-            pretrainer = _new_pretrainer(settings, tokenizer)
-            start_step, state = 0, None
-        settings.save(os.path.join(output, RUN_FILE))
-
-    # The preset saved with the model says how this run trained.
-    pretrainer.num_train_steps = settings.steps
-    if settings.learning_rate:
-        pretrainer.learning_rate = settings.learning_rate
-    if settings.warmup_steps is not None:
-        pretrainer.warmup_steps = settings.warmup_steps
-    elif state is None:  # a new run: the preset's warm-up, capped
-        pretrainer.warmup_steps = min(
-            pretrainer.warmup_steps, settings.steps // 10
-        )
-    pretrainer.compile(warmup_steps=pretrainer.warmup_steps)
-    if state is not None:
-        checkpoints.restore_training_state(pretrainer, state)
-    if start_step >= settings.steps:
-        if verbose:
-            print(f"The run in '{output}' already reached {start_step} steps.")
-        return _finish(output, pretrainer, tokenizer, start_step, {}, verbose)
-
-    # --- training ------------------------------------------------------
-    dataset = _dataset(settings, tokenizer, on_decode_error, start_step)
-    if verbose:
-        _describe(pretrainer, settings, start_step)
-    every = settings.checkpoint_every
-    last_step = settings.steps
-    if stop_after is not None:
-        last_step = min(last_step, start_step + int(stop_after))
-    log = TrainingLog(
-        last_step,
-        start_step=start_step,
-        csv_path=os.path.join(output, "log.csv"),
-        log_every=log_every,
-        verbose=verbose,
-        start_seconds=float((state or {}).get(checkpoints.ELAPSED_KEY, 0.0)),
+    parallel, parallel_summary = make_distribution(
+        distribution, settings.batch_size, mesh
     )
 
-    def save(step):
-        checkpoints.save_checkpoint(
-            output,
+    def run():
+        with _cleanup_if_refused(output, resuming, overwrite):
+            keras.utils.set_random_seed(settings.seed)
+            if settings.shards is None and not settings.corpus:
+                from keras_electra.data.default_corpus import (
+                    default_corpus_path,
+                )
+
+                settings.corpus = [default_corpus_path(verbose=bool(verbose))]
+                expand_inputs(settings.corpus)
+            tokenizer = _load_tokenizer(
+                output, settings, on_decode_error, verbose
+            )
+            if settings.shards is not None:
+                files = shards.shard_files(settings.shards)
+                settings.sequence_length = shards.read_sequence_length(files)
+            checkpoint = (
+                checkpoints.latest_checkpoint(output, verbose)
+                if resume
+                else None
+            )
+            if checkpoint is not None:
+                pretrainer, start_step, state = checkpoint
+            else:
+                pretrainer = _new_pretrainer(settings, tokenizer)
+                start_step, state = 0, None
+            settings.save(os.path.join(output, RUN_FILE))
+
+        # The preset saved with the model says how this run trained.
+        pretrainer.num_train_steps = settings.steps
+        if settings.learning_rate:
+            pretrainer.learning_rate = settings.learning_rate
+        if settings.warmup_steps is not None:
+            pretrainer.warmup_steps = settings.warmup_steps
+        elif state is None:  # a new run: the preset's warm-up, capped
+            pretrainer.warmup_steps = min(
+                pretrainer.warmup_steps, settings.steps // 10
+            )
+        pretrainer.compile(warmup_steps=pretrainer.warmup_steps)
+        if state is not None:
+            checkpoints.restore_training_state(pretrainer, state)
+        if start_step >= settings.steps:
+            if verbose:
+                print(
+                    f"The run in '{output}' already reached {start_step} steps."
+                )
+            return _finish(
+                output, pretrainer, tokenizer, start_step, {}, verbose
+            )
+
+        # --- training ------------------------------------------------------
+        dataset = _dataset(settings, tokenizer, on_decode_error, start_step)
+        if verbose:
+            _describe(pretrainer, settings, start_step, parallel_summary)
+        every = settings.checkpoint_every
+        last_step = settings.steps
+        if stop_after is not None:
+            last_step = min(last_step, start_step + int(stop_after))
+        log = TrainingLog(
+            last_step,
+            start_step=start_step,
+            csv_path=os.path.join(output, "log.csv"),
+            log_every=log_every,
+            verbose=verbose,
+            start_seconds=float(
+                (state or {}).get(checkpoints.ELAPSED_KEY, 0.0)
+            ),
+        )
+
+        def save(step):
+            checkpoints.save_checkpoint(
+                output,
+                pretrainer,
+                tokenizer,
+                step,
+                keep_checkpoints,
+                seconds=log.elapsed(),
+            )
+
+        stop = StopOnSignal()
+        callbacks = [
+            keras.callbacks.LambdaCallback(
+                on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
+            ),
+            log,
+            PeriodicCheckpoint(save, every, log=log),
+            RunTensorBoard(
+                os.path.join(output, "tensorboard"),
+                start_step=start_step,
+                update_freq=log_every,
+                write_graph=False,
+            ),
+            stop,
+        ]
+        with stop:
+            pretrainer.fit(
+                dataset,
+                steps_per_epoch=every,
+                epochs=-(-last_step // every),
+                initial_epoch=start_step // every,
+                callbacks=callbacks,
+                # The tf.data pipeline shuffles (deterministically).
+                shuffle=False,
+                verbose=0,
+            )
+            if log.nan_step is not None:
+                latest = checkpoints.checkpoint_dirs(output)
+                raise PretrainingError(
+                    f"The loss became NaN at step {log.nan_step}; training "
+                    "stopped. The last good checkpoint is "
+                    f"{latest[-1] if latest else '(none yet)'}. Lower the "
+                    "learning rate or check the data, then run again with "
+                    "--resume."
+                )
+            if stop.signal is not None:
+                return _interrupted(output, log, stop, save, every, verbose)
+        if log.step < settings.steps:
+            # Stopped early (`stop_after`): like a killed run, nothing is saved
+            # beyond the last periodic checkpoint.
+            return _result(None, log.step)
+        if log.step % every != 0:
+            save(log.step)
+        history = {
+            k: float(v) for k, v in pretrainer.get_metrics_result().items()
+        }
+        # A batch from the start of the data (not after the batches a resumed
+        # run skipped, which would read them all again).
+        first_batch = next(
+            iter(_dataset(settings, tokenizer, on_decode_error, 0))
+        )
+        plot_discriminator_example(
             pretrainer,
             tokenizer,
-            step,
-            keep_checkpoints,
-            seconds=log.elapsed(),
+            first_batch,
+            os.path.join(output, "replaced_tokens.png"),
+        )
+        return _finish(
+            output, pretrainer, tokenizer, log.step, history, verbose
         )
 
-    stop = StopOnSignal()
-    callbacks = [
-        keras.callbacks.LambdaCallback(
-            on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
-        ),
-        log,
-        PeriodicCheckpoint(save, every, log=log),
-        RunTensorBoard(
-            os.path.join(output, "tensorboard"),
-            start_step=start_step,
-            update_freq=log_every,
-            write_graph=False,
-        ),
-        stop,
-    ]
-    with stop:
-        pretrainer.fit(
-            dataset,
-            steps_per_epoch=every,
-            epochs=-(-last_step // every),
-            initial_epoch=start_step // every,
-            callbacks=callbacks,
-            shuffle=False,  # the tf.data pipeline shuffles (deterministically)
-            verbose=0,
-        )
-        if log.nan_step is not None:
-            latest = checkpoints.checkpoint_dirs(output)
-            raise PretrainingError(
-                f"The loss became NaN at step {log.nan_step}; training "
-                "stopped. The last good checkpoint is "
-                f"{latest[-1] if latest else '(none yet)'}. Lower the "
-                "learning rate or check the data, then run again with "
-                "--resume."
-            )
-        if stop.signal is not None:
-            return _interrupted(output, log, stop, save, every, verbose)
-    if log.step < settings.steps:
-        # Stopped early (`stop_after`): like a killed run, nothing is saved
-        # beyond the last periodic checkpoint.
-        return _result(None, log.step)
-    if log.step % every != 0:
-        save(log.step)
-    history = {k: float(v) for k, v in pretrainer.get_metrics_result().items()}
-    # A batch from the start of the data (not after the batches a resumed
-    # run skipped, which would read them all again).
-    first_batch = next(iter(_dataset(settings, tokenizer, on_decode_error, 0)))
-    plot_discriminator_example(
-        pretrainer,
-        tokenizer,
-        first_batch,
-        os.path.join(output, "replaced_tokens.png"),
-    )
-    return _finish(output, pretrainer, tokenizer, log.step, history, verbose)
+    # Variables are created, trained and saved under the distribution;
+    # the previous one is restored afterwards.
+    with parallel.scope() if parallel else contextlib.nullcontext():
+        return run()
 
 
 def _result(preset, step, history=None, interrupted=None):
@@ -509,7 +548,7 @@ def _new_pretrainer(settings, tokenizer):
     return ElectraPretrainer.from_preset(preset, **overrides)
 
 
-def _describe(pretrainer, settings, start_step):
+def _describe(pretrainer, settings, start_step, parallel_summary=None):
     import keras
 
     import keras_electra
@@ -527,6 +566,7 @@ def _describe(pretrainer, settings, start_step):
         f"Steps {start_step} -> {settings.steps}, batch "
         f"{settings.batch_size} x {settings.sequence_length} tokens, "
         f"checkpoint every {settings.checkpoint_every} steps"
+        + (f"\nDistribution: {parallel_summary}" if parallel_summary else "")
     )
 
 

@@ -172,6 +172,102 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.token_embedding = self.embedding.token_embedding
 
+    @staticmethod
+    def get_layout_map(
+        device_mesh,
+        model_parallel_dim_name="model",
+        data_parallel_dim_name="batch",
+    ):
+        """A `keras.distribution.LayoutMap` that shards ELECTRA's weights.
+
+        keras-hub's convention (as `GemmaBackbone.get_layout_map`): the
+        large kernels are split over the mesh's model axis and, across
+        replicas, over its batch axis; everything else (biases, LayerNorm,
+        position and segment embeddings, the MLM output bias) is replicated.
+        The patterns match by layer name, so the same map shards both towers
+        of an `ElectraPretrainer` and every fine-tuning task built on the
+        backbone. Unlike Gemma's, it splits no vocabulary or head axis:
+        BERT's 30,522-token vocabulary divides only by 2, and ELECTRA-Small's
+        generator has one attention head; the embedding width (64 to 1024)
+        and the head width (64, 32 for `electra_tiny`'s generator) divide by
+        any model axis up to 8 (32 for the batch axis on `electra_tiny`).
+
+        Sharding, with `model` and `batch` the two axis names:
+        - word embeddings `[vocabulary, embedding]`: `(None, model)`;
+        - attention query/key/value `[hidden, heads, head_dim]`:
+          `(batch, None, model)`; attention output `[heads, head_dim,
+          hidden]`: `(None, model, batch)`;
+        - feed-forward in `[hidden, intermediate]`: `(batch, model)`;
+          out `[intermediate, hidden]`: `(model, batch)`.
+
+        Example:
+        ```python
+        import keras
+        import keras_electra
+
+        devices = keras.distribution.list_devices()
+        mesh = keras.distribution.DeviceMesh(
+            (1, len(devices)), ("batch", "model"), devices
+        )
+        layout_map = keras_electra.ElectraBackbone.get_layout_map(mesh)
+        distribution = keras.distribution.ModelParallel(
+            layout_map=layout_map, batch_dim_name="batch"
+        )
+        with distribution.scope():
+            pretrainer = keras_electra.ElectraPretrainer.from_preset(
+                "electra_tiny"
+            )
+        ```
+
+        Args:
+            device_mesh: `keras.distribution.DeviceMesh`.
+            model_parallel_dim_name: str. The mesh axis weights are split
+                over.
+            data_parallel_dim_name: str. The mesh axis the batch is split
+                over.
+
+        Returns:
+            `keras.distribution.LayoutMap`.
+        """
+        if not isinstance(device_mesh, keras.distribution.DeviceMesh):
+            raise ValueError(
+                "`device_mesh` must be a `keras.distribution.DeviceMesh`. "
+                f"Received: {type(device_mesh).__name__}"
+            )
+        for name in (model_parallel_dim_name, data_parallel_dim_name):
+            if name not in device_mesh.axis_names:
+                raise ValueError(
+                    f"The device mesh has no axis '{name}'. Its axes: "
+                    f"{list(device_mesh.axis_names)}."
+                )
+        model = model_parallel_dim_name
+        data = data_parallel_dim_name
+        layout_map = keras.distribution.LayoutMap(device_mesh)
+        # Keys are regular expressions matched against whole variable
+        # paths ("embeddings/token_embedding/embeddings", ...).
+        layout_map[".*token_embedding/embeddings"] = (None, model)
+        layout_map[".*transformer_layer.*(query|key|value)/kernel"] = (
+            data,
+            None,
+            model,
+        )
+        layout_map[".*transformer_layer.*attention_output/kernel"] = (
+            None,
+            model,
+            data,
+        )
+        layout_map[
+            ".*transformer_layer.*feedforward_intermediate_dense/kernel"
+        ] = (
+            data,
+            model,
+        )
+        layout_map[".*transformer_layer.*feedforward_output_dense/kernel"] = (
+            model,
+            data,
+        )
+        return layout_map
+
     def get_config(self):
         config = super().get_config()
         config.update(

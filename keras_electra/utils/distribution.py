@@ -1,0 +1,104 @@
+"""Choosing a `keras.distribution` for a run: none, data or model parallel.
+
+Data and model parallelism go through Keras' own `keras.distribution`
+(`DataParallel`, `ModelParallel` with `ElectraBackbone.get_layout_map`),
+which Keras implements on JAX. Several hosts (`keras.distribution.
+initialize()`, each host reading its own part of the data) are not wired
+into the command line yet.
+"""
+
+import re
+
+KINDS = ("none", "data", "model")
+
+
+class DistributionError(ValueError):
+    """A distribution request that cannot run here, with what to do."""
+
+
+def parse_mesh(mesh, device_count):
+    """'BxM' -> (B, M); `None` -> (device_count // M, M) with M the largest
+    of 8, 4, 2, 1 that divides the devices (the model axis)."""
+    if mesh is None:
+        model = next(m for m in (8, 4, 2, 1) if device_count % m == 0)
+        return device_count // model, model
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(mesh))
+    if not match:
+        raise DistributionError(
+            f"--mesh must look like BATCHxMODEL, e.g. 2x4. Received: {mesh!r}"
+        )
+    batch, model = int(match.group(1)), int(match.group(2))
+    if batch < 1 or model < 1 or batch * model != device_count:
+        raise DistributionError(
+            f"The mesh {batch}x{model} needs {batch * model} devices, but "
+            f"there are {device_count}. Pick two factors of {device_count}."
+        )
+    return batch, model
+
+
+def make_distribution(kind, batch_size, mesh=None):
+    """A `keras.distribution.Distribution` (or None) and a one-line summary.
+
+    Args:
+        kind: "none", "data" or "model".
+        batch_size: the global batch; it must split evenly over the
+            data-parallel replicas.
+        mesh: "BxM" for model parallelism (default: every device, the model
+            axis as wide as 8, 4 or 2 devices allow).
+    """
+    import keras
+
+    if kind not in KINDS:
+        raise DistributionError(
+            f"--distribution must be one of {', '.join(KINDS)}. "
+            f"Received: {kind!r}"
+        )
+    if kind == "none":
+        if mesh is not None:
+            raise DistributionError(
+                "--mesh needs --distribution model (or data)."
+            )
+        return None, None
+    backend = keras.config.backend()
+    if backend != "jax":
+        raise DistributionError(
+            f"--distribution {kind} runs through keras.distribution, which "
+            f"Keras implements on JAX only; this run uses {backend}. Use "
+            "--backend jax (TensorFlow and PyTorch multi-device training "
+            "are not supported yet)."
+        )
+    devices = keras.distribution.list_devices()
+    if kind == "data":
+        if mesh is not None:
+            raise DistributionError(
+                "--mesh is for --distribution model; data parallelism uses "
+                "every device."
+            )
+        replicas = len(devices)
+        distribution = keras.distribution.DataParallel(devices=devices)
+        summary = f"data parallel over {replicas} device(s)"
+    else:
+        from keras_electra.models.electra_backbone import ElectraBackbone
+
+        replicas, model = parse_mesh(mesh, len(devices))
+        device_mesh = keras.distribution.DeviceMesh(
+            (replicas, model), ("batch", "model"), devices
+        )
+        distribution = keras.distribution.ModelParallel(
+            layout_map=ElectraBackbone.get_layout_map(device_mesh),
+            batch_dim_name="batch",
+        )
+        summary = (
+            f"model parallel on a {replicas}x{model} mesh (batch x model) "
+            f"of {len(devices)} device(s)"
+        )
+    if batch_size % replicas:
+        raise DistributionError(
+            f"The batch of {batch_size} does not split over {replicas} "
+            "data-parallel replicas. Pass a --batch-size that is a multiple "
+            f"of {replicas}."
+        )
+    summary += (
+        f"; global batch {batch_size}, {batch_size // replicas} per replica"
+    )
+    return distribution, summary
