@@ -32,6 +32,7 @@ class ElectraFinetuningMixin:
         weight_decay=0.01,
         reference_off_by_one=True,
         loss_reduction="sum",
+        gradient_accumulation_steps=None,
         **kwargs,
     ):
         """Configure training; "auto" arguments use ELECTRA's recipe.
@@ -47,6 +48,10 @@ class ElectraFinetuningMixin:
                 5e-5/0.9 large).
             warmup_fraction, weight_decay, reference_off_by_one: see
                 `keras_electra.optimizers.finetuning_optimizer`.
+            gradient_accumulation_steps: one update of every `k` batches
+                (Keras averages their gradients); `num_train_steps` counts
+                updates. With `loss_reduction="sum"` the update is then the
+                mean of the batches' summed gradients.
             loss_reduction: how `loss="auto"` reduces per-example (and, for
                 tagging, per-token) losses. "sum", the default, adds them
                 up over the batch as the reference does, so gradients grow
@@ -69,6 +74,7 @@ class ElectraFinetuningMixin:
                 warmup_fraction=warmup_fraction,
                 weight_decay=weight_decay,
                 reference_off_by_one=reference_off_by_one,
+                gradient_accumulation_steps=gradient_accumulation_steps,
             )
         if loss == "auto":
             loss = self.default_loss(loss_reduction)

@@ -22,6 +22,7 @@ from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
 )
+from keras_electra.optimizers.finetuning import check_accumulation
 from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
@@ -377,7 +378,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         ) + self.discriminator_weight * self.discriminator_loss(y_pred)
         for loss in self.losses:
             total = total + ops.cast(ops.sum(loss), "float32")
-        return total
+        return _scale_for_replicas(total)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = y_pred["mask_weights"]
@@ -440,11 +441,14 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         num_train_steps=None,
         warmup_steps=None,
         weight_decay=None,
+        gradient_accumulation_steps=None,
     ):
         """The paper's optimizer: `ElectraAdamW` with warm-up and linear decay.
 
         Unset arguments come from this pretrainer's configuration. The warm-up
         never exceeds a tenth of the run, so short runs still train.
+        `gradient_accumulation_steps=k` averages `k` batches' gradients into
+        each update; the schedule (and `num_train_steps`) count updates.
         """
         learning_rate = learning_rate or self.learning_rate
         num_train_steps = num_train_steps or self.num_train_steps
@@ -457,7 +461,13 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             warmup_steps=warmup_steps,
             decay_steps=num_train_steps,
         )
-        return ElectraAdamW(learning_rate=schedule, weight_decay=weight_decay)
+        return ElectraAdamW(
+            learning_rate=schedule,
+            weight_decay=weight_decay,
+            gradient_accumulation_steps=check_accumulation(
+                gradient_accumulation_steps
+            ),
+        )
 
     def compile(
         self,
@@ -466,6 +476,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         num_train_steps=None,
         warmup_steps=None,
         weight_decay=None,
+        gradient_accumulation_steps=None,
         **kwargs,
     ):
         """Compile with the paper's optimizer and schedule by default.
@@ -473,8 +484,9 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         Args:
             optimizer: `"auto"` for `make_optimizer(...)`, or any Keras
                 optimizer.
-            learning_rate, num_train_steps, warmup_steps, weight_decay:
-                forwarded to `make_optimizer` when `optimizer="auto"`.
+            learning_rate, num_train_steps, warmup_steps, weight_decay,
+            gradient_accumulation_steps: forwarded to `make_optimizer` when
+                `optimizer="auto"`.
             **kwargs: forwarded to `keras.Model.compile` (`jit_compile`,
                 `steps_per_execution`, ...). There is no `loss` argument: the
                 loss is ELECTRA's.
@@ -488,7 +500,11 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         kwargs.pop("loss", None)
         if optimizer == "auto":
             optimizer = self.make_optimizer(
-                learning_rate, num_train_steps, warmup_steps, weight_decay
+                learning_rate,
+                num_train_steps,
+                warmup_steps,
+                weight_decay,
+                gradient_accumulation_steps,
             )
         super().compile(optimizer=optimizer, **kwargs)
 
@@ -654,3 +670,19 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             tie_embeddings=tie_embeddings,
             **kwargs,
         )
+
+
+def _scale_for_replicas(loss):
+    """Divide by the replica count under `tf.distribute`, as Keras' own
+    losses do: each replica's loss is the mean over its share of the batch,
+    the strategy sums the replicas' gradients, and Keras' loss tracker
+    multiplies the logged value back. A no-op on one device and on the
+    other backends."""
+    if keras.config.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        loss = loss * (1.0 / replicas)
+    return loss

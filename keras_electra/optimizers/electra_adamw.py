@@ -20,6 +20,11 @@ class ElectraAdamW(keras.optimizers.Adam):
     global norm of `global_clipnorm` (1.0) before the update, as in the
     reference.
 
+    `gradient_accumulation_steps=k` (Keras' own accumulation) averages the
+    gradients of `k` batches into one update; a learning-rate schedule is
+    then read at the update count (`iterations // k`), not at the batch
+    count as Keras does, so warm-up and decay end where they should.
+
     `learning_rate_multipliers` (optional) maps variable paths to factors
     applied to the learning rate of that variable (used for layer-wise
     learning-rate decay when fine-tuning); the decay term uses the scaled rate
@@ -100,6 +105,33 @@ class ElectraAdamW(keras.optimizers.Adam):
                 wd = ops.cast(self.weight_decay, variable.dtype)
                 variable.assign(variable - variable * wd * lr)
 
+    def _get_current_learning_rate(self):
+        steps = self.gradient_accumulation_steps
+        if steps and isinstance(
+            self._learning_rate,
+            keras.optimizers.schedules.LearningRateSchedule,
+        ):
+            # Keras counts batches; the schedule is in optimizer updates.
+            return self._learning_rate(self._iterations // steps)
+        return super()._get_current_learning_rate()
+
+    def _clip_gradients(self, grads):
+        """Clip the global gradient, also under `tf.distribute`.
+
+        Keras' TensorFlow path clips each replica's gradients before it
+        sums them across replicas, which clips at the wrong norm (the
+        reference clips the whole batch's gradient). With several replicas
+        and a global norm, the replicas' gradients are summed here first and
+        clipped; each replica keeps `1 / replicas` of the result, which the
+        strategy's own sum then adds up again. (One extra all-reduce.)
+        """
+        replica_context = _tf_replica_context()
+        if replica_context is None or not self.global_clipnorm:
+            return super()._clip_gradients(grads)
+        summed = replica_context.all_reduce("sum", list(grads))
+        share = 1.0 / replica_context.num_replicas_in_sync
+        return [g * share for g in super()._clip_gradients(summed)]
+
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype) * self._multiplier(
             variable
@@ -128,3 +160,16 @@ class ElectraAdamW(keras.optimizers.Adam):
             }
         )
         return config
+
+
+def _tf_replica_context():
+    """The replica context of a multi-replica `tf.distribute` step, or None
+    (other backends, one replica, or outside a replica function)."""
+    if keras.config.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync < 2:
+        return None
+    return context

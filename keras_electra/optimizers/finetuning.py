@@ -11,6 +11,10 @@ fine-tuning results were produced with it, so we reproduce it by default
 block `decay ** 1`, embeddings `decay ** (n_layers + 1)`).
 """
 
+import warnings
+
+import keras
+
 from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
@@ -87,6 +91,7 @@ def finetuning_optimizer(
     warmup_fraction=0.1,
     weight_decay=0.01,
     reference_off_by_one=True,
+    gradient_accumulation_steps=None,
 ):
     """ELECTRA's fine-tuning AdamW for `model`.
 
@@ -97,6 +102,8 @@ def finetuning_optimizer(
     `learning_rate` and `layerwise_decay` default to the paper's values for
     the backbone's size (`finetuning_recipe`). Without `num_train_steps` the
     rate is constant (there is nothing to decay towards).
+    `gradient_accumulation_steps=k` makes one update of every `k` batches;
+    `num_train_steps` then counts updates.
     """
     recipe = finetuning_recipe(backbone)
     learning_rate = learning_rate or recipe["learning_rate"]
@@ -122,4 +129,28 @@ def finetuning_optimizer(
         learning_rate_multipliers=layerwise_learning_rate_multipliers(
             model, backbone, decay, reference_off_by_one
         ),
+        gradient_accumulation_steps=check_accumulation(
+            gradient_accumulation_steps
+        ),
     )
+
+
+def check_accumulation(steps):
+    """`None` for no accumulation, else an int of 2 or more."""
+    if steps is None or steps == 1:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(
+            "`gradient_accumulation_steps` must be a positive integer (1 or "
+            f"None for none). Received: {steps!r}"
+        )
+    if keras.config.backend() == "tensorflow":
+        warnings.warn(
+            "Keras' gradient accumulation on TensorFlow was measured to give "
+            "updates that differ from run to run (up to about 2% of a "
+            "weight tensor's scale after one update, where the same run "
+            "without accumulation is reproducible). Prefer JAX or PyTorch "
+            "for accumulated runs, or a larger batch.",
+            stacklevel=3,
+        )
+    return steps
