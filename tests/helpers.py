@@ -176,6 +176,19 @@ def assert_initializers(dense, glorot):
     assert not np.any(keras.ops.convert_to_numpy(dense.bias))
 
 
+def wide_backbone(embedding_dim=32):
+    """One block, 64 wide: enough weights to check initializers' spread."""
+    return keras_electra.ElectraBackbone(
+        vocabulary_size=50,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=64,
+        intermediate_dim=128,
+        embedding_dim=embedding_dim,
+        max_sequence_length=16,
+    )
+
+
 def tiny_backbone():
     return keras_electra.ElectraBackbone(**TINY_BACKBONE_ARGS)
 

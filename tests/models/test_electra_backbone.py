@@ -12,6 +12,7 @@ from helpers import assert_initializers
 from helpers import random_batch
 from helpers import tiny_backbone
 from helpers import to_numpy
+from helpers import wide_backbone
 from helpers import words_batch
 from keras_hub.models import Backbone
 from keras_hub.src.tests.test_case import TestCase
@@ -114,15 +115,7 @@ class ElectraBackboneTest(TestCase):
 def test_embeddings_projection_initializer_is_the_reference_default():
     # The reference's `embeddings_project` is a `tf.layers.dense` with no
     # initializer argument: glorot-uniform. The encoder blocks use 0.02.
-    backbone = keras_electra.ElectraBackbone(
-        vocabulary_size=50,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=64,
-        intermediate_dim=128,
-        embedding_dim=32,
-        max_sequence_length=16,
-    )
+    backbone = wide_backbone(embedding_dim=32)
     assert_initializers(backbone.embeddings_projection, glorot=True)
     block = backbone.transformer_layers[0]
     assert isinstance(

@@ -2,6 +2,7 @@
 
 from helpers import assert_initializers
 from helpers import tiny_backbone
+from helpers import wide_backbone
 from helpers import words_batch
 from keras_hub.models import Task
 from keras_hub.src.tests.test_case import TestCase
@@ -26,14 +27,8 @@ class ElectraDiscriminatorTest(TestCase):
 def test_rtd_head_initializers_are_the_reference_s():
     # run_pretraining.py: the hidden layer gets create_initializer(0.02),
     # the one-unit output layer (`dense_1`) TensorFlow's default.
-    backbone = keras_electra.ElectraBackbone(
-        vocabulary_size=50,
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=64,
-        intermediate_dim=128,
-        max_sequence_length=16,
+    discriminator = keras_electra.ElectraDiscriminator(
+        wide_backbone(embedding_dim=64)
     )
-    discriminator = keras_electra.ElectraDiscriminator(backbone)
     assert_initializers(discriminator.rtd_dense, glorot=False)
     assert_initializers(discriminator.rtd_logits, glorot=True)
