@@ -2,7 +2,8 @@
 
 Data and model parallelism go through Keras' own `keras.distribution`
 (`DataParallel`, `ModelParallel` with `ElectraBackbone.get_layout_map`),
-which Keras implements on JAX. Several hosts (`keras.distribution.
+which Keras implements on JAX; on TensorFlow, data parallelism is
+`tf.distribute.MirroredStrategy`. Several hosts (`keras.distribution.
 initialize()`, each host reading its own part of the data) are not wired
 into the command line yet.
 """
@@ -60,12 +61,15 @@ def make_distribution(kind, batch_size, mesh=None):
             )
         return None, None
     backend = keras.config.backend()
+    if backend == "tensorflow" and kind == "data":
+        return _mirrored(batch_size, mesh)
     if backend != "jax":
         raise DistributionError(
             f"--distribution {kind} runs through keras.distribution, which "
             f"Keras implements on JAX only; this run uses {backend}. Use "
-            "--backend jax (TensorFlow and PyTorch multi-device training "
-            "are not supported yet)."
+            "--backend jax (on TensorFlow, --distribution data uses "
+            "tf.distribute.MirroredStrategy; PyTorch multi-device training "
+            "is not supported yet)."
         )
     devices = keras.distribution.list_devices()
     if kind == "data":
@@ -102,3 +106,32 @@ def make_distribution(kind, batch_size, mesh=None):
         f"; global batch {batch_size}, {batch_size // replicas} per replica"
     )
     return distribution, summary
+
+
+def _mirrored(batch_size, mesh):
+    """TensorFlow's data parallelism: `tf.distribute.MirroredStrategy` over
+    the GPUs, else the (logical) CPUs. Its `scope()` is what the pretrain
+    job enters, as with a `keras.distribution` object."""
+    import tensorflow as tf
+
+    if mesh is not None:
+        raise DistributionError(
+            "--mesh is for --distribution model (JAX); data parallelism "
+            "uses every device."
+        )
+    devices = tf.config.list_logical_devices("GPU") or (
+        tf.config.list_logical_devices("CPU")
+    )
+    strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise DistributionError(
+            f"The batch of {batch_size} does not split over {replicas} "
+            "data-parallel replicas. Pass a --batch-size that is a multiple "
+            f"of {replicas}."
+        )
+    return strategy, (
+        f"data parallel over {replicas} device(s) (tf.distribute."
+        f"MirroredStrategy); global batch {batch_size}, "
+        f"{batch_size // replicas} per replica"
+    )

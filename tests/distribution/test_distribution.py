@@ -104,6 +104,9 @@ def test_bad_distribution_requests_are_named():
     assert make_distribution("none", batch_size=8) == (None, None)
     if keras.backend.backend() != "jax":
         with pytest.raises(DistributionError, match="JAX only"):
+            make_distribution("model", batch_size=8)
+    if keras.backend.backend() == "torch":
+        with pytest.raises(DistributionError, match="JAX only"):
             make_distribution("data", batch_size=8)
 
 
@@ -125,3 +128,26 @@ def test_mirrored_strategy_logs_and_trains_as_one_device():
         result["mirrored_losses"], result["single_losses"], rtol=1e-6
     )
     assert result["gap"][0] < 5e-3, result["gap"]
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="tf.distribute needs TensorFlow",
+)
+@needs_shared
+def test_pretrain_job_data_parallel_on_tensorflow(corpus, tmp_path):
+    result = run_script(
+        "job",
+        corpus,
+        str(VOCAB_FILE),
+        str(tmp_path / "run"),
+        script="tf_mirrored_run.py",
+        backend="tensorflow",
+    )
+    assert (
+        "Distribution: data parallel over 2 device(s) (tf.distribute."
+        "MirroredStrategy); global batch 8, 4 per replica" in result["printed"]
+    )
+    assert result["first_step"] == 2 and result["resumed_step"] == 4
+    # The logged loss is the true mean (it doubled before the scaling).
+    assert 10 < result["first_loss"] < 60

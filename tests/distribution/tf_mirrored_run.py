@@ -45,7 +45,42 @@ def train(strategy, rows):
     return losses, weights, names
 
 
+def job(corpus, vocabulary, output):
+    """The pretrain job with --distribution data on the 2 logical CPUs for
+    2 steps, then resumed without a distribution to step 4."""
+    import contextlib
+    import io
+
+    from keras_electra.jobs.pretrain import pretrain
+
+    common = dict(
+        preset="electra_tiny",
+        corpus=corpus,
+        vocabulary=vocabulary,
+        batch_size=8,
+        sequence_length=32,
+        checkpoint_every=2,
+        log_every=1,
+    )
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        first = pretrain(output, steps=2, distribution="data", **common)
+    with contextlib.redirect_stdout(io.StringIO()):
+        resumed = pretrain(output, steps=4, resume=True, verbose=0, **common)
+    json.dump(
+        {
+            "printed": printed.getvalue(),
+            "first_step": first["step"],
+            "first_loss": first["history"].get("loss"),
+            "resumed_step": resumed["step"],
+        },
+        sys.stdout,
+    )
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "job":
+        return job(*sys.argv[2:5])
     single = train(tf.distribute.get_strategy(), 4)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
