@@ -64,11 +64,16 @@ def is_punctuation(char):
     return unicodedata.category(char).startswith("P")
 
 
-def is_dropped(char):
-    """Removed by the cleaning step: NUL, U+FFFD, control/format (C*)."""
+def is_dropped(char, category=None):
+    """Removed by the cleaning step: NUL, U+FFFD, control/format (C*).
+
+    `category` (the character's Unicode category) saves the lookup when
+    the caller has it already.
+    """
     if char in "\t\n\r":
         return False
-    return char in "\x00\ufffd" or unicodedata.category(char).startswith("C")
+    category = category or unicodedata.category(char)
+    return char in "\x00\ufffd" or category.startswith("C")
 
 
 def is_space(char):
@@ -86,19 +91,11 @@ def _clean(char):
     return char
 
 
-def _strip_accents(text):
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-
-
-def _fold(char, lowercase, strip_accents):
-    text = char.lower() if lowercase else char
-    if strip_accents:
-        text = _strip_accents(text)
-    return "".join(
-        f" {c} " if is_punctuation(c) else (" " if c.isspace() else c)
-        for c in text
-    )
+def _space_punctuation(char):
+    """Punctuation stands alone; a space stays a (plain) space."""
+    if is_punctuation(char):
+        return f" {char} "
+    return " " if char.isspace() else char
 
 
 class _CachedMap(dict):
@@ -114,14 +111,22 @@ class _CachedMap(dict):
         return value
 
 
-@functools.lru_cache(maxsize=None)
-def _python_maps(lowercase, strip_accents):
-    clean = _CachedMap(_clean)
-    marks = _CachedMap(lambda c: None if unicodedata.category(c) == "Mn" else c)
-    punct = _CachedMap(
-        lambda c: f" {c} " if is_punctuation(c) else (" " if c.isspace() else c)
-    )
-    return clean, marks, punct
+# `str.translate` tables for the three per-character steps (the same for
+# every setting; filled as characters are seen).
+_CLEAN = _CachedMap(_clean)
+_NO_MARKS = _CachedMap(lambda c: None if unicodedata.category(c) == "Mn" else c)
+_PUNCTUATION = _CachedMap(_space_punctuation)
+
+
+def _strip_accents(text):
+    return unicodedata.normalize("NFD", text).translate(_NO_MARKS)
+
+
+def _fold(char, lowercase, strip_accents):
+    text = char.lower() if lowercase else char
+    if strip_accents:
+        text = _strip_accents(text)
+    return text.translate(_PUNCTUATION)
 
 
 def split_words_python(text, lowercase=True, strip_accents=True):
@@ -135,15 +140,14 @@ def split_words_python(text, lowercase=True, strip_accents=True):
     Returns:
         The list of words WordPiece receives.
     """
-    clean, marks, punct = _python_maps(bool(lowercase), bool(strip_accents))
-    text = unicodedata.normalize("NFC", text.translate(clean))
+    text = unicodedata.normalize("NFC", text.translate(_CLEAN))
     words = []
     for word in text.split():
         if lowercase:
             word = word.lower()
         if strip_accents:
-            word = unicodedata.normalize("NFD", word).translate(marks)
-        words.extend(word.translate(punct).split())
+            word = _strip_accents(word)
+        words.extend(word.translate(_PUNCTUATION).split())
     return words
 
 
@@ -168,13 +172,10 @@ def _numpy_map(stage, lowercase, strip_accents):
     values = []
     for cp, category in enumerate(categories):
         char = chr(cp)
-        if stage in ("clean", "both"):
-            if category[0] == "C" and char not in "\t\n\r":
-                lengths[cp] = 0
-                continue
-            if cp == 0xFFFD:
-                lengths[cp] = 0
-                continue
+        if is_dropped(char, category):
+            # Cleaning deletes it ("fold" runs after cleaning: never sees it).
+            lengths[cp] = 0
+            continue
         if stage == "clean":
             mapped = _clean(char)
         elif stage == "fold":
