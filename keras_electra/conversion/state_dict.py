@@ -381,18 +381,26 @@ def build_pretrainer(d_config, g_config, dtype, kwargs, states=None):
     )
 
 
-def embeddings_differ(d_state, g_state, atol=1e-6):
-    """Whether the two towers' embedding blocks differ (shape or values)."""
+def _embedding_gaps(d_state, g_state):
+    """(key, d value, g value, max |difference| or None when the shapes
+    differ) for each embedding tensor both towers' states hold."""
     for key in EMBEDDING_KEYS:
         key = f"electra.{key}"
         if key not in g_state or key not in d_state:
             continue
         a, b = d_state[key], g_state[key]
-        if a.shape != b.shape or (
-            a.size and float(np.max(np.abs(a - b))) > atol
-        ):
-            return True
-    return False
+        if a.shape != b.shape:
+            yield key, a, b, None
+        else:
+            yield key, a, b, float(np.max(np.abs(a - b))) if a.size else 0.0
+
+
+def embeddings_differ(d_state, g_state, atol=1e-6):
+    """Whether the two towers' embedding blocks differ (shape or values)."""
+    return any(
+        gap is None or gap > atol
+        for _, _, _, gap in _embedding_gaps(d_state, g_state)
+    )
 
 
 def load_pair(pretrainer, d_state, g_state, d_source, g_source):
@@ -422,17 +430,12 @@ def load_pair(pretrainer, d_state, g_state, d_source, g_source):
 def check_shared_embeddings(d_state, g_state, d_source, g_source, atol=1e-6):
     """Warn when the two towers' copies of the embedding block differ."""
     differ = []
-    for key in EMBEDDING_KEYS:
-        key = f"electra.{key}"
-        if key not in g_state or key not in d_state:
-            continue
-        a, b = d_state[key], g_state[key]
-        if a.shape != b.shape:
+    for key, a, b, gap in _embedding_gaps(d_state, g_state):
+        if gap is None:
             raise CheckpointError(
                 f"'{key}' has shape {a.shape} in '{d_source}' but {b.shape} "
                 f"in '{g_source}': these towers cannot share embeddings."
             )
-        gap = float(np.max(np.abs(a - b))) if a.size else 0.0
         if gap > atol:
             differ.append(f"{key} (max difference {gap:.3g})")
     if differ:
