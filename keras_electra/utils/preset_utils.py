@@ -34,9 +34,9 @@ def builtin_presets():
 
 def released_presets():
     """Sorted names of Google's released pairs (converted on first use)."""
-    from keras_electra.utils.released_presets import RELEASED
+    from keras_electra.utils import released_presets as released
 
-    return sorted(RELEASED)
+    return released.released_presets()
 
 
 def resolve_preset(preset):
