@@ -106,13 +106,13 @@ class ElectraAdamW(keras.optimizers.Adam):
                 variable.assign(variable - variable * wd * lr)
 
     def _get_current_learning_rate(self):
-        steps = self.gradient_accumulation_steps
-        if steps and isinstance(
+        if isinstance(
             self._learning_rate,
             keras.optimizers.schedules.LearningRateSchedule,
         ):
-            # Keras counts batches; the schedule is in optimizer updates.
-            return self._learning_rate(self._iterations // steps)
+            # Keras reads a schedule at `_iterations`, which counts batches
+            # when accumulating; `iterations` counts updates.
+            return self._learning_rate(self.iterations)
         return super()._get_current_learning_rate()
 
     def _clip_gradients(self, grads):
