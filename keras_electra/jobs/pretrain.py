@@ -94,10 +94,11 @@ def pretrain(
         stop_after: stop after this many steps in this call without saving
             anything after the last periodic checkpoint, as a killed run
             would; for tests of resumption.
-        distribution: "none", "data" (data parallel over every device) or
-            "model" (`ElectraBackbone.get_layout_map` on a batch x model
-            mesh), through `keras.distribution` (JAX). Not part of the run's
-            identity: a run may resume on another device count.
+        distribution: "none", "data" (data parallel over every device:
+            `keras.distribution` on JAX, `MirroredStrategy` on TensorFlow)
+            or "model" (`ElectraBackbone.get_layout_map` on a batch x model
+            mesh, JAX). Not part of the run's identity: a run may resume on
+            another device count.
         mesh: "BxM" for `distribution="model"` (default: the widest model
             axis of 8, 4 or 2 that divides the devices).
 

@@ -38,7 +38,10 @@ def parse_mesh(mesh, device_count):
 
 
 def make_distribution(kind, batch_size, mesh=None):
-    """A `keras.distribution.Distribution` (or None) and a one-line summary.
+    """A distribution to enter with `.scope()` (or None) and a summary line.
+
+    JAX: a `keras.distribution` `DataParallel` or `ModelParallel`;
+    TensorFlow, data parallel: a `tf.distribute.MirroredStrategy`.
 
     Args:
         kind: "none", "data" or "model".
@@ -60,10 +63,15 @@ def make_distribution(kind, batch_size, mesh=None):
                 "--mesh needs --distribution model (or data)."
             )
         return None, None
+    if kind == "data" and mesh is not None:
+        raise DistributionError(
+            "--mesh is for --distribution model; data parallelism uses "
+            "every device."
+        )
     backend = keras.config.backend()
     if backend == "tensorflow" and kind == "data":
-        return _mirrored(batch_size, mesh)
-    if backend != "jax":
+        distribution, replicas, summary = _mirrored()
+    elif backend != "jax":
         raise DistributionError(
             f"--distribution {kind} runs through keras.distribution, which "
             f"Keras implements on JAX only; this run uses {backend}. Use "
@@ -71,19 +79,15 @@ def make_distribution(kind, batch_size, mesh=None):
             "tf.distribute.MirroredStrategy; PyTorch multi-device training "
             "is not supported yet)."
         )
-    devices = keras.distribution.list_devices()
-    if kind == "data":
-        if mesh is not None:
-            raise DistributionError(
-                "--mesh is for --distribution model; data parallelism uses "
-                "every device."
-            )
+    elif kind == "data":
+        devices = keras.distribution.list_devices()
         replicas = len(devices)
         distribution = keras.distribution.DataParallel(devices=devices)
         summary = f"data parallel over {replicas} device(s)"
     else:
         from keras_electra.models.electra_backbone import ElectraBackbone
 
+        devices = keras.distribution.list_devices()
         replicas, model = parse_mesh(mesh, len(devices))
         device_mesh = keras.distribution.DeviceMesh(
             (replicas, model), ("batch", "model"), devices
@@ -108,30 +112,23 @@ def make_distribution(kind, batch_size, mesh=None):
     return distribution, summary
 
 
-def _mirrored(batch_size, mesh):
+def _mirrored():
     """TensorFlow's data parallelism: `tf.distribute.MirroredStrategy` over
-    the GPUs, else the (logical) CPUs. Its `scope()` is what the pretrain
-    job enters, as with a `keras.distribution` object."""
+    the GPUs, else the (logical) CPUs, with its replica count and summary.
+    Its `scope()` is what the pretrain job enters, as with a
+    `keras.distribution` object."""
     import tensorflow as tf
 
-    if mesh is not None:
-        raise DistributionError(
-            "--mesh is for --distribution model (JAX); data parallelism "
-            "uses every device."
-        )
     devices = tf.config.list_logical_devices("GPU") or (
         tf.config.list_logical_devices("CPU")
     )
     strategy = tf.distribute.MirroredStrategy([d.name for d in devices])
     replicas = strategy.num_replicas_in_sync
-    if batch_size % replicas:
-        raise DistributionError(
-            f"The batch of {batch_size} does not split over {replicas} "
-            "data-parallel replicas. Pass a --batch-size that is a multiple "
-            f"of {replicas}."
-        )
-    return strategy, (
-        f"data parallel over {replicas} device(s) (tf.distribute."
-        f"MirroredStrategy); global batch {batch_size}, "
-        f"{batch_size // replicas} per replica"
+    return (
+        strategy,
+        replicas,
+        (
+            f"data parallel over {replicas} device(s) (tf.distribute."
+            "MirroredStrategy)"
+        ),
     )
