@@ -82,15 +82,9 @@ def train(distribution):
     return history.history["loss"][-1], weights, shardings, names
 
 
-def job(corpus, vocabulary, output):
-    """The pretrain job on a 2x4 mesh for 2 steps, then resumed on one
-    device to step 4 (checkpoints do not depend on the device count)."""
-    import contextlib
-    import io
-
-    from keras_electra.jobs.pretrain import pretrain
-
-    common = dict(
+def job_settings(corpus, vocabulary):
+    """The pretrain job's arguments for the distribution runs."""
+    return dict(
         preset="electra_tiny",
         corpus=corpus,
         vocabulary=vocabulary,
@@ -99,33 +93,65 @@ def job(corpus, vocabulary, output):
         checkpoint_every=2,
         log_every=1,
     )
+
+
+def run_job(corpus, vocabulary, output, distribution, mesh=None):
+    """The pretrain job for 2 steps under `distribution`, then resumed on
+    one device to step 4 (checkpoints do not depend on the device count)."""
+    import contextlib
+    import io
+
+    from keras_electra.jobs.pretrain import pretrain
+
+    common = job_settings(corpus, vocabulary)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         first = pretrain(
-            output, steps=2, distribution="model", mesh="2x4", **common
+            output, steps=2, distribution=distribution, mesh=mesh, **common
         )
     with contextlib.redirect_stdout(io.StringIO()):
         resumed = pretrain(output, steps=4, resume=True, verbose=0, **common)
+    return {
+        "printed": printed.getvalue(),
+        "first_step": first["step"],
+        "first_loss": first["history"].get("loss"),
+        "resumed_step": resumed["step"],
+        "resumed_loss": resumed["history"].get("loss"),
+    }
+
+
+def worst_gap(names, reference, other, floor=1e-12):
+    """The largest `max |a - b| / max(max |a|, floor)` over the tensors,
+    and its name. Attention key biases are left out: softmax ignores them,
+    so their true gradient is zero and Adam turns float noise into updates
+    of the learning rate's size, different on any change of reduction
+    order."""
+    gaps = {
+        name: float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), floor))
+        for name, a, b in zip(names, reference, other)
+        if not name.endswith("key/bias")
+    }
+    worst = max(gaps, key=gaps.get)
+    return gaps[worst], worst
+
+
+def job(corpus, vocabulary, output):
+    """The job on a 2x4 mesh, resumed on one device; and a batch that does
+    not split over the 8 data-parallel replicas."""
+    from keras_electra.jobs.pretrain import pretrain
+
+    result = run_job(corpus, vocabulary, output, "model", mesh="2x4")
     try:
         pretrain(
             output + "_uneven",
             distribution="data",
-            **{**common, "batch_size": 12},
+            **{**job_settings(corpus, vocabulary), "batch_size": 12},
         )
-        uneven = ""
+        result["uneven_batch_error"] = ""
     except ValueError as e:
-        uneven = str(e)
-    json.dump(
-        {
-            "uneven_batch_error": uneven,
-            "printed": printed.getvalue(),
-            "first_step": first["step"],
-            "resumed_step": resumed["step"],
-            "resumed_loss": resumed["history"].get("loss"),
-            "distribution_after": str(keras.distribution.distribution()),
-        },
-        sys.stdout,
-    )
+        result["uneven_batch_error"] = str(e)
+    result["distribution_after"] = str(keras.distribution.distribution())
+    json.dump(result, sys.stdout)
 
 
 def main():
@@ -143,24 +169,15 @@ def main():
         )
     )
 
-    def gap(other):
-        # Attention key biases are left out: softmax ignores them, so their
-        # true gradient is zero and Adam turns float noise into updates of
-        # the learning rate's size, different on any change of reduction
-        # order.
-        gaps = {
-            name: float(np.max(np.abs(a - b)) / (np.max(np.abs(a)) + 1e-12))
-            for name, a, b in zip(single[3], single[1], other[1])
-            if not name.endswith("key/bias")
-        }
-        worst = max(gaps, key=gaps.get)
-        return gaps[worst], worst
-
     json.dump(
         {
             "losses": [single[0], data_parallel[0], model_parallel[0]],
-            "data_parallel_gap": gap(data_parallel),
-            "model_parallel_gap": gap(model_parallel),
+            "data_parallel_gap": worst_gap(
+                single[3], single[1], data_parallel[1]
+            ),
+            "model_parallel_gap": worst_gap(
+                single[3], single[1], model_parallel[1]
+            ),
             "shardings": model_parallel[2],
             "data_parallel_shardings": data_parallel[2],
         },

@@ -22,6 +22,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from jax_mesh_run import build  # noqa: E402
 from jax_mesh_run import data  # noqa: E402
+from jax_mesh_run import run_job  # noqa: E402
+from jax_mesh_run import worst_gap  # noqa: E402
 
 STEPS = int(os.environ.get("MIRRORED_STEPS", "2"))
 
@@ -48,34 +50,7 @@ def train(strategy, rows):
 def job(corpus, vocabulary, output):
     """The pretrain job with --distribution data on the 2 logical CPUs for
     2 steps, then resumed without a distribution to step 4."""
-    import contextlib
-    import io
-
-    from keras_electra.jobs.pretrain import pretrain
-
-    common = dict(
-        preset="electra_tiny",
-        corpus=corpus,
-        vocabulary=vocabulary,
-        batch_size=8,
-        sequence_length=32,
-        checkpoint_every=2,
-        log_every=1,
-    )
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        first = pretrain(output, steps=2, distribution="data", **common)
-    with contextlib.redirect_stdout(io.StringIO()):
-        resumed = pretrain(output, steps=4, resume=True, verbose=0, **common)
-    json.dump(
-        {
-            "printed": printed.getvalue(),
-            "first_step": first["step"],
-            "first_loss": first["history"].get("loss"),
-            "resumed_step": resumed["step"],
-        },
-        sys.stdout,
-    )
+    json.dump(run_job(corpus, vocabulary, output, "data"), sys.stdout)
 
 
 def main():
@@ -85,25 +60,11 @@ def main():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     assert strategy.num_replicas_in_sync == 2
     mirrored = train(strategy, 8)
-    gaps = {
-        name: float(np.max(np.abs(a - b)) / max(np.max(np.abs(a)), 1e-2))
-        for name, a, b in zip(single[2], single[1], mirrored[1])
-        if not name.endswith("key/bias")  # see jax_mesh_run.py
-    }
-    worst = max(gaps, key=gaps.get)
-    # Entries within 1e-5 of each tensor's scale (a diagnostic only: Adam
-    # enlarges float noise where a gradient is a near-cancelling sum).
-    close = total = 0
-    for a, b in zip(single[1], mirrored[1]):
-        tolerance = 1e-5 * max(float(np.max(np.abs(a))), 1e-2)
-        close += int(np.sum(np.abs(a - b) <= tolerance))
-        total += a.size
     json.dump(
         {
-            "close_fraction": close / total,
             "single_losses": single[0],
             "mirrored_losses": mirrored[0],
-            "gap": [gaps[worst], worst],
+            "gap": worst_gap(single[2], single[1], mirrored[1], floor=1e-2),
         },
         sys.stdout,
     )
