@@ -164,7 +164,9 @@ class ElectraTokenizer(PresetMixin, WordPieceTokenizer):
         return words
 
     def _split_words_tf(self, text):
-        """[n] strings -> [n, (words)], as `split_words` does."""
+        """[n] strings -> [n, (words)], as `split_words` does, with words
+        over `max_input_chars_per_word` already replaced by the [UNK] token
+        (the Python path does that in `_tokenize_word_python`)."""
         pattern = self._special_tokens_pattern()
         if pattern is None:
             words = basic_tokenization.split_words(
