@@ -206,6 +206,13 @@ def build_parser():
         "widest model axis of 8, 4 or 2 the devices allow)",
     )
     p.add_argument(
+        "--gradient-accumulation-steps",
+        type=int,
+        default=1,
+        help="batches averaged into each optimizer update (steps, warm-up "
+        "and decay count updates)",
+    )
+    p.add_argument(
         "--resume",
         action="store_true",
         help="continue the run in --output from its last checkpoint",
@@ -499,6 +506,7 @@ def _pretrain(args):
         on_decode_error=args.on_decode_error,
         distribution=args.distribution,
         mesh=args.mesh,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
     )
     if result["interrupted"]:
         return result["interrupted"]

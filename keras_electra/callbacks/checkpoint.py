@@ -24,7 +24,11 @@ class PeriodicCheckpoint(keras.callbacks.Callback):
         self.log = log
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.log.nan_step is not None or self.log.step % self.every:
+        if (
+            self.log.nan_step is not None
+            or not self.log.at_update
+            or self.log.step % self.every
+        ):
             return
         # Reading `self.model` brings JAX's training state back into the
         # model's variables before they are written.

@@ -31,10 +31,16 @@ class StopOnSignal(keras.callbacks.Callback):
     if stop.signal is not None:
         ...  # save, then exit with stop.exit_status
     ```
+
+    Args:
+        micro_batches: batches per optimizer update (gradient
+            accumulation): training stops only where an update ends, so the
+            checkpoint holds no half-accumulated gradient.
     """
 
-    def __init__(self):
+    def __init__(self, micro_batches=1):
         super().__init__()
+        self.micro_batches = max(1, int(micro_batches))
         self.signal = None
         self._previous = {}
 
@@ -72,5 +78,6 @@ class StopOnSignal(keras.callbacks.Callback):
         sys.stderr.flush()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.signal is not None:
+        at_update = (batch + 1) % self.micro_batches == 0
+        if self.signal is not None and at_update:
             self.model.stop_training = True

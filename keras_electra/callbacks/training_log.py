@@ -32,6 +32,11 @@ class TrainingLog(keras.callbacks.Callback):
     by the interrupted attempt after its last checkpoint) are dropped, and
     `seconds` continues from `start_seconds`.
 
+    With gradient accumulation (`micro_batches=k`), `fit` runs `k` batches
+    per optimizer update; a step here is an update, counted (and logged)
+    when its last micro-batch ends, and `at_update` says whether the batch
+    that just ended completed one.
+
     Args:
         total_steps: steps of the whole run.
         start_step: the step the run (re)starts from.
@@ -39,6 +44,8 @@ class TrainingLog(keras.callbacks.Callback):
         log_every: steps between CSV rows and progress updates.
         verbose: print the progress bar.
         start_seconds: wall time the run had taken before `start_step`.
+        micro_batches: batches per optimizer update (gradient
+            accumulation; 1 for none).
     """
 
     def __init__(
@@ -49,6 +56,7 @@ class TrainingLog(keras.callbacks.Callback):
         log_every=10,
         verbose=1,
         start_seconds=0.0,
+        micro_batches=1,
     ):
         super().__init__()
         self.total_steps = int(total_steps)
@@ -57,6 +65,8 @@ class TrainingLog(keras.callbacks.Callback):
         self.csv_path = csv_path
         self.log_every = max(1, int(log_every))
         self.nan_step = None
+        self.micro_batches = max(1, int(micro_batches))
+        self.at_update = False
         self.progbar = keras.utils.Progbar(
             self.total_steps,
             verbose=verbose,
@@ -95,14 +105,19 @@ class TrainingLog(keras.callbacks.Callback):
         return self.start_seconds + time.time() - self.start_time
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        # Epochs hold a whole number of updates, so `batch` (counted from 0
+        # in each epoch) tells where an update ends.
+        self.at_update = (batch + 1) % self.micro_batches == 0
         self._epoch_steps += 1
         logs = {k: float(v) for k, v in (logs or {}).items()}
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
-            self.nan_step = self.step
+            self.nan_step = self.step + 1
             self.model.stop_training = True
             return
+        if not self.at_update:
+            return
+        self.step += 1
         if self.step >= self.total_steps:
             self.model.stop_training = True
         if self.step % self.log_every == 0 or self.step >= self.total_steps:

@@ -66,6 +66,7 @@ def pretrain(
     stop_after=None,
     distribution="none",
     mesh=None,
+    gradient_accumulation_steps=1,
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -78,9 +79,12 @@ def pretrain(
             neither `shards` nor `corpus`, the default corpus is fetched.
         vocabulary: a `vocab.txt`; by default the preset's tokenizer, or a
             vocabulary of `vocabulary_size` learned from the corpus.
-        steps: length of the run (300 for a new run; a resumed run keeps its
-            stored length unless `steps` extends it).
-        batch_size, sequence_length, learning_rate, warmup_steps:
+        steps: length of the run in optimizer updates (300 for a new run; a
+            resumed run keeps its stored length unless `steps` extends it).
+        batch_size: sequences per batch (per micro-batch with gradient
+            accumulation: an update sees `batch_size *
+            gradient_accumulation_steps` sequences).
+        sequence_length, learning_rate, warmup_steps:
             the training run (learning rate and warm-up default to the
             preset's, the warm-up capped at a tenth of the run).
         checkpoint_every: steps between checkpoints.
@@ -101,6 +105,9 @@ def pretrain(
             another device count.
         mesh: "BxM" for `distribution="model"` (default: the widest model
             axis of 8, 4 or 2 that divides the devices).
+        gradient_accumulation_steps: batches whose gradients are averaged
+            into each optimizer update (1: none). Steps, warm-up, decay,
+            checkpoints and logs count updates.
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -128,6 +135,7 @@ def pretrain(
         warmup_steps=warmup_steps,
         checkpoint_every=int(checkpoint_every),
         seed=int(seed),
+        gradient_accumulation_steps=gradient_accumulation_steps,
     )
     # Every check runs before anything is written or learned: a refused
     # start leaves the output folder as it found it.
@@ -180,7 +188,11 @@ def pretrain(
             pretrainer.warmup_steps = min(
                 pretrainer.warmup_steps, settings.steps // 10
             )
-        pretrainer.compile(warmup_steps=pretrainer.warmup_steps)
+        micro = settings.gradient_accumulation_steps
+        pretrainer.compile(
+            warmup_steps=pretrainer.warmup_steps,
+            gradient_accumulation_steps=micro,
+        )
         if state is not None:
             checkpoints.restore_training_state(pretrainer, state)
         if start_step >= settings.steps:
@@ -193,7 +205,9 @@ def pretrain(
             )
 
         # --- training ------------------------------------------------------
-        dataset = _dataset(settings, tokenizer, on_decode_error, start_step)
+        dataset = _dataset(
+            settings, tokenizer, on_decode_error, start_step * micro
+        )
         if verbose:
             _describe(pretrainer, settings, start_step, parallel_summary)
         every = settings.checkpoint_every
@@ -209,6 +223,7 @@ def pretrain(
             start_seconds=float(
                 (state or {}).get(checkpoints.ELAPSED_KEY, 0.0)
             ),
+            micro_batches=micro,
         )
 
         def save(step):
@@ -221,7 +236,7 @@ def pretrain(
                 seconds=log.elapsed(),
             )
 
-        stop = StopOnSignal()
+        stop = StopOnSignal(micro_batches=micro)
         callbacks = [
             keras.callbacks.LambdaCallback(
                 on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
@@ -231,6 +246,7 @@ def pretrain(
             RunTensorBoard(
                 os.path.join(output, "tensorboard"),
                 start_step=start_step,
+                micro_batches=micro,
                 update_freq=log_every,
                 write_graph=False,
             ),
@@ -239,7 +255,7 @@ def pretrain(
         with stop:
             pretrainer.fit(
                 dataset,
-                steps_per_epoch=every,
+                steps_per_epoch=every * micro,
                 epochs=-(-last_step // every),
                 initial_epoch=start_step // every,
                 callbacks=callbacks,
@@ -352,6 +368,7 @@ def _check_settings(settings, keep_checkpoints, log_every):
         "checkpoint_every": settings.checkpoint_every,
         "log_every": log_every,
         "vocab_size": settings.vocabulary_size,
+        "gradient_accumulation_steps": settings.gradient_accumulation_steps,
     }
     if settings.sequence_length is not None:
         numbers["sequence_length"] = settings.sequence_length
@@ -552,6 +569,8 @@ def _new_pretrainer(settings, tokenizer):
 def _describe(pretrainer, settings, start_step, parallel_summary=None):
     import keras
 
+    micro = settings.gradient_accumulation_steps
+
     import keras_electra
 
     devices = describe_devices(keras.config.backend())
@@ -565,8 +584,13 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
         f"parameters, generator {pretrainer.generator.count_params():,} "
         f"({sharing})\n"
         f"Steps {start_step} -> {settings.steps}, batch "
-        f"{settings.batch_size} x {settings.sequence_length} tokens, "
-        f"checkpoint every {settings.checkpoint_every} steps"
+        f"{settings.batch_size} x {settings.sequence_length} tokens"
+        + (
+            f" x {micro} accumulated micro-batches per update"
+            if micro > 1
+            else ""
+        )
+        + f", checkpoint every {settings.checkpoint_every} steps"
         + (f"\nDistribution: {parallel_summary}" if parallel_summary else "")
     )
 

@@ -27,6 +27,7 @@ class RunConfig:
     warmup_steps: int = None
     checkpoint_every: int = 100
     seed: int = 0
+    gradient_accumulation_steps: int = 1  # batches per optimizer update
 
     def save(self, path):
         """Write `path` (JSON) atomically."""

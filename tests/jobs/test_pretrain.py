@@ -132,6 +132,73 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
     assert tokenizer.vocabulary_size() == 30522
 
 
+def test_accumulated_runs_count_updates_and_resume_exactly(
+    corpus, micro_preset, tmp_path
+):
+    """`gradient_accumulation_steps=2`: steps, the schedule, logs and
+    checkpoints count optimizer updates, and a run cut between checkpoints
+    resumes to the same weights (except on TensorFlow, whose accumulation
+    is not reproducible run to run; there only the counting is checked)."""
+    import json
+
+    import keras
+
+    from keras_electra.optimizers import ElectraLearningRateSchedule
+
+    common = dict(
+        preset=micro_preset,
+        corpus=corpus,
+        vocabulary=str(VOCAB_FILE),
+        steps=4,
+        batch_size=2,
+        sequence_length=32,
+        checkpoint_every=2,
+        log_every=1,
+        learning_rate=1e-3,
+        warmup_steps=2,
+        verbose=0,
+        seed=5,
+        gradient_accumulation_steps=2,
+    )
+    whole = pretrain(str(tmp_path / "whole"), **common)
+    assert whole["step"] == 4
+    run = json.loads((tmp_path / "whole" / "run.json").read_text())
+    assert run["gradient_accumulation_steps"] == 2
+    log = read_log(tmp_path / "whole" / "log.csv")
+    assert log["step"] == [1.0, 2.0, 3.0, 4.0]
+    # The learning rate logged after update n is the schedule's value at n:
+    # warm-up and decay count updates, not micro-batches.
+    schedule = ElectraLearningRateSchedule(1e-3, warmup_steps=2, decay_steps=4)
+    expected = [float(schedule(n)) for n in (1, 2, 3, 4)]
+    np.testing.assert_allclose(log["learning_rate"], expected, rtol=1e-6)
+    model = keras_electra.ElectraPretrainer.from_preset(whole["preset"])
+    assert model.num_train_steps == 4
+    assert _tensorboard_steps(tmp_path / "whole") == [1, 2, 3, 4]
+
+    cut = pretrain(str(tmp_path / "cut"), stop_after=3, **common)
+    assert cut["preset"] is None
+    assert sorted(os.listdir(tmp_path / "cut" / "checkpoints")) == [
+        "ckpt-00000002"
+    ]
+    resumed = pretrain(str(tmp_path / "cut"), resume=True, **common)
+    assert resumed["step"] == 4
+    if keras.config.backend() == "tensorflow":
+        return
+    for a, b in zip(_weights(whole["preset"]), _weights(resumed["preset"])):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # Two micro-batches of 2 are not one batch of 2: the run really
+    # accumulated (the same run without accumulation ends elsewhere).
+    single = pretrain(
+        str(tmp_path / "single"),
+        **{**common, "gradient_accumulation_steps": 1},
+    )
+    gaps = [
+        np.abs(a - b).max()
+        for a, b in zip(_weights(whole["preset"]), _weights(single["preset"]))
+    ]
+    assert max(gaps) > 1e-4
+
+
 def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     common = dict(
         preset=micro_preset,
@@ -164,6 +231,14 @@ def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     with pytest.raises(PretrainingError, match="--batch-size must be"):
         pretrain(
             str(tmp_path / "c"), corpus=corpus, **{**common, "batch_size": 0}
+        )
+    with pytest.raises(
+        PretrainingError, match="--gradient-accumulation-steps must be"
+    ):
+        pretrain(
+            str(tmp_path / "c"),
+            corpus=corpus,
+            **{**common, "gradient_accumulation_steps": 0},
         )
     # Refused starts leave nothing behind, so the corrected command runs in
     # the same folder without --overwrite.

@@ -479,3 +479,74 @@ class ElectraPretrainerTest(TestCase):
         self.assertAllClose(
             out["discriminator_logits"], again["discriminator_logits"]
         )
+
+
+def _given_corruption_batch(batch_size, length=16, slots=3, seed=0):
+    """A batch with its corruption given (positions and masked ids), every
+    sequence the same number of real tokens, so a micro-batch's mean loss
+    is its share of the whole batch's."""
+    rng = np.random.default_rng(seed)
+    batch = random_batch(batch_size, length, seed=seed, num_padding=2)
+    real = length - 4  # after [CLS], before [SEP] and the padding
+    positions = np.stack(
+        [1 + rng.choice(real, slots, replace=False) for _ in range(batch_size)]
+    ).astype("int32")
+    token_ids = batch["token_ids"].copy()
+    mask_ids = np.take_along_axis(token_ids, positions, axis=1)
+    np.put_along_axis(token_ids, positions, SMALL_IDS["mask_token_id"], 1)
+    return {
+        **batch,
+        "token_ids": token_ids,
+        "mask_positions": positions,
+        "mask_ids": mask_ids.astype("int32"),
+        "mask_weights": np.ones(positions.shape, "float32"),
+    }
+
+
+def test_four_accumulated_micro_batches_of_8_give_one_batch_of_32():
+    """Issue acceptance: 4 micro-batches of 8 accumulated give the weights
+    of one batch of 32, update after update, on an identical corruption
+    (given masks; a near-zero temperature makes the generator's sample its
+    argmax, whatever the Gumbel noise)."""
+    if keras.config.backend() == "tensorflow":
+        pytest.skip(
+            "Keras' TensorFlow gradient accumulation is not reproducible run "
+            "to run (check_accumulation warns); not an equality to test."
+        )
+    models = []
+    for accumulate in (4, None):
+        model = tiny_pretrainer(temperature=1e-6)
+        model(_given_corruption_batch(2))
+        deterministic_weights(model, seed=1)
+        model.compile(
+            learning_rate=1e-3,
+            num_train_steps=4,
+            warmup_steps=1,
+            gradient_accumulation_steps=accumulate,
+        )
+        models.append(model)
+    accumulated, whole = models
+    initial = [to_numpy(w) for w in whole.trainable_weights]
+    for update in range(2):
+        batch = _given_corruption_batch(32, seed=10 + update)
+        for start in range(0, 32, 8):
+            accumulated.train_on_batch(
+                {k: v[start : start + 8] for k, v in batch.items()}
+            )
+        whole.train_on_batch(batch)
+        assert int(to_numpy(accumulated.optimizer.iterations)) == update + 1
+        np.testing.assert_allclose(
+            float(to_numpy(accumulated.optimizer.learning_rate)),
+            float(to_numpy(whole.optimizer.learning_rate)),
+            rtol=1e-7,
+        )
+    for a, b in zip(accumulated.trainable_weights, whole.trainable_weights):
+        np.testing.assert_allclose(
+            to_numpy(a), to_numpy(b), rtol=1e-5, atol=2e-6, err_msg=a.path
+        )
+    # Training moved the weights well beyond the tolerance.
+    moved = max(
+        np.abs(to_numpy(w) - w0).max()
+        for w, w0 in zip(whole.trainable_weights, initial)
+    )
+    assert moved > 1e-3
