@@ -510,7 +510,9 @@ def _pretrain(args):
     )
     if result["interrupted"]:
         return result["interrupted"]
-    if result["history"]:
+    from keras_electra.utils import processes
+
+    if result["history"] and processes.is_chief():
         shown = ", ".join(
             f"{k} {v:.4f}" for k, v in sorted(result["history"].items())
         )

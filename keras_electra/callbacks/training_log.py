@@ -5,6 +5,8 @@ import time
 
 import keras
 
+from keras_electra.utils import processes
+
 SHOWN = ("loss", "generator_accuracy", "discriminator_accuracy")
 RUNNING = (
     "discriminator_precision",
@@ -110,6 +112,14 @@ class TrainingLog(keras.callbacks.Callback):
         self.at_update = (batch + 1) % self.micro_batches == 0
         self._epoch_steps += 1
         logs = {k: float(v) for k, v in (logs or {}).items()}
+        step = self.step + 1 if self.at_update else self.step
+        row = self.at_update and (
+            step % self.log_every == 0 or step >= self.total_steps
+        )
+        if row:
+            # Under torchrun every rank reaches this row: the metrics of
+            # their slices are averaged into the batch's.
+            logs = processes.average_logs(logs)
         loss = logs.get("loss")
         if loss is not None and not math.isfinite(loss):
             self.nan_step = self.step + 1
@@ -120,7 +130,7 @@ class TrainingLog(keras.callbacks.Callback):
         self.step += 1
         if self.step >= self.total_steps:
             self.model.stop_training = True
-        if self.step % self.log_every == 0 or self.step >= self.total_steps:
+        if row:
             window = self._window(logs)
             self._write(window)
             shown = [(k, window[k]) for k in SHOWN if k in window]

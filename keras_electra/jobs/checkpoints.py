@@ -99,15 +99,19 @@ class RestoreGlobalRNG:
 
     Keras may run the model once when `fit` starts (to build it), which draws
     from the global generator; restoring earlier would be undone by that.
+    `then` (no arguments) runs right after, once.
     """
 
-    def __init__(self, state):
+    def __init__(self, state, then=None):
         self.state = state
+        self.then = then
         self.done = False
 
     def __call__(self, batch, logs=None):
         if not self.done:
             restore_global_rng_state(self.state)
+            if self.then is not None:
+                self.then()
             self.done = True
 
 

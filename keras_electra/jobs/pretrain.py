@@ -25,6 +25,8 @@ import contextlib
 import os
 import shutil
 
+import numpy as np
+
 from keras_electra.data import examples
 from keras_electra.data import shards
 from keras_electra.data.text import expand_inputs
@@ -32,6 +34,7 @@ from keras_electra.data.vocabulary import learn_vocabulary
 from keras_electra.jobs import checkpoints
 from keras_electra.jobs.run_config import RunConfig
 from keras_electra.utils import preset_utils
+from keras_electra.utils import processes
 from keras_electra.utils.backend_setup import describe_devices
 from keras_electra.utils.distribution import make_distribution
 
@@ -119,6 +122,7 @@ def pretrain(
     from keras_electra.callbacks import PeriodicCheckpoint
     from keras_electra.callbacks import RunTensorBoard
     from keras_electra.callbacks import StopOnSignal
+    from keras_electra.callbacks import StopTogether
     from keras_electra.callbacks import TrainingLog
     from keras_electra.utils.plotting import plot_discriminator_example
 
@@ -149,23 +153,26 @@ def pretrain(
     parallel, parallel_summary = make_distribution(
         distribution, settings.batch_size, mesh
     )
+    # With several processes (torchrun, JAX hosts), the chief writes the
+    # run's files and prints; the others train and wait for its files.
+    chief = processes.is_chief()
+    verbose = verbose if chief else 0
 
     def run():
-        with _cleanup_if_refused(output, resuming, overwrite):
+        setup = (
+            _cleanup_if_refused(output, resuming, overwrite)
+            if chief
+            else contextlib.nullcontext()
+        )
+        with setup:
             keras.utils.set_random_seed(settings.seed)
-            if settings.shards is None and not settings.corpus:
-                from keras_electra.data.default_corpus import (
-                    default_corpus_path,
+            if chief:
+                tokenizer = _prepare_data(
+                    output, settings, on_decode_error, verbose
                 )
-
-                settings.corpus = [default_corpus_path(verbose=bool(verbose))]
-                expand_inputs(settings.corpus)
-            tokenizer = _load_tokenizer(
-                output, settings, on_decode_error, verbose
-            )
-            if settings.shards is not None:
-                files = shards.shard_files(settings.shards)
-                settings.sequence_length = shards.read_sequence_length(files)
+            processes.barrier("keras_electra_setup")
+            if not chief:  # the chief fetched or learned what it needed
+                tokenizer = _prepare_data(output, settings, on_decode_error, 0)
             checkpoint = (
                 checkpoints.latest_checkpoint(output, verbose)
                 if resume
@@ -176,7 +183,8 @@ def pretrain(
             else:
                 pretrainer = _new_pretrainer(settings, tokenizer)
                 start_step, state = 0, None
-            settings.save(os.path.join(output, RUN_FILE))
+            if chief:
+                settings.save(os.path.join(output, RUN_FILE))
 
         # The preset saved with the model says how this run trained.
         pretrainer.num_train_steps = settings.steps
@@ -195,13 +203,14 @@ def pretrain(
         )
         if state is not None:
             checkpoints.restore_training_state(pretrainer, state)
+        _join_ranks(pretrainer)
         if start_step >= settings.steps:
             if verbose:
                 print(
                     f"The run in '{output}' already reached {start_step} steps."
                 )
             return _finish(
-                output, pretrainer, tokenizer, start_step, {}, verbose
+                output, pretrainer, tokenizer, start_step, {}, verbose, chief
             )
 
         # --- training ------------------------------------------------------
@@ -217,7 +226,7 @@ def pretrain(
         log = TrainingLog(
             last_step,
             start_step=start_step,
-            csv_path=os.path.join(output, "log.csv"),
+            csv_path=os.path.join(output, "log.csv") if chief else None,
             log_every=log_every,
             verbose=verbose,
             start_seconds=float(
@@ -227,31 +236,41 @@ def pretrain(
         )
 
         def save(step):
-            checkpoints.save_checkpoint(
-                output,
-                pretrainer,
-                tokenizer,
-                step,
-                keep_checkpoints,
-                seconds=log.elapsed(),
-            )
+            if not chief:
+                return
+            with processes.chief_alone():
+                checkpoints.save_checkpoint(
+                    output,
+                    pretrainer,
+                    tokenizer,
+                    step,
+                    keep_checkpoints,
+                    seconds=log.elapsed(),
+                )
 
         stop = StopOnSignal(micro_batches=micro)
         callbacks = [
             keras.callbacks.LambdaCallback(
-                on_train_batch_begin=checkpoints.RestoreGlobalRNG(state or {})
+                on_train_batch_begin=checkpoints.RestoreGlobalRNG(
+                    state or {}, then=_rank_dropout_seed(settings, start_step)
+                )
             ),
             log,
             PeriodicCheckpoint(save, every, log=log),
-            RunTensorBoard(
-                os.path.join(output, "tensorboard"),
-                start_step=start_step,
-                micro_batches=micro,
-                update_freq=log_every,
-                write_graph=False,
-            ),
             stop,
+            StopTogether(),
         ]
+        if chief:
+            callbacks.insert(
+                3,
+                RunTensorBoard(
+                    os.path.join(output, "tensorboard"),
+                    start_step=start_step,
+                    micro_batches=micro,
+                    update_freq=log_every,
+                    write_graph=False,
+                ),
+            )
         with stop:
             pretrainer.fit(
                 dataset,
@@ -283,19 +302,24 @@ def pretrain(
         history = {
             k: float(v) for k, v in pretrainer.get_metrics_result().items()
         }
-        # A batch from the start of the data (not after the batches a resumed
-        # run skipped, which would read them all again).
-        first_batch = next(
-            iter(_dataset(settings, tokenizer, on_decode_error, 0))
-        )
-        plot_discriminator_example(
-            pretrainer,
-            tokenizer,
-            first_batch,
-            os.path.join(output, "replaced_tokens.png"),
-        )
+        # JAX hosts compute together: a model call on the chief alone would
+        # wait for the others.
+        if chief and not (
+            keras.config.backend() == "jax" and processes.process_count() > 1
+        ):
+            # A batch from the start of the data (not after the batches a
+            # resumed run skipped, which would read them all again).
+            first_batch = next(
+                iter(_dataset(settings, tokenizer, on_decode_error, 0))
+            )
+            plot_discriminator_example(
+                pretrainer,
+                tokenizer,
+                first_batch,
+                os.path.join(output, "replaced_tokens.png"),
+            )
         return _finish(
-            output, pretrainer, tokenizer, log.step, history, verbose
+            output, pretrainer, tokenizer, log.step, history, verbose, chief
         )
 
     # Variables are created, trained and saved under the distribution;
@@ -334,14 +358,23 @@ def _interrupted(output, log, stop, save, every, verbose):
 
 
 def _dataset(settings, tokenizer, on_decode_error, skip_batches):
-    """The run's training data (shards or raw text), after `skip_batches`."""
+    """The run's training data (shards or raw text), after `skip_batches`;
+    under torchrun, this rank's slice of each global batch."""
     if settings.shards is not None:
-        return shards.shard_dataset(
-            settings.shards,
-            settings.batch_size,
-            seed=settings.seed,
-            skip_batches=skip_batches,
+        return processes.shard_batches(
+            shards.shard_dataset(
+                settings.shards,
+                settings.batch_size,
+                seed=settings.seed,
+                skip_batches=skip_batches,
+            )
         )
+    return processes.shard_batches(
+        _text_dataset(settings, tokenizer, on_decode_error, skip_batches)
+    )
+
+
+def _text_dataset(settings, tokenizer, on_decode_error, skip_batches):
     return examples.text_dataset(
         settings.corpus,
         tokenizer,
@@ -351,6 +384,52 @@ def _dataset(settings, tokenizer, on_decode_error, skip_batches):
         skip_batches=skip_batches,
         on_decode_error=on_decode_error,
     )
+
+
+def _prepare_data(output, settings, on_decode_error, verbose):
+    """The default corpus (fetched once), the tokenizer (loaded or learned)
+    and the shards' sequence length; returns the tokenizer."""
+    if settings.shards is None and not settings.corpus:
+        from keras_electra.data.default_corpus import default_corpus_path
+
+        settings.corpus = [default_corpus_path(verbose=bool(verbose))]
+        expand_inputs(settings.corpus)
+    tokenizer = _load_tokenizer(output, settings, on_decode_error, verbose)
+    if settings.shards is not None:
+        files = shards.shard_files(settings.shards)
+        settings.sequence_length = shards.read_sequence_length(files)
+    return tokenizer
+
+
+def _join_ranks(pretrainer):
+    """Under torchrun: every rank starts from the chief's weights (as DDP
+    does), and masks and samples differently: rank `r` adds `r` to the
+    corruption's seed (the chief's, saved in checkpoints, is the run's)."""
+    import keras
+
+    if keras.config.backend() != "torch" or processes.process_count() == 1:
+        return
+    processes.broadcast_weights(pretrainer)
+    rank = processes.process_index()
+    state = keras.ops.convert_to_numpy(pretrainer.seed_generator.state)
+    pretrainer.seed_generator.state.assign(state + np.array([rank, 0]))
+
+
+def _rank_dropout_seed(settings, start_step):
+    """Under torchrun, ranks other than the chief reseed torch's global
+    generator (dropout) once training starts, so their dropout masks differ
+    from the chief's; a no-op otherwise."""
+    rank = processes.process_index()
+
+    def reseed():
+        if rank > 0 and processes.torchrun_world_size() > 1:
+            import torch
+
+            torch.manual_seed(
+                (settings.seed * 1_000_003 + start_step) * 1009 + rank
+            )
+
+    return reseed
 
 
 def _as_list(value):
@@ -595,11 +674,14 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
     )
 
 
-def _finish(output, pretrainer, tokenizer, step, history, verbose):
+def _finish(output, pretrainer, tokenizer, step, history, verbose, chief):
     from keras_electra.utils.plotting import plot_training_curves
 
     final = os.path.join(output, "preset")
-    pretrainer.save_to_preset(final, tokenizer)
+    if not chief:
+        return _result(final, step, history)
+    with processes.chief_alone():
+        pretrainer.save_to_preset(final, tokenizer)
     csv_path = os.path.join(output, "log.csv")
     png = None
     if os.path.exists(csv_path):

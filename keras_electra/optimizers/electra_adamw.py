@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from keras_electra.utils import processes
+
 # Names of variables that take no weight decay: biases and LayerNorm scales
 # and offsets, as in the reference's `exclude_from_weight_decay`.
 NO_DECAY_PATTERNS = ("bias", "gamma", "beta")
@@ -114,6 +116,12 @@ class ElectraAdamW(keras.optimizers.Adam):
             # when accumulating; `iterations` counts updates.
             return self._learning_rate(self.iterations)
         return super()._get_current_learning_rate()
+
+    def apply(self, grads, trainable_variables=None):
+        # Under torchrun, the ranks' gradients are averaged first (a no-op
+        # otherwise): `utils/processes.py`.
+        grads = processes.average_gradients(list(grads))
+        return super().apply(grads, trainable_variables)
 
     def _clip_gradients(self, grads):
         """Clip the global gradient, also under `tf.distribute`.

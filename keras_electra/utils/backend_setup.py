@@ -41,6 +41,11 @@ def load_backend(verbose=False):
         import keras
         import keras_hub  # noqa: F401 - loads TensorFlow (text) quietly too
 
+        from keras_electra.utils import processes
+
+        # Under torchrun or a JAX multi-host launch, join the other
+        # processes before the backend starts computing.
+        processes.initialize()
         devices = describe_devices(keras.config.backend())
     return f"backend {keras.config.backend()} | devices: {devices}"
 

@@ -1,14 +1,16 @@
-"""Choosing a `keras.distribution` for a run: none, data or model parallel.
+"""Choosing how a run spreads over devices: none, data or model parallel.
 
 Data and model parallelism go through Keras' own `keras.distribution`
 (`DataParallel`, `ModelParallel` with `ElectraBackbone.get_layout_map`),
-which Keras implements on JAX; on TensorFlow, data parallelism is
-`tf.distribute.MirroredStrategy`. Several hosts (`keras.distribution.
-initialize()`, each host reading its own part of the data) are not wired
-into the command line yet.
+which Keras implements on JAX, over every device of every host
+(`utils/processes.py` joins the hosts). On TensorFlow, data parallelism is
+`tf.distribute.MirroredStrategy`; on PyTorch, it is one process per device
+launched by `torchrun`, averaging gradients with `torch.distributed`.
 """
 
 import re
+
+from keras_electra.utils import processes
 
 KINDS = ("none", "data", "model")
 
@@ -57,6 +59,11 @@ def make_distribution(kind, batch_size, mesh=None):
             f"--distribution must be one of {', '.join(KINDS)}. "
             f"Received: {kind!r}"
         )
+    backend = keras.config.backend()
+    if backend == "torch" and processes.torchrun_world_size() > 1:
+        return _torchrun(kind, batch_size, mesh)
+    if kind == "none" and processes.launched_processes() > 1:
+        kind = "data"  # JAX hosts launched together train one model
     if kind == "none":
         if mesh is not None:
             raise DistributionError(
@@ -68,7 +75,6 @@ def make_distribution(kind, batch_size, mesh=None):
             "--mesh is for --distribution model; data parallelism uses "
             "every device."
         )
-    backend = keras.config.backend()
     if backend == "tensorflow" and kind == "data":
         distribution, replicas, summary = _mirrored()
     elif backend != "jax":
@@ -76,17 +82,20 @@ def make_distribution(kind, batch_size, mesh=None):
             f"--distribution {kind} runs through keras.distribution, which "
             f"Keras implements on JAX only; this run uses {backend}. Use "
             "--backend jax (on TensorFlow, --distribution data uses "
-            "tf.distribute.MirroredStrategy; PyTorch multi-device training "
-            "is not supported yet)."
+            "tf.distribute.MirroredStrategy; on PyTorch, launch one process "
+            "per device: torchrun --nproc_per_node=N $(which keras-electra) "
+            "pretrain --backend torch ...)."
         )
     elif kind == "data":
+        processes.initialize()
         devices = keras.distribution.list_devices()
         replicas = len(devices)
         distribution = keras.distribution.DataParallel(devices=devices)
-        summary = f"data parallel over {replicas} device(s)"
+        summary = f"data parallel over {replicas} device(s)" + _hosts()
     else:
         from keras_electra.models.electra_backbone import ElectraBackbone
 
+        processes.initialize()
         devices = keras.distribution.list_devices()
         replicas, model = parse_mesh(mesh, len(devices))
         device_mesh = keras.distribution.DeviceMesh(
@@ -98,7 +107,7 @@ def make_distribution(kind, batch_size, mesh=None):
         )
         summary = (
             f"model parallel on a {replicas}x{model} mesh (batch x model) "
-            f"of {len(devices)} device(s)"
+            f"of {len(devices)} device(s)" + _hosts()
         )
     if batch_size % replicas:
         raise DistributionError(
@@ -110,6 +119,34 @@ def make_distribution(kind, batch_size, mesh=None):
         f"; global batch {batch_size}, {batch_size // replicas} per replica"
     )
     return distribution, summary
+
+
+def _hosts():
+    count = processes.process_count()
+    return f" on {count} hosts" if count > 1 else ""
+
+
+def _torchrun(kind, batch_size, mesh):
+    """PyTorch under torchrun: data parallel over its processes."""
+    if kind == "model" or mesh is not None:
+        raise DistributionError(
+            "Under torchrun, PyTorch trains data parallel (one process per "
+            "device); model parallelism (--distribution model, --mesh) "
+            "needs --backend jax."
+        )
+    world = processes.initialize()
+    if batch_size % world:
+        raise DistributionError(
+            f"The batch of {batch_size} does not split over {world} torchrun "
+            f"processes. Pass a --batch-size that is a multiple of {world}."
+        )
+    import torch.distributed as dist
+
+    return None, (
+        f"data parallel over {world} torchrun processes (torch.distributed, "
+        f"{dist.get_backend()}); global batch {batch_size}, "
+        f"{batch_size // world} per process"
+    )
 
 
 def _mirrored():

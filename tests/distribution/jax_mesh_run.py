@@ -96,8 +96,9 @@ def job_settings(corpus, vocabulary):
 
 
 def run_job(corpus, vocabulary, output, distribution, mesh=None):
-    """The pretrain job for 2 steps under `distribution`, then resumed on
-    one device to step 4 (checkpoints do not depend on the device count)."""
+    """The pretrain job for 2 steps under `distribution`, resumed on one
+    device to step 4, then under `distribution` again to step 6
+    (checkpoints do not depend on the device count)."""
     import contextlib
     import io
 
@@ -111,7 +112,19 @@ def run_job(corpus, vocabulary, output, distribution, mesh=None):
         )
     with contextlib.redirect_stdout(io.StringIO()):
         resumed = pretrain(output, steps=4, resume=True, verbose=0, **common)
+        # ... and back onto the devices.
+        again = pretrain(
+            output,
+            steps=6,
+            resume=True,
+            verbose=0,
+            distribution=distribution,
+            mesh=mesh,
+            **common,
+        )
     return {
+        "again_step": again["step"],
+        "again_loss": again["history"].get("loss"),
         "printed": printed.getvalue(),
         "first_step": first["step"],
         "first_loss": first["history"].get("loss"),
