@@ -206,6 +206,14 @@ def build_parser():
         "widest model axis of 8, 4 or 2 the devices allow)",
     )
     p.add_argument(
+        "--dtype",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+        default="float32",
+        help="compute precision: mixed_bfloat16 for TPUs and recent GPUs, "
+        "mixed_float16 (with loss scaling) for older GPUs; weights stay "
+        "float32",
+    )
+    p.add_argument(
         "--gradient-accumulation-steps",
         type=int,
         default=1,
@@ -507,6 +515,7 @@ def _pretrain(args):
         distribution=args.distribution,
         mesh=args.mesh,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
+        dtype=args.dtype,
     )
     if result["interrupted"]:
         return result["interrupted"]

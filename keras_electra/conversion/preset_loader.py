@@ -142,6 +142,28 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
         load_weights = load_weights and self._has_weights()
         return super().load_backbone(cls, load_weights, **kwargs)
 
+    def _resolve_dtype(self, config, kwargs):
+        # keras-hub casts a saved float policy to the current one, but
+        # fails on a saved mixed policy (`mixed_bfloat16` is not a dtype);
+        # a mixed preset's weights are float32, cast like any float.
+        if kwargs.get("dtype") is None:
+            saved = (config.get("config", {}).get("dtype") or {}).get(
+                "config", {}
+            )
+            if str(saved.get("name", "")).startswith("mixed_"):
+                import keras
+
+                return keras.config.dtype_policy()
+        return super()._resolve_dtype(config, kwargs)
+
+    def get_backbone_kwargs(self, **kwargs):
+        # keras-hub hands `dtype` to a task config's "backbone"; a
+        # pretrainer's holds two towers instead, and its `from_config`
+        # applies `dtype` to both.
+        if getattr(self, "_loading_towers", False):
+            return {}, kwargs
+        return super().get_backbone_kwargs(**kwargs)
+
     def load_tokenizer(self, cls, config_file=None, **kwargs):
         config_file = config_file or preset_utils.TOKENIZER_CONFIG_FILE
         if not preset_utils.preset_has_file(self.preset, config_file):
@@ -221,7 +243,11 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
             kwargs.setdefault(
                 "generator_embedding_dim", generator["config"]["hidden_dim"]
             )
-        return super().load_task(cls, load_weights, True, **kwargs)
+        self._loading_towers = True
+        try:
+            return super().load_task(cls, load_weights, True, **kwargs)
+        finally:
+            self._loading_towers = False
 
 
 class _ConvertedPresetLoader(PresetLoader):

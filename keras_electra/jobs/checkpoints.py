@@ -45,14 +45,15 @@ def save_checkpoint(output, pretrainer, tokenizer, step, keep, seconds=0.0):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def latest_checkpoint(output, verbose):
-    """Load the newest readable checkpoint, falling back to older ones."""
+def latest_checkpoint(output, verbose, dtype=None):
+    """Load the newest readable checkpoint, falling back to older ones;
+    `dtype` is the run's policy (by default, Keras' global one)."""
     for path in reversed(checkpoint_dirs(output)):
         try:
             with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
                 step = json.load(f)["step"]
             pretrainer = ElectraPretrainer.from_preset(
-                os.path.join(path, "preset")
+                os.path.join(path, "preset"), dtype=dtype
             )
             with np.load(os.path.join(path, TRAINING_STATE_FILE)) as data:
                 state = {k: data[k] for k in data.files}

@@ -40,6 +40,7 @@ from keras_electra.utils.distribution import make_distribution
 
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
+DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 class PretrainingError(ValueError):
@@ -70,6 +71,7 @@ def pretrain(
     distribution="none",
     mesh=None,
     gradient_accumulation_steps=1,
+    dtype="float32",
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -111,6 +113,9 @@ def pretrain(
         gradient_accumulation_steps: batches whose gradients are averaged
             into each optimizer update (1: none). Steps, warm-up, decay,
             checkpoints and logs count updates.
+        dtype: "float32", "mixed_bfloat16" (bfloat16 compute, float32
+            weights: TPUs, recent GPUs) or "mixed_float16" (float16 compute
+            with dynamic loss scaling: older GPUs).
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -140,6 +145,7 @@ def pretrain(
         checkpoint_every=int(checkpoint_every),
         seed=int(seed),
         gradient_accumulation_steps=gradient_accumulation_steps,
+        dtype=str(dtype),
     )
     # Every check runs before anything is written or learned: a refused
     # start leaves the output folder as it found it.
@@ -174,7 +180,9 @@ def pretrain(
             if not chief:  # the chief fetched or learned what it needed
                 tokenizer = _prepare_data(output, settings, on_decode_error, 0)
             checkpoint = (
-                checkpoints.latest_checkpoint(output, verbose)
+                checkpoints.latest_checkpoint(
+                    output, verbose, dtype=settings.dtype
+                )
                 if resume
                 else None
             )
@@ -471,6 +479,17 @@ def _check_settings(settings, keep_checkpoints, log_every):
         )
     if settings.learning_rate is not None and settings.learning_rate <= 0:
         raise PretrainingError("--learning-rate must be positive.")
+    if settings.dtype not in DTYPES:
+        raise PretrainingError(
+            f"--dtype must be one of {', '.join(DTYPES)}. Received: "
+            f"{settings.dtype!r}."
+        )
+    if settings.dtype == "mixed_float16" and processes.launched_processes() > 1:
+        raise PretrainingError(
+            "--dtype mixed_float16 skips updates whose gradients overflow, "
+            "which processes would decide apart; with several processes use "
+            "mixed_bfloat16 (or float32)."
+        )
 
 
 def _check_inputs(settings):
@@ -639,7 +658,11 @@ def _new_pretrainer(settings, tokenizer):
 
     preset = preset_utils.resolve_preset(settings.preset)
     config = preset_utils.load_json(preset, preset_utils.CONFIG_FILE)["config"]
-    overrides = dict(tokenizer.pretrainer_token_ids(), seed=settings.seed)
+    overrides = dict(
+        tokenizer.pretrainer_token_ids(),
+        seed=settings.seed,
+        dtype=settings.dtype,
+    )
     if tokenizer.vocabulary_size() != config["vocabulary_size"]:
         overrides["vocabulary_size"] = tokenizer.vocabulary_size()
     return ElectraPretrainer.from_preset(preset, **overrides)
@@ -656,6 +679,8 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
     sharing = (
         "embeddings shared" if pretrainer.tie_embeddings else "own embeddings"
     )
+    if settings.dtype != "float32":
+        sharing += f"; {settings.dtype}"
     print(
         f"keras-electra {keras_electra.__version__} | backend "
         f"{keras.config.backend()} | devices: {devices}\n"

@@ -28,6 +28,7 @@ class RunConfig:
     checkpoint_every: int = 100
     seed: int = 0
     gradient_accumulation_steps: int = 1  # batches per optimizer update
+    dtype: str = "float32"  # or mixed_bfloat16, mixed_float16
 
     def save(self, path):
         """Write `path` (JSON) atomically."""

@@ -561,6 +561,8 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
                 continue
             backbone_config = tower_config["config"]["backbone"]
             backbone_config["config"].update(overrides)
+            if dtype is not None:  # the heads too
+                tower_config["config"]["dtype"] = dtype
             if tower == "generator" and generator_embedding_dim is not None:
                 backbone_config["config"]["embedding_dim"] = int(
                     generator_embedding_dim
