@@ -206,6 +206,38 @@ def build_parser():
         "widest model axis of 8, 4 or 2 the devices allow)",
     )
     p.add_argument(
+        "--replacement",
+        choices=("generator", "uniform"),
+        help="what replaces the chosen tokens: the generator's samples "
+        "(ELECTRA) or uniform random tokens (no generator)",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        help="generator sampling temperature (1.0 in ELECTRA; the end of a "
+        "schedule)",
+    )
+    p.add_argument(
+        "--temperature-start",
+        type=float,
+        help="temperature of the first step, falling linearly to "
+        "--temperature over --temperature-steps",
+    )
+    p.add_argument("--temperature-steps", type=int, help="see above")
+    p.add_argument(
+        "--embedding-sharing",
+        choices=("tied", "untied", "gdes"),
+        help="the towers' embeddings: one shared block (ELECTRA), one each, "
+        "or DeBERTaV3's gradient-disentangled sharing (default: the "
+        "preset's)",
+    )
+    p.add_argument(
+        "--generator-size",
+        type=float,
+        help="generator width as a fraction of the discriminator's (new "
+        "weights; default: the preset's generator)",
+    )
+    p.add_argument(
         "--dtype",
         choices=("float32", "mixed_bfloat16", "mixed_float16"),
         default="float32",
@@ -516,6 +548,12 @@ def _pretrain(args):
         mesh=args.mesh,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         dtype=args.dtype,
+        replacement=args.replacement,
+        temperature=args.temperature,
+        temperature_start=args.temperature_start,
+        temperature_steps=args.temperature_steps,
+        embedding_sharing=args.embedding_sharing,
+        generator_size=args.generator_size,
     )
     if result["interrupted"]:
         return result["interrupted"]

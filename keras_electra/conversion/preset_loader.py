@@ -35,6 +35,7 @@ from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
 from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
+from keras_electra.models.electra_pretrainer import resolve_embedding_sharing
 from keras_electra.utils import preset_utils
 
 TOWERS = ("discriminator", "generator")
@@ -104,7 +105,7 @@ def check_pretrainer_overrides(cls, kwargs):
         "discriminator",
         "kwargs",
     }
-    allowed |= set(SHARED_BACKBONE_ARGS) | {"dtype", "name"}
+    allowed |= set(SHARED_BACKBONE_ARGS) | {"dtype", "name", "generator_size"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise ValueError(
@@ -194,6 +195,7 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 {"dtype": kwargs.pop("dtype", None)},
             )
             tower = getattr(pretrainer, cls.__name__[len("Electra") :].lower())
+            pretrainer.gdes_unlink()  # a tower alone: one ordinary table
             return tower
         return super().load_task(cls, load_weights, load_task_weights, **kwargs)
 
@@ -216,7 +218,9 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
         has_weights = load_weights and preset_utils.preset_has_file(
             self.preset, preset_utils.TASK_WEIGHTS_FILE
         )
-        resized = sorted(set(kwargs) & set(SHARED_BACKBONE_ARGS[:4]))
+        resized = sorted(
+            set(kwargs) & {*SHARED_BACKBONE_ARGS[:4], "generator_size"}
+        )
         if has_weights and resized:
             raise ValueError(
                 f"Cannot change {', '.join(resized)} while loading the "
@@ -224,30 +228,48 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 "stored shapes. Pass `load_weights=False` to start from "
                 "random weights with the new sizes."
             )
-        stored_tie = config["config"].get("tie_embeddings", True)
-        if has_weights and kwargs.get("tie_embeddings", stored_tie) != (
-            stored_tie
-        ):
+        stored = resolve_embedding_sharing(
+            config["config"].get("tie_embeddings"),
+            config["config"].get("embedding_sharing"),
+        )
+        requested = stored
+        if "tie_embeddings" in kwargs or "embedding_sharing" in kwargs:
+            requested = resolve_embedding_sharing(
+                kwargs.get("tie_embeddings"), kwargs.get("embedding_sharing")
+            )
+            # Both keys, so neither stored one contradicts the override.
+            kwargs["embedding_sharing"] = requested
+            kwargs["tie_embeddings"] = requested == "tied"
+        if has_weights and requested != stored:
             raise ValueError(
-                f"Cannot change tie_embeddings (stored: {stored_tie}) while "
-                f"loading the weights of '{self.preset}': the saved towers "
-                f"{'share one' if stored_tie else 'have separate'} "
+                "Cannot change the embedding sharing (`embedding_sharing`, "
+                f"`tie_embeddings`; stored: {stored!r}) while loading the "
+                f"weights of '{self.preset}': the saved towers "
+                f"{'share one' if stored == 'tied' else 'have separate'} "
                 "embedding block(s). Pass `load_weights=False` to start "
                 "from random weights."
             )
-        if stored_tie and kwargs.get("tie_embeddings", True) is False:
+        if (
+            stored == "tied"
+            and requested == "untied"
+            and "generator_size" not in kwargs  # which sets the width
+        ):
             # Untying a tied architecture (random weights): the generator's
             # own block takes its hidden width, as the reference's
-            # `untied_generator_embeddings` does.
+            # `untied_generator_embeddings` does. (GDES keeps the width:
+            # the residual is added to a table of the same shape.)
             generator = config["config"]["generator"]["config"]["backbone"]
             kwargs.setdefault(
                 "generator_embedding_dim", generator["config"]["hidden_dim"]
             )
         self._loading_towers = True
         try:
-            return super().load_task(cls, load_weights, True, **kwargs)
+            pretrainer = super().load_task(cls, load_weights, True, **kwargs)
         finally:
             self._loading_towers = False
+        if has_weights:
+            pretrainer.gdes_from_merged()
+        return pretrainer
 
 
 class _ConvertedPresetLoader(PresetLoader):

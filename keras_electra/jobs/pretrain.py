@@ -41,6 +41,14 @@ from keras_electra.utils.distribution import make_distribution
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
+PRETRAINER_OPTIONS = (
+    "replacement",
+    "temperature",
+    "temperature_start",
+    "temperature_steps",
+    "embedding_sharing",
+    "generator_size",
+)
 
 
 class PretrainingError(ValueError):
@@ -72,6 +80,12 @@ def pretrain(
     mesh=None,
     gradient_accumulation_steps=1,
     dtype="float32",
+    replacement=None,
+    temperature=None,
+    temperature_start=None,
+    temperature_steps=None,
+    embedding_sharing=None,
+    generator_size=None,
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -116,6 +130,9 @@ def pretrain(
         dtype: "float32", "mixed_bfloat16" (bfloat16 compute, float32
             weights: TPUs, recent GPUs) or "mixed_float16" (float16 compute
             with dynamic loss scaling: older GPUs).
+        replacement, temperature, temperature_start, temperature_steps,
+        embedding_sharing, generator_size: `ElectraPretrainer` options
+            for a new run (None: the preset's); see its docstring.
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -146,6 +163,12 @@ def pretrain(
         seed=int(seed),
         gradient_accumulation_steps=gradient_accumulation_steps,
         dtype=str(dtype),
+        replacement=replacement,
+        temperature=temperature,
+        temperature_start=temperature_start,
+        temperature_steps=temperature_steps,
+        embedding_sharing=embedding_sharing,
+        generator_size=generator_size,
     )
     # Every check runs before anything is written or learned: a refused
     # start leaves the output folder as it found it.
@@ -663,6 +686,9 @@ def _new_pretrainer(settings, tokenizer):
         seed=settings.seed,
         dtype=settings.dtype,
     )
+    for key in PRETRAINER_OPTIONS:
+        if getattr(settings, key) is not None:
+            overrides[key] = getattr(settings, key)
     if tokenizer.vocabulary_size() != config["vocabulary_size"]:
         overrides["vocabulary_size"] = tokenizer.vocabulary_size()
     return ElectraPretrainer.from_preset(preset, **overrides)
@@ -676,9 +702,19 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
     import keras_electra
 
     devices = describe_devices(keras.config.backend())
-    sharing = (
-        "embeddings shared" if pretrainer.tie_embeddings else "own embeddings"
-    )
+    sharing = {
+        "tied": "embeddings shared",
+        "untied": "own embeddings",
+        "gdes": "embeddings shared by GDES",
+    }[pretrainer.embedding_sharing]
+    if pretrainer.replacement == "uniform":
+        sharing += "; uniform replacement (generator unused)"
+    if pretrainer.temperature_start is not None:
+        sharing += (
+            f"; temperature {pretrainer.temperature_start:g} -> "
+            f"{pretrainer.temperature:g} over "
+            f"{pretrainer.temperature_steps} steps"
+        )
     if settings.dtype != "float32":
         sharing += f"; {settings.dtype}"
     print(

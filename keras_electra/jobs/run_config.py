@@ -29,6 +29,13 @@ class RunConfig:
     seed: int = 0
     gradient_accumulation_steps: int = 1  # batches per optimizer update
     dtype: str = "float32"  # or mixed_bfloat16, mixed_float16
+    # The pretrainer's corruption and sharing (None: the preset's).
+    replacement: str = None
+    temperature: float = None
+    temperature_start: float = None
+    temperature_steps: int = None
+    embedding_sharing: str = None
+    generator_size: float = None
 
     def save(self, path):
         """Write `path` (JSON) atomically."""

@@ -3,6 +3,8 @@ from keras import ops
 
 from keras_electra.models import electra_masking
 
+REPLACEMENTS = ("generator", "uniform")
+
 
 @keras.saving.register_keras_serializable(package="keras_electra")
 class ElectraCorruption(keras.layers.Layer):
@@ -17,12 +19,27 @@ class ElectraCorruption(keras.layers.Layer):
     runs one of the two, so the pretrainer's functional graph can hold the
     generator between them.
 
+    Two ways to keep a discriminator learning early in a run, both known
+    from the reference and its issues: `replacement="uniform"` writes
+    tokens drawn uniformly from the vocabulary instead of the generator's
+    samples (the reference's `uniform_generator`), and a temperature
+    schedule samples at `temperature_start` at first, falling linearly to
+    `temperature` over `temperature_steps` training calls (a hotter
+    generator makes easier, more varied replacements). The schedule's
+    count is a variable of this layer, saved and restored with the model.
+
     Args:
         mask_rate: float. Fraction of real tokens to predict.
         max_predictions: int or None. Static prediction slots; None means
             `int((mask_rate + 0.005) * sequence_length)`.
         mask_token_rate: float. Fraction of selected positions made [MASK].
-        temperature: float. Generator sampling temperature.
+        temperature: float. Generator sampling temperature (at the end of
+            the schedule, if any).
+        replacement: `"generator"` (ELECTRA) or `"uniform"`.
+        temperature_start: float or None. Temperature of the first training
+            step; None for a constant `temperature`.
+        temperature_steps: int. Training steps over which the temperature
+            falls from `temperature_start` to `temperature`.
         mask_token_id: int. Id of [MASK].
         special_token_ids: list of ints. Ids never selected.
         seed: int or None. Seed of the corruption.
@@ -37,9 +54,36 @@ class ElectraCorruption(keras.layers.Layer):
         mask_token_id=103,
         special_token_ids=(101, 102, 103, 0),
         seed=None,
+        replacement="generator",
+        temperature_start=None,
+        temperature_steps=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if replacement not in REPLACEMENTS:
+            raise ValueError(
+                f"`replacement` must be one of {', '.join(REPLACEMENTS)}. "
+                f"Received: {replacement!r}"
+            )
+        if temperature_start is not None and int(temperature_steps) < 1:
+            raise ValueError(
+                "A temperature schedule needs `temperature_steps` >= 1 (the "
+                "steps over which `temperature_start` falls to "
+                f"`temperature`). Received: {temperature_steps!r}"
+            )
+        for name, value in (
+            ("temperature", temperature),
+            ("temperature_start", temperature_start),
+        ):
+            if value is not None and not float(value) > 0:
+                raise ValueError(
+                    f"`{name}` must be positive. Received: {value!r}"
+                )
+        self.replacement = replacement
+        self.temperature_start = (
+            None if temperature_start is None else float(temperature_start)
+        )
+        self.temperature_steps = int(temperature_steps)
         self.mask_rate = mask_rate
         self.max_predictions = max_predictions
         self.mask_token_rate = mask_token_rate
@@ -48,7 +92,30 @@ class ElectraCorruption(keras.layers.Layer):
         self.special_token_ids = [int(i) for i in special_token_ids]
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.schedule_step = None
+        if self.temperature_start is not None:
+            # Only with a schedule: presets without one keep their weights.
+            self.schedule_step = self.add_weight(
+                shape=(),
+                initializer="zeros",
+                dtype="int32",
+                trainable=False,
+                aggregation="only_first_replica",
+                name="temperature_step",
+            )
         self.built = True
+
+    def current_temperature(self):
+        """The sampling temperature of the next training step."""
+        if self.schedule_step is None:
+            return self.temperature
+        done = ops.cast(self.schedule_step, "float32") / float(
+            self.temperature_steps
+        )
+        done = ops.minimum(done, 1.0)
+        return self.temperature_start + done * (
+            self.temperature - self.temperature_start
+        )
 
     def num_slots(self, sequence_length):
         """Prediction slots per sequence of length `sequence_length`."""
@@ -56,10 +123,10 @@ class ElectraCorruption(keras.layers.Layer):
             return int(self.max_predictions)
         return max(1, int((self.mask_rate + 0.005) * sequence_length))
 
-    def call(self, inputs, step="mask"):
+    def call(self, inputs, step="mask", training=None):
         if step == "mask":
             return self.mask(*inputs)
-        return self.replace(*inputs)
+        return self.replace(*inputs, training=training)
 
     def mask(self, token_ids, padding_mask):
         length = ops.shape(token_ids)[1]
@@ -77,12 +144,35 @@ class ElectraCorruption(keras.layers.Layer):
         masked.pop("is_masked", None)
         return masked
 
-    def replace(self, generator_logits, token_ids, positions, weights, mask):
+    def replace(
+        self,
+        generator_logits,
+        token_ids,
+        positions,
+        weights,
+        mask,
+        training=None,
+    ):
         # Sampling, softmax and losses run in float32 whatever the policy.
         generator_logits = ops.cast(generator_logits, "float32")
-        sampled_ids = electra_masking.gumbel_sample(
-            generator_logits, self.seed_generator, self.temperature
-        )
+        if self.replacement == "uniform":
+            # What Gumbel-max over equal logits would draw, without the
+            # `[batch, slots, vocabulary]` noise.
+            sampled_ids = keras.random.randint(
+                ops.shape(generator_logits)[:2],
+                0,
+                ops.shape(generator_logits)[-1],
+                seed=self.seed_generator,
+                dtype="int32",
+            )
+        else:
+            sampled_ids = electra_masking.gumbel_sample(
+                generator_logits,
+                self.seed_generator,
+                self.current_temperature(),
+            )
+        if self.schedule_step is not None and training:
+            self.schedule_step.assign(self.schedule_step + 1)
         corrupted_ids, labels = electra_masking.replace_tokens(
             token_ids, positions, weights, sampled_ids, mask
         )
@@ -93,7 +183,7 @@ class ElectraCorruption(keras.layers.Layer):
             "replaced_labels": labels,
         }
 
-    def compute_output_spec(self, inputs, step="mask"):
+    def compute_output_spec(self, inputs, step="mask", training=None):
         if step == "mask":
             token_ids = inputs[0]
             batch, length = token_ids.shape
@@ -125,6 +215,9 @@ class ElectraCorruption(keras.layers.Layer):
                 "mask_token_id": self.mask_token_id,
                 "special_token_ids": self.special_token_ids,
                 "seed": self.seed,
+                "replacement": self.replacement,
+                "temperature_start": self.temperature_start,
+                "temperature_steps": self.temperature_steps,
             }
         )
         return config

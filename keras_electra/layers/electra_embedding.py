@@ -86,6 +86,18 @@ class ElectraEmbedding(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=self.dtype_policy, name="dropout"
         )
+        self._shared_tokens = _Untracked(None)
+
+    def set_shared_token_table(self, shared):
+        """Look tokens up in `stop_gradient(shared) + own table` (GDES).
+
+        `shared` is another block's token embedding layer (the generator's,
+        in `ElectraPretrainer(embedding_sharing="gdes")`); this block's own
+        table becomes the residual, and no gradient reaches `shared` from
+        here. Not part of the config: the pretrainer links its towers when
+        it is built. `None` unlinks.
+        """
+        self._shared_tokens = _Untracked(shared)
 
     def build(self, token_ids_shape, segment_ids_shape=None):
         batch, length = token_ids_shape[0], token_ids_shape[1]
@@ -98,6 +110,9 @@ class ElectraEmbedding(keras.layers.Layer):
 
     def call(self, token_ids, segment_ids, training=None):
         tokens = self.token_embedding(token_ids)
+        shared = self._shared_tokens.layer
+        if shared is not None:
+            tokens = keras.ops.stop_gradient(shared(token_ids)) + tokens
         positions = self.position_embedding(tokens)
         segments = self.segment_embedding(segment_ids)
         x = tokens + positions + segments
@@ -126,3 +141,13 @@ class ElectraEmbedding(keras.layers.Layer):
             }
         )
         return config
+
+
+class _Untracked:
+    """Holds a layer without making it a sublayer (Keras would track it,
+    and save its weights a second time)."""
+
+    __slots__ = ("layer",)
+
+    def __init__(self, layer):
+        self.layer = layer

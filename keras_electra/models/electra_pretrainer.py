@@ -7,6 +7,7 @@ embedding block. The corruption itself lives in
 `layers/electra_corruption.py` and `models/electra_masking.py`.
 """
 
+import contextlib
 import copy
 
 import keras
@@ -101,18 +102,36 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         warmup_steps: linear warm-up steps (10,000 in the paper).
         weight_decay: decoupled weight decay.
         seed: seed of the masking and sampling `SeedGenerator`.
-        tie_embeddings: `True` (the paper, and the reference's default): one
-            embedding block serves both towers, so the generator's MLM
-            softmax, whose tied output layer pushes every vocabulary row at
-            every step, also trains the discriminator's input embeddings.
-            `False` is the reference's `untied_generator_embeddings`: the
-            generator has its own embedding block, as wide as its hidden
-            layer and with no projection, and the discriminator's
-            embeddings learn from replaced-token detection only. The paper
-            found tying slightly better at scale; in short runs of small
-            models the softmax push lines the rare tokens' embeddings up
-            along one direction (see `electra_tiny` in the README), which
-            untying avoids.
+        embedding_sharing: `"tied"` (the paper, and the reference's
+            default): one embedding block serves both towers, so the
+            generator's MLM softmax, whose tied output layer pushes every
+            vocabulary row at every step, also trains the discriminator's
+            input embeddings. `"untied"` is the reference's
+            `untied_generator_embeddings`: the generator has its own
+            embedding block, as wide as its hidden layer and with no
+            projection, and the discriminator's embeddings learn from
+            replaced-token detection only. `"gdes"` is DeBERTaV3's
+            gradient-disentangled sharing: the discriminator looks tokens up
+            in `stop_gradient(generator's table) + its own residual table`
+            (zero at first), so MLM alone trains the shared table and RTD
+            alone the residual; presets store the sum as the backbone's
+            table, so fine-tuning sees one ordinary table. The paper found
+            tying slightly better at scale; in short runs of small models
+            the softmax push lines the rare tokens' embeddings up along one
+            direction (see `electra_tiny` in the README), which the other
+            two avoid.
+        tie_embeddings: the older boolean form: `True` is `"tied"`,
+            `False` `"untied"`.
+        replacement: `"generator"` (ELECTRA) or `"uniform"`: replace the
+            chosen positions by tokens drawn uniformly from the vocabulary
+            and leave the generator out (the reference's
+            `uniform_generator`; the generator's weights do not train and
+            its logged loss is the constant `log(vocabulary_size)`).
+        temperature_start, temperature_steps: a temperature schedule:
+            sample at `temperature_start` at first, falling linearly to
+            `temperature` over `temperature_steps` training steps (counted
+            per training call, so per micro-batch when accumulating).
+            `None` (default) keeps `temperature` constant.
 
     Example:
     ```python
@@ -156,9 +175,17 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         warmup_steps=10_000,
         weight_decay=0.01,
         seed=None,
-        tie_embeddings=True,
+        tie_embeddings=None,
+        embedding_sharing=None,
+        replacement="generator",
+        temperature_start=None,
+        temperature_steps=0,
         **kwargs,
     ):
+        embedding_sharing = resolve_embedding_sharing(
+            tie_embeddings, embedding_sharing
+        )
+        tie_embeddings = embedding_sharing == "tied"
         shared = (
             generator.backbone.embedding is discriminator.backbone.embedding
         )
@@ -171,10 +198,12 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             )
         if not tie_embeddings and shared:
             raise ValueError(
-                "`tie_embeddings=False` needs a generator with its own "
-                "embedding block, but both towers share one. Build the "
-                "generator's backbone without `embedding=...`."
+                f"`embedding_sharing={embedding_sharing!r}` needs a generator "
+                "with its own embedding block, but both towers share one. "
+                "Build the generator's backbone without `embedding=...`."
             )
+        if embedding_sharing == "gdes":
+            _check_gdes_tables(generator, discriminator)
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
         kwargs.pop("preprocessor", None)
@@ -196,9 +225,17 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
                 pad_token_id,
             ),
             seed=seed,
+            replacement=replacement,
+            temperature_start=temperature_start,
+            temperature_steps=temperature_steps,
             dtype=discriminator.backbone.dtype_policy,
             name="corruption",
         )
+        self.embedding_sharing = embedding_sharing
+        if embedding_sharing == "gdes":
+            _link_gdes(generator, discriminator, fresh=True)
+        if replacement == "uniform":
+            _freeze_own_layers(generator, keep=discriminator.backbone.embedding)
         # === Functional Model ===
         inputs = {
             name: keras.Input(shape=(None,), dtype="int32", name=name)
@@ -248,6 +285,11 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         self.compile()
 
     # The corruption's settings live in its layer; read them from there.
+    replacement = property(lambda self: self.corruption.replacement)
+    temperature_start = property(lambda self: self.corruption.temperature_start)
+    temperature_steps = property(lambda self: self.corruption.temperature_steps)
+
+    # The corruption's settings live in its layer; read them from there.
     mask_rate = property(lambda self: self.corruption.mask_rate)
     max_predictions = property(lambda self: self.corruption.max_predictions)
     mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
@@ -268,15 +310,23 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         """Generator, sampling and discriminator on a masked batch."""
         segment_ids = inputs["segment_ids"]
         padding_mask = inputs["padding_mask"]
-        generator_logits = self.generator(
-            {
-                "token_ids": masked["masked_ids"],
-                "segment_ids": segment_ids,
-                "padding_mask": padding_mask,
-                "mask_positions": masked["mask_positions"],
-            },
-            training=training,
-        )
+        if self.corruption.replacement == "uniform":
+            # No generator: its logits are all equal (the reference's
+            # `uniform_generator`), so its loss is a constant.
+            generator_logits = _uniform_logits(
+                masked["mask_positions"],
+                self.discriminator.backbone.vocabulary_size,
+            )
+        else:
+            generator_logits = self.generator(
+                {
+                    "token_ids": masked["masked_ids"],
+                    "segment_ids": segment_ids,
+                    "padding_mask": padding_mask,
+                    "mask_positions": masked["mask_positions"],
+                },
+                training=training,
+            )
         replaced = self.corruption(
             (
                 generator_logits,
@@ -286,6 +336,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
                 padding_mask,
             ),
             step="replace",
+            training=training,
         )
         discriminator_logits = self.discriminator(
             {
@@ -531,6 +582,10 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             "weight_decay": self.weight_decay,
             "seed": self.seed,
             "tie_embeddings": self.tie_embeddings,
+            "embedding_sharing": self.embedding_sharing,
+            "replacement": self.replacement,
+            "temperature_start": self.temperature_start,
+            "temperature_steps": self.temperature_steps,
         }
 
     @classmethod
@@ -541,7 +596,11 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         of the arguments in `SHARED_BACKBONE_ARGS` and `dtype`; they apply to
         both towers (this is how `from_preset(..., vocabulary_size=...)`
         works). `generator_embedding_dim` sets the width of an untied
-        generator's own embedding block.
+        generator's own embedding block. `generator_size` (a fraction, e.g.
+        0.25) rebuilds the generator as wide as that fraction of the
+        discriminator's hidden layer (the reference's
+        `generator_hidden_size`), with 64-wide heads, a feed-forward 4x as
+        wide and the same depth; its weights are new.
         """
         config = copy.deepcopy(config)
         overrides = {
@@ -553,6 +612,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         if dtype is not None:
             overrides["dtype"] = dtype
         generator_embedding_dim = config.pop("generator_embedding_dim", None)
+        generator_size = config.pop("generator_size", None)
         towers = {}
         for tower in ("discriminator", "generator"):
             tower_config = config.pop(tower)
@@ -563,6 +623,24 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             backbone_config["config"].update(overrides)
             if dtype is not None:  # the heads too
                 tower_config["config"]["dtype"] = dtype
+            if tower == "generator" and generator_size is not None:
+                discriminator_config = towers["discriminator"]
+                if isinstance(discriminator_config, keras.Model):
+                    width = discriminator_config.backbone.hidden_dim
+                else:
+                    width = discriminator_config["config"]["backbone"][
+                        "config"
+                    ]["hidden_dim"]
+                _resize_generator(
+                    backbone_config["config"],
+                    generator_size,
+                    width,
+                    untied=resolve_embedding_sharing(
+                        config.get("tie_embeddings"),
+                        config.get("embedding_sharing"),
+                    )
+                    == "untied",
+                )
             if tower == "generator" and generator_embedding_dim is not None:
                 backbone_config["config"]["embedding_dim"] = int(
                     generator_embedding_dim
@@ -572,10 +650,13 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         if isinstance(discriminator, dict):
             discriminator = keras.saving.deserialize_keras_object(discriminator)
         generator = towers["generator"]
+        sharing = resolve_embedding_sharing(
+            config.get("tie_embeddings"), config.get("embedding_sharing")
+        )
         if isinstance(generator, dict):
             generator_config = generator["config"]
             backbone_config = generator_config.pop("backbone")["config"]
-            if config.get("tie_embeddings", True):
+            if sharing == "tied":
                 backbone_config["embedding"] = discriminator.backbone.embedding
             backbone = ElectraBackbone.from_config(backbone_config)
             generator_config.pop("preprocessor", None)
@@ -616,9 +697,49 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         `preset_dir` only when complete.
         """
         with preset_utils.atomic_directory(preset_dir) as tmp:
-            super().save_to_preset(tmp, max_shard_size=max_shard_size)
+            # With GDES, the backbone a preset holds (what fine-tuning
+            # loads) has the discriminator's whole table, shared + residual.
+            with self.gdes_merged():
+                super().save_to_preset(tmp, max_shard_size=max_shard_size)
             if tokenizer is not None:
                 tokenizer.save_to_preset(tmp)
+
+    @contextlib.contextmanager
+    def gdes_merged(self):
+        """With `embedding_sharing="gdes"`: the discriminator's token table
+        holds `shared + residual` (its effective table) inside this block,
+        and its residual again after it, exactly. A no-op otherwise."""
+        if self.embedding_sharing != "gdes":
+            yield self
+            return
+        table = self.discriminator.backbone.token_embedding.embeddings
+        shared = self.generator.backbone.token_embedding.embeddings
+        residual = ops.convert_to_numpy(table)
+        table.assign(residual + ops.convert_to_numpy(shared))
+        try:
+            yield self
+        finally:
+            table.assign(residual)
+
+    def gdes_unlink(self):
+        """With `embedding_sharing="gdes"`: give the discriminator its
+        effective table (shared + residual) for good and unlink it from the
+        generator's, e.g. to use the tower on its own. A no-op otherwise."""
+        if self.embedding_sharing != "gdes":
+            return
+        table = self.discriminator.backbone.token_embedding.embeddings
+        shared = self.generator.backbone.token_embedding.embeddings
+        table.assign(ops.convert_to_numpy(table) + ops.convert_to_numpy(shared))
+        self.discriminator.backbone.embedding.set_shared_token_table(None)
+
+    def gdes_from_merged(self):
+        """After loading a preset saved by `save_to_preset`: turn the
+        discriminator's merged token table back into its residual."""
+        if self.embedding_sharing != "gdes":
+            return
+        table = self.discriminator.backbone.token_embedding.embeddings
+        shared = self.generator.backbone.token_embedding.embeddings
+        table.assign(ops.convert_to_numpy(table) - ops.convert_to_numpy(shared))
 
     @classmethod
     def from_towers_config(
@@ -627,7 +748,8 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         discriminator_config,
         generator_config,
         dtype=None,
-        tie_embeddings=True,
+        tie_embeddings=None,
+        embedding_sharing=None,
         **kwargs,
     ):
         """Build a pretrainer from two backbone configurations.
@@ -639,14 +761,18 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         discriminator's, width included. Untied, it is the reference's
         `untied_generator_embeddings`: the generator gets its own block,
         as wide as its hidden layer and with no projection, unless
-        `generator_config` sets `embedding_dim`.
+        `generator_config` sets `embedding_dim`. With GDES, the generator's
+        own block has the discriminator's width (its token table is the
+        shared one, to which the discriminator adds its residual).
         """
+        sharing = resolve_embedding_sharing(tie_embeddings, embedding_sharing)
+        tie_embeddings = sharing == "tied"
         discriminator_backbone = ElectraBackbone(
             vocabulary_size=vocabulary_size, dtype=dtype, **discriminator_config
         )
         shared_args = SHARED_BACKBONE_ARGS
         generator_config = dict(generator_config)
-        if tie_embeddings:
+        if tie_embeddings or sharing == "gdes":
             generator_config.pop("embedding_dim", None)
         else:
             shared_args = [a for a in shared_args if a != "embedding_dim"]
@@ -669,9 +795,112 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             discriminator=ElectraDiscriminator(
                 discriminator_backbone, name="discriminator"
             ),
-            tie_embeddings=tie_embeddings,
+            embedding_sharing=sharing,
             **kwargs,
         )
+
+
+def _resize_generator(config, fraction, discriminator_width, untied):
+    """A generator backbone config `fraction` as wide as the discriminator
+    (heads of 64 where the width allows, a divisor of it)."""
+    fraction = float(fraction)
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(
+            "`generator_size` is a fraction of the discriminator's width in "
+            f"(0, 1] (the paper: 1/4 to 1/2). Received: {fraction!r}"
+        )
+    hidden = max(1, int(round(fraction * discriminator_width)))
+    heads = max(1, hidden // 64)
+    while hidden % heads:
+        heads -= 1
+    if untied:
+        config["embedding_dim"] = hidden  # its own block, as wide
+    config.update(
+        hidden_dim=hidden, num_heads=heads, intermediate_dim=4 * hidden
+    )
+
+
+EMBEDDING_SHARING = ("tied", "untied", "gdes")
+
+
+def resolve_embedding_sharing(tie_embeddings, embedding_sharing):
+    """`embedding_sharing` from either argument (`tie_embeddings` is the
+    older boolean: True is "tied", False "untied")."""
+    if embedding_sharing is None:
+        return "untied" if tie_embeddings is False else "tied"
+    if embedding_sharing not in EMBEDDING_SHARING:
+        raise ValueError(
+            "`embedding_sharing` must be one of "
+            f"{', '.join(EMBEDDING_SHARING)}. Received: {embedding_sharing!r}"
+        )
+    if tie_embeddings is not None and tie_embeddings != (
+        embedding_sharing == "tied"
+    ):
+        raise ValueError(
+            f"`tie_embeddings={tie_embeddings}` contradicts "
+            f"`embedding_sharing={embedding_sharing!r}`; pass one of them."
+        )
+    return embedding_sharing
+
+
+def _check_gdes_tables(generator, discriminator):
+    shapes = [
+        tuple(tower.backbone.token_embedding.embeddings.shape)
+        for tower in (generator, discriminator)
+    ]
+    if shapes[0] != shapes[1]:
+        raise ValueError(
+            "`embedding_sharing='gdes'` adds a residual to the generator's "
+            "token table, so both tables need one shape; the generator's is "
+            f"{shapes[0]} and the discriminator's {shapes[1]}. Build the "
+            "generator's backbone with the discriminator's `embedding_dim` "
+            "(from a preset: `from_preset(..., embedding_sharing='gdes')` "
+            "does)."
+        )
+
+
+def _link_gdes(generator, discriminator, fresh):
+    """Gradient-disentangled embedding sharing (He et al., DeBERTaV3): the
+    discriminator looks tokens up in `stop_gradient(shared) + residual`,
+    the shared table being the generator's (trained by its MLM loss only)
+    and the residual the discriminator's own table (trained by RTD only,
+    zero at the start)."""
+    block = discriminator.backbone.embedding
+    shared = generator.backbone.token_embedding
+    block.set_shared_token_table(shared)
+    if fresh:
+        table = block.token_embedding.embeddings
+        table.assign(ops.zeros(table.shape, table.dtype))
+
+
+def _freeze_own_layers(model, keep):
+    """Make `model`'s layers non-trainable, except `keep` (a block another
+    model shares) and the layers that contain it."""
+    kept = {id(layer) for layer in keep._flatten_layers()}
+
+    def freeze(layer):
+        inside = [
+            sub
+            for sub in layer._flatten_layers(include_self=False)
+            if id(sub) in kept
+        ]
+        if id(layer) in kept:
+            return
+        if not inside:
+            layer.trainable = False
+            return
+        for sub in layer._flatten_layers(include_self=False, recursive=False):
+            freeze(sub)
+        for variable in layer._trainable_variables:
+            variable.trainable = False
+
+    freeze(model)
+
+
+def _uniform_logits(positions, vocabulary_size):
+    """All-zero logits `[batch, slots, vocabulary]` in the graph."""
+    zeros = ops.zeros_like(ops.cast(positions, "float32"))
+    return ops.repeat(ops.expand_dims(zeros, -1), vocabulary_size, axis=-1)
 
 
 def _scale_for_replicas(loss):

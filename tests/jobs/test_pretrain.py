@@ -255,6 +255,51 @@ def test_mixed_precision_runs_resume_exactly(
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_a_run_with_the_study_options_keeps_them_on_resume(
+    corpus, micro_preset, tmp_path
+):
+    """Uniform replacement would leave GDES' shared table untrained, so the
+    options are tried in two runs: a generator half as wide with GDES and a
+    temperature schedule, resumed; and uniform replacement."""
+    import json
+
+    common = dict(
+        preset=micro_preset,
+        corpus=corpus,
+        vocabulary=str(VOCAB_FILE),
+        batch_size=2,
+        sequence_length=32,
+        checkpoint_every=2,
+        verbose=0,
+    )
+    out = tmp_path / "gdes"
+    pretrain(
+        str(out),
+        steps=2,
+        embedding_sharing="gdes",
+        generator_size=0.5,
+        temperature_start=2.0,
+        temperature_steps=4,
+        **common,
+    )
+    run = json.loads((out / "run.json").read_text())
+    assert run["embedding_sharing"] == "gdes" and run["generator_size"] == 0.5
+    resumed = pretrain(str(out), resume=True, steps=3, **common)
+    model = keras_electra.ElectraPretrainer.from_preset(resumed["preset"])
+    assert model.embedding_sharing == "gdes"
+    assert model.generator.backbone.hidden_dim == 16  # half of 32
+    assert model.temperature_start == 2.0 and model.temperature_steps == 4
+    assert int(to_numpy(model.corruption.schedule_step)) == 3
+    uniform = pretrain(
+        str(tmp_path / "uniform"), steps=2, replacement="uniform", **common
+    )
+    model = keras_electra.ElectraPretrainer.from_preset(uniform["preset"])
+    assert model.replacement == "uniform"
+    np.testing.assert_allclose(
+        uniform["history"]["generator_loss"], np.log(30522), rtol=1e-4
+    )
+
+
 def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     common = dict(
         preset=micro_preset,
