@@ -126,6 +126,22 @@ def random_batch(
     }
 
 
+def given_corruption(batch, positions, mask_token_id):
+    """`batch` with its corruption given: [MASK] written at `positions`
+    (`[batch, slots]`, every slot real), the originals as `mask_ids`."""
+    positions = np.asarray(positions, "int32")
+    token_ids = np.array(batch["token_ids"])
+    mask_ids = np.take_along_axis(token_ids, positions, axis=1)
+    np.put_along_axis(token_ids, positions, mask_token_id, 1)
+    return {
+        **batch,
+        "token_ids": token_ids,
+        "mask_positions": positions,
+        "mask_ids": mask_ids.astype("int32"),
+        "mask_weights": np.ones(positions.shape, "float32"),
+    }
+
+
 def deterministic_weights(model, seed=0, scale=0.05):
     """Set every weight from a numpy generator (same values on any backend)."""
     rng = np.random.default_rng(seed)

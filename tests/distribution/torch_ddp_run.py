@@ -26,23 +26,16 @@ from jax_mesh_run import IDS  # noqa: E402
 from jax_mesh_run import build  # noqa: E402
 from jax_mesh_run import data  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from helpers import given_corruption  # noqa: E402
 
-def given_corruption(rows=24, length=16, slots=3):
-    batch = data(rows, length)
+
+def corrupted_data(rows=24, length=16, slots=3):
     rng = np.random.default_rng(1)
     positions = np.stack(
         [1 + rng.choice(length - 2, slots, replace=False) for _ in range(rows)]
-    ).astype("int32")
-    token_ids = batch["token_ids"].copy()
-    mask_ids = np.take_along_axis(token_ids, positions, axis=1)
-    np.put_along_axis(token_ids, positions, IDS["mask_token_id"], 1)
-    return {
-        **batch,
-        "token_ids": token_ids,
-        "mask_positions": positions,
-        "mask_ids": mask_ids,
-        "mask_weights": np.ones(positions.shape, "float32"),
-    }
+    )
+    return given_corruption(data(rows, length), positions, IDS["mask_token_id"])
 
 
 def main(output):
@@ -50,7 +43,7 @@ def main(output):
     pretrainer = build(dropout=0.0)
     pretrainer.corruption.temperature = 1e-6
     pretrainer.compile(num_train_steps=3, warmup_steps=1)
-    dataset = tf.data.Dataset.from_tensor_slices(given_corruption()).batch(8)
+    dataset = tf.data.Dataset.from_tensor_slices(corrupted_data()).batch(8)
     shards = processes.shard_batches(dataset)
     rows = [int(b["token_ids"].shape[0]) for b in shards]
     history = pretrainer.fit(shards, epochs=1, shuffle=False, verbose=0)

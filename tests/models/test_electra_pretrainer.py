@@ -15,6 +15,7 @@ from backend_utils import gradients
 from helpers import SMALL_IDS
 from helpers import TINY_BACKBONE_ARGS
 from helpers import deterministic_weights
+from helpers import given_corruption
 from helpers import random_batch
 from helpers import tiny_pretrainer
 from helpers import to_numpy
@@ -490,17 +491,8 @@ def _given_corruption_batch(batch_size, length=16, slots=3, seed=0):
     real = length - 4  # after [CLS], before [SEP] and the padding
     positions = np.stack(
         [1 + rng.choice(real, slots, replace=False) for _ in range(batch_size)]
-    ).astype("int32")
-    token_ids = batch["token_ids"].copy()
-    mask_ids = np.take_along_axis(token_ids, positions, axis=1)
-    np.put_along_axis(token_ids, positions, SMALL_IDS["mask_token_id"], 1)
-    return {
-        **batch,
-        "token_ids": token_ids,
-        "mask_positions": positions,
-        "mask_ids": mask_ids.astype("int32"),
-        "mask_weights": np.ones(positions.shape, "float32"),
-    }
+    )
+    return given_corruption(batch, positions, SMALL_IDS["mask_token_id"])
 
 
 def test_four_accumulated_micro_batches_of_8_give_one_batch_of_32():

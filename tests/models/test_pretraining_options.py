@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from backend_utils import gradients
 from helpers import SMALL_IDS
+from helpers import given_corruption
 from helpers import random_batch
 from helpers import tiny_pretrainer
 from helpers import to_numpy
@@ -120,16 +121,7 @@ def test_gdes_gradients_are_disentangled():
     # Positions given, so the masking is the same in both losses.
     batch = random_batch(4, 24, seed=3)
     positions = np.tile(np.array([[2, 5, 7]], "int32"), (4, 1))
-    masked = batch["token_ids"].copy()
-    mask_ids = np.take_along_axis(masked, positions, axis=1)
-    np.put_along_axis(masked, positions, SMALL_IDS["mask_token_id"], 1)
-    given = {
-        **batch,
-        "token_ids": masked,
-        "mask_positions": positions,
-        "mask_ids": mask_ids,
-        "mask_weights": np.ones(positions.shape, "float32"),
-    }
+    given = given_corruption(batch, positions, SMALL_IDS["mask_token_id"])
 
     def rtd():
         return pretrainer.discriminator_loss(pretrainer(given))
