@@ -111,6 +111,8 @@ def build_parser():
             "--corpus my_domain/ --output my_domain_electra",
             "keras-electra pretrain --backend jax --distribution model "
             "--mesh 2x4 --preset electra_base --output big_run",
+            "torchrun --nproc_per_node=8 $(which keras-electra) pretrain "
+            "--backend torch --dtype mixed_bfloat16 --output big_run",
         ],
     )
     p.add_argument(
@@ -196,8 +198,9 @@ def build_parser():
         "--distribution",
         choices=("none", "data", "model"),
         default="none",
-        help="train on every device through keras.distribution (JAX): "
-        "'data' parallel, or 'model' parallel on a batch x model mesh "
+        help="train on every device: 'data' parallel (JAX keras.distribution,"
+        " TensorFlow MirroredStrategy) or 'model' parallel on a batch x model "
+        "mesh (JAX); under torchrun, PyTorch is data parallel by itself "
         "(default: none)",
     )
     p.add_argument(
@@ -223,7 +226,11 @@ def build_parser():
         help="temperature of the first step, falling linearly to "
         "--temperature over --temperature-steps",
     )
-    p.add_argument("--temperature-steps", type=int, help="see above")
+    p.add_argument(
+        "--temperature-steps",
+        type=int,
+        help="steps over which --temperature-start falls to --temperature",
+    )
     p.add_argument(
         "--embedding-sharing",
         choices=("tied", "untied", "gdes"),
