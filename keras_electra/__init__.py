@@ -16,6 +16,9 @@ _EXPORTS = {
         "keras_electra.models.electra_masked_lm_preprocessor"
     ),
     "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
+    "ElectraMaskedLMPretrainer": (
+        "keras_electra.models.electra_masked_lm_pretrainer"
+    ),
     "ElectraTokenizer": "keras_electra.tokenizers.electra_tokenizer",
     "ElectraTextClassifier": "keras_electra.models.electra_text_classifier",
     "ElectraTextClassifierPreprocessor": (

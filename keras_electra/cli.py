@@ -209,6 +209,14 @@ def build_parser():
         "widest model axis of 8, 4 or 2 the devices allow)",
     )
     p.add_argument(
+        "--objective",
+        choices=("rtd", "mlm"),
+        default="rtd",
+        help="rtd: ELECTRA's replaced-token detection (generator + "
+        "discriminator); mlm: the BERT baseline, masked-LM on an encoder "
+        "the discriminator's size (80%% [MASK], 10%% random, 10%% kept)",
+    )
+    p.add_argument(
         "--replacement",
         choices=("generator", "uniform"),
         help="what replaces the chosen tokens: the generator's samples "
@@ -561,6 +569,7 @@ def _pretrain(args):
         temperature_steps=args.temperature_steps,
         embedding_sharing=args.embedding_sharing,
         generator_size=args.generator_size,
+        objective=args.objective,
     )
     if result["interrupted"]:
         return result["interrupted"]

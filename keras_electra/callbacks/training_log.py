@@ -7,7 +7,12 @@ import keras
 
 from keras_electra.utils import processes
 
-SHOWN = ("loss", "generator_accuracy", "discriminator_accuracy")
+SHOWN = (
+    "loss",
+    "generator_accuracy",
+    "discriminator_accuracy",
+    "mlm_accuracy",
+)
 RUNNING = (
     "discriminator_precision",
     "discriminator_recall",

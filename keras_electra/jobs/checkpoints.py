@@ -15,6 +15,9 @@ import shutil
 import keras
 import numpy as np
 
+from keras_electra.models.electra_masked_lm_pretrainer import (
+    ElectraMaskedLMPretrainer,
+)
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.utils import preset_utils
 
@@ -52,8 +55,9 @@ def latest_checkpoint(output, verbose, dtype=None):
         try:
             with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
                 step = json.load(f)["step"]
-            pretrainer = ElectraPretrainer.from_preset(
-                os.path.join(path, "preset"), dtype=dtype
+            preset = os.path.join(path, "preset")
+            pretrainer = pretrainer_class(preset).from_preset(
+                preset, dtype=dtype
             )
             with np.load(os.path.join(path, TRAINING_STATE_FILE)) as data:
                 state = {k: data[k] for k in data.files}
@@ -70,6 +74,15 @@ def latest_checkpoint(output, verbose, dtype=None):
     if verbose:
         print(f"No readable checkpoint in '{output}'; starting from step 0.")
     return None
+
+
+def pretrainer_class(preset):
+    """The pre-training task a checkpoint's preset holds: the MLM baseline
+    or (by default) `ElectraPretrainer`."""
+    config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
+    if config.get("class_name") == ElectraMaskedLMPretrainer.__name__:
+        return ElectraMaskedLMPretrainer
+    return ElectraPretrainer
 
 
 def training_state_variables(pretrainer):

@@ -41,6 +41,7 @@ from keras_electra.utils.distribution import make_distribution
 RUN_FILE = "run.json"
 DEFAULT_STEPS = 300
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
+OBJECTIVES = ("rtd", "mlm")
 PRETRAINER_OPTIONS = (
     "replacement",
     "temperature",
@@ -86,6 +87,7 @@ def pretrain(
     temperature_steps=None,
     embedding_sharing=None,
     generator_size=None,
+    objective="rtd",
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -133,6 +135,11 @@ def pretrain(
         replacement, temperature, temperature_start, temperature_steps,
         embedding_sharing, generator_size: `ElectraPretrainer` options
             for a new run (None: the preset's); see its docstring.
+        objective: "rtd" (ELECTRA: generator + discriminator) or "mlm" (the
+            paper's BERT baseline: `ElectraMaskedLMPretrainer` on the
+            preset's discriminator-sized encoder, with the preset's
+            learning rate and warm-up). Both write a preset whose backbone
+            fine-tunes the same way.
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
@@ -169,6 +176,7 @@ def pretrain(
         temperature_steps=temperature_steps,
         embedding_sharing=embedding_sharing,
         generator_size=generator_size,
+        objective=str(objective),
     )
     # Every check runs before anything is written or learned: a refused
     # start leaves the output folder as it found it.
@@ -335,8 +343,13 @@ def pretrain(
         }
         # JAX hosts compute together: a model call on the chief alone would
         # wait for the others.
-        if chief and not (
-            keras.config.backend() == "jax" and processes.process_count() > 1
+        if (
+            chief
+            and settings.objective == "rtd"
+            and not (
+                keras.config.backend() == "jax"
+                and processes.process_count() > 1
+            )
         ):
             # A batch from the start of the data (not after the batches a
             # resumed run skipped, which would read them all again).
@@ -502,6 +515,21 @@ def _check_settings(settings, keep_checkpoints, log_every):
         )
     if settings.learning_rate is not None and settings.learning_rate <= 0:
         raise PretrainingError("--learning-rate must be positive.")
+    if settings.objective not in OBJECTIVES:
+        raise PretrainingError(
+            f"--objective must be one of {', '.join(OBJECTIVES)}. Received: "
+            f"{settings.objective!r}."
+        )
+    rtd_only = [
+        key for key in PRETRAINER_OPTIONS if getattr(settings, key) is not None
+    ]
+    if settings.objective == "mlm" and rtd_only:
+        flags = ", ".join("--" + key.replace("_", "-") for key in rtd_only)
+        raise PretrainingError(
+            f"{flags} set(s) ELECTRA's generator and replacements, which "
+            "--objective mlm does not have. Drop them, or use --objective "
+            "rtd."
+        )
     if settings.dtype not in DTYPES:
         raise PretrainingError(
             f"--dtype must be one of {', '.join(DTYPES)}. Received: "
@@ -691,7 +719,44 @@ def _new_pretrainer(settings, tokenizer):
             overrides[key] = getattr(settings, key)
     if tokenizer.vocabulary_size() != config["vocabulary_size"]:
         overrides["vocabulary_size"] = tokenizer.vocabulary_size()
+    if settings.objective == "mlm":
+        return _new_masked_lm(preset, overrides)
     return ElectraPretrainer.from_preset(preset, **overrides)
+
+
+def _new_masked_lm(preset, overrides):
+    """The MLM baseline on the preset's encoder, with the optimizer settings
+    of the preset's pretrainer (so both objectives train alike)."""
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.models.electra_masked_lm_pretrainer import (
+        ElectraMaskedLMPretrainer,
+    )
+
+    stored = {}
+    if preset_utils.preset_has_file(preset, preset_utils.TASK_CONFIG_FILE):
+        stored = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
+        stored = stored.get("config", {})
+    backbone = ElectraBackbone.from_preset(
+        preset,
+        dtype=overrides.pop("dtype"),
+        **(
+            {"vocabulary_size": overrides.pop("vocabulary_size")}
+            if "vocabulary_size" in overrides
+            else {}
+        ),
+    )
+    optimizer = {
+        key: stored[key]
+        for key in (
+            "learning_rate",
+            "num_train_steps",
+            "warmup_steps",
+            "weight_decay",
+            "mask_rate",
+        )
+        if key in stored
+    }
+    return ElectraMaskedLMPretrainer(backbone, **optimizer, **overrides)
 
 
 def _describe(pretrainer, settings, start_step, parallel_summary=None):
@@ -702,6 +767,32 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
     import keras_electra
 
     devices = describe_devices(keras.config.backend())
+    if settings.objective == "mlm":
+        model = (
+            f"Masked-LM encoder {pretrainer.backbone.count_params():,} "
+            "parameters (the BERT baseline: 80% [MASK], 10% random, 10% kept)"
+        )
+    else:
+        model = _describe_towers(pretrainer)
+    if settings.dtype != "float32":
+        model += f"; {settings.dtype}"
+    print(
+        f"keras-electra {keras_electra.__version__} | backend "
+        f"{keras.config.backend()} | devices: {devices}\n"
+        f"{model}\n"
+        f"Steps {start_step} -> {settings.steps}, batch "
+        f"{settings.batch_size} x {settings.sequence_length} tokens"
+        + (
+            f" x {micro} accumulated micro-batches per update"
+            if micro > 1
+            else ""
+        )
+        + f", checkpoint every {settings.checkpoint_every} steps"
+        + (f"\nDistribution: {parallel_summary}" if parallel_summary else "")
+    )
+
+
+def _describe_towers(pretrainer):
     sharing = {
         "tied": "embeddings shared",
         "untied": "own embeddings",
@@ -715,27 +806,17 @@ def _describe(pretrainer, settings, start_step, parallel_summary=None):
             f"{pretrainer.temperature:g} over "
             f"{pretrainer.temperature_steps} steps"
         )
-    if settings.dtype != "float32":
-        sharing += f"; {settings.dtype}"
-    print(
-        f"keras-electra {keras_electra.__version__} | backend "
-        f"{keras.config.backend()} | devices: {devices}\n"
+    return (
         f"Discriminator {pretrainer.discriminator.count_params():,} "
         f"parameters, generator {pretrainer.generator.count_params():,} "
-        f"({sharing})\n"
-        f"Steps {start_step} -> {settings.steps}, batch "
-        f"{settings.batch_size} x {settings.sequence_length} tokens"
-        + (
-            f" x {micro} accumulated micro-batches per update"
-            if micro > 1
-            else ""
-        )
-        + f", checkpoint every {settings.checkpoint_every} steps"
-        + (f"\nDistribution: {parallel_summary}" if parallel_summary else "")
+        f"({sharing})"
     )
 
 
 def _finish(output, pretrainer, tokenizer, step, history, verbose, chief):
+    from keras_electra.models.electra_masked_lm_pretrainer import (
+        ElectraMaskedLMPretrainer,
+    )
     from keras_electra.utils.plotting import plot_training_curves
 
     final = os.path.join(output, "preset")
@@ -749,7 +830,11 @@ def _finish(output, pretrainer, tokenizer, step, history, verbose, chief):
         png = plot_training_curves(
             csv_path,
             os.path.join(output, "training_curves.png"),
-            title=f"ELECTRA pre-training ({step} steps)",
+            title=(
+                f"Masked-LM baseline ({step} steps)"
+                if isinstance(pretrainer, ElectraMaskedLMPretrainer)
+                else f"ELECTRA pre-training ({step} steps)"
+            ),
             vocabulary_size=tokenizer.vocabulary_size(),
         )
     if verbose:

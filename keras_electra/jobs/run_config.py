@@ -29,6 +29,8 @@ class RunConfig:
     seed: int = 0
     gradient_accumulation_steps: int = 1  # batches per optimizer update
     dtype: str = "float32"  # or mixed_bfloat16, mixed_float16
+    # "rtd" (ELECTRA) or "mlm" (the BERT baseline, on the same encoder).
+    objective: str = "rtd"
     # The pretrainer's corruption and sharing (None: the preset's).
     replacement: str = None
     temperature: float = None

@@ -33,6 +33,10 @@ class ElectraCorruption(keras.layers.Layer):
         max_predictions: int or None. Static prediction slots; None means
             `int((mask_rate + 0.005) * sequence_length)`.
         mask_token_rate: float. Fraction of selected positions made [MASK].
+        random_token_rate: float. Fraction of selected positions given a
+            random token (BERT's 10%, for the masked-LM baseline; 0 in
+            ELECTRA).
+        vocabulary_size: int or None. Range of the random tokens.
         temperature: float. Generator sampling temperature (at the end of
             the schedule, if any).
         replacement: `"generator"` (ELECTRA) or `"uniform"`.
@@ -57,9 +61,22 @@ class ElectraCorruption(keras.layers.Layer):
         replacement="generator",
         temperature_start=None,
         temperature_steps=0,
+        random_token_rate=0.0,
+        vocabulary_size=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if random_token_rate and vocabulary_size is None:
+            raise ValueError(
+                "`random_token_rate` needs `vocabulary_size` (the range of "
+                "the random tokens)."
+            )
+        if not 0.0 <= mask_token_rate + random_token_rate <= 1.0:
+            raise ValueError(
+                "`mask_token_rate + random_token_rate` must be in [0, 1] "
+                "(the rest keep their token). Received: "
+                f"{mask_token_rate} + {random_token_rate}."
+            )
         if replacement not in REPLACEMENTS:
             raise ValueError(
                 f"`replacement` must be one of {', '.join(REPLACEMENTS)}. "
@@ -87,6 +104,8 @@ class ElectraCorruption(keras.layers.Layer):
         self.mask_rate = mask_rate
         self.max_predictions = max_predictions
         self.mask_token_rate = mask_token_rate
+        self.random_token_rate = float(random_token_rate)
+        self.vocabulary_size = vocabulary_size
         self.temperature = temperature
         self.mask_token_id = mask_token_id
         self.special_token_ids = [int(i) for i in special_token_ids]
@@ -140,6 +159,8 @@ class ElectraCorruption(keras.layers.Layer):
             mask_token_id=self.mask_token_id,
             special_token_ids=self.special_token_ids,
             mask_token_rate=self.mask_token_rate,
+            random_token_rate=self.random_token_rate,
+            vocabulary_size=self.vocabulary_size,
         )
         masked.pop("is_masked", None)
         return masked
@@ -218,6 +239,8 @@ class ElectraCorruption(keras.layers.Layer):
                 "replacement": self.replacement,
                 "temperature_start": self.temperature_start,
                 "temperature_steps": self.temperature_steps,
+                "random_token_rate": self.random_token_rate,
+                "vocabulary_size": self.vocabulary_size,
             }
         )
         return config

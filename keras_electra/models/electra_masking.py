@@ -14,7 +14,8 @@ Differences from Google's `pretrain_helpers.mask` (the reference), on purpose:
   points them at position 0 and relies on `scatter_update` ignoring it.
 The count of positions, the candidate rules, the 85%/15% split between
 [MASK] and the kept original (no random tokens), and the sampling follow the
-reference exactly.
+reference exactly. `random_token_rate` adds BERT's random replacements for
+the masked-LM baseline (80% [MASK], 10% random, 10% kept); ELECTRA uses none.
 """
 
 from keras import ops
@@ -37,6 +38,8 @@ def mask_tokens(
     mask_token_id,
     special_token_ids,
     mask_token_rate=0.85,
+    random_token_rate=0.0,
+    vocabulary_size=None,
 ):
     """Select positions to predict and write [MASK] into 85% of them.
 
@@ -50,6 +53,10 @@ def mask_tokens(
         special_token_ids: ids never selected ([CLS], [SEP], [MASK], [PAD]).
         mask_token_rate: fraction of the selected positions that become
             [MASK]; the others keep their original token.
+        random_token_rate: fraction of the selected positions that get a
+            token drawn uniformly from the vocabulary (BERT: 0.1; ELECTRA:
+            0, and then no extra random draw is made).
+        vocabulary_size: the ids' range, needed with `random_token_rate`.
 
     Returns:
         A dict with `masked_ids` (`[batch, length]`), `mask_positions`,
@@ -91,17 +98,37 @@ def mask_tokens(
     mask_ids = ops.take_along_axis(token_ids, positions, axis=1)
     mask_ids = mask_ids * ops.cast(mask_weights, "int32")
 
-    # 85% of the selected positions become [MASK], 15% keep their token.
-    use_mask = ops.less(
-        random.uniform((batch_size, slots), seed=seed, dtype="float32"),
-        mask_token_rate,
-    )
+    # 85% of the selected positions become [MASK], 15% keep their token
+    # (BERT: 80% [MASK], 10% a random token, 10% kept).
+    draw = random.uniform((batch_size, slots), seed=seed, dtype="float32")
+    use_mask = ops.less(draw, mask_token_rate)
     selected = _scatter_positions(positions, mask_weights, length)
     is_masked = ops.sum(selected, axis=1)
     to_mask = ops.sum(
         selected * ops.expand_dims(ops.cast(use_mask, "int32"), -1), axis=1
     )
-    masked_ids = ops.where(to_mask > 0, mask_token_id, token_ids)
+    masked_ids = token_ids
+    if random_token_rate:
+        if vocabulary_size is None:
+            raise ValueError(
+                "`random_token_rate` needs `vocabulary_size` (the range of "
+                "the random tokens)."
+            )
+        use_random = ops.logical_and(
+            ops.logical_not(use_mask),
+            ops.less(draw, mask_token_rate + random_token_rate),
+        )
+        random_ids = random.randint(
+            (batch_size, slots), 0, vocabulary_size, seed=seed, dtype="int32"
+        )
+        random_ids = random_ids * ops.cast(use_random, "int32")
+        written = ops.sum(selected * ops.expand_dims(random_ids, -1), axis=1)
+        to_random = ops.sum(
+            selected * ops.expand_dims(ops.cast(use_random, "int32"), -1),
+            axis=1,
+        )
+        masked_ids = ops.where(to_random > 0, written, token_ids)
+    masked_ids = ops.where(to_mask > 0, mask_token_id, masked_ids)
     return {
         "masked_ids": masked_ids,
         "mask_positions": positions,

@@ -19,11 +19,8 @@ from keras_electra.models import electra_masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
-from keras_electra.optimizers.electra_adamw import ElectraAdamW
-from keras_electra.optimizers.electra_schedule import (
-    ElectraLearningRateSchedule,
-)
-from keras_electra.optimizers.finetuning import check_accumulation
+from keras_electra.models.pretraining_mixin import PretrainingMixin
+from keras_electra.models.pretraining_mixin import scale_for_replicas
 from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
@@ -41,7 +38,9 @@ SHARED_BACKBONE_ARGS = (
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
-class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
+class ElectraPretrainer(
+    PretrainingMixin, TorchParametersMixin, PresetMixin, Task
+):
     """Joint ELECTRA pre-training: generator + discriminator in one `fit`.
 
     Each step, inside the compiled graph and on every backend:
@@ -155,6 +154,8 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
     """
 
     backbone_cls = ElectraBackbone
+    loss_description = "MLM + 50 x RTD"
+    loss_advice = "set `generator_weight` / `discriminator_weight`"
 
     def __init__(
         self,
@@ -429,7 +430,7 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         ) + self.discriminator_weight * self.discriminator_loss(y_pred)
         for loss in self.losses:
             total = total + ops.cast(ops.sum(loss), "float32")
-        return _scale_for_replicas(total)
+        return scale_for_replicas(total)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = y_pred["mask_weights"]
@@ -483,81 +484,6 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
             sample_weight=num_slots,
         )
         return self.get_metrics_result()
-
-    # === Training set-up ===
-
-    def make_optimizer(
-        self,
-        learning_rate=None,
-        num_train_steps=None,
-        warmup_steps=None,
-        weight_decay=None,
-        gradient_accumulation_steps=None,
-    ):
-        """The paper's optimizer: `ElectraAdamW` with warm-up and linear decay.
-
-        Unset arguments come from this pretrainer's configuration. The warm-up
-        never exceeds a tenth of the run, so short runs still train.
-        `gradient_accumulation_steps=k` averages `k` batches' gradients into
-        each update; the schedule (and `num_train_steps`) count updates.
-        """
-        learning_rate = learning_rate or self.learning_rate
-        num_train_steps = num_train_steps or self.num_train_steps
-        if warmup_steps is None:
-            warmup_steps = min(self.warmup_steps, num_train_steps // 10)
-        if weight_decay is None:
-            weight_decay = self.weight_decay
-        schedule = ElectraLearningRateSchedule(
-            learning_rate,
-            warmup_steps=warmup_steps,
-            decay_steps=num_train_steps,
-        )
-        return ElectraAdamW(
-            learning_rate=schedule,
-            weight_decay=weight_decay,
-            gradient_accumulation_steps=check_accumulation(
-                gradient_accumulation_steps
-            ),
-        )
-
-    def compile(
-        self,
-        optimizer="auto",
-        learning_rate=None,
-        num_train_steps=None,
-        warmup_steps=None,
-        weight_decay=None,
-        gradient_accumulation_steps=None,
-        **kwargs,
-    ):
-        """Compile with the paper's optimizer and schedule by default.
-
-        Args:
-            optimizer: `"auto"` for `make_optimizer(...)`, or any Keras
-                optimizer.
-            learning_rate, num_train_steps, warmup_steps, weight_decay,
-            gradient_accumulation_steps: forwarded to `make_optimizer` when
-                `optimizer="auto"`.
-            **kwargs: forwarded to `keras.Model.compile` (`jit_compile`,
-                `steps_per_execution`, ...). There is no `loss` argument: the
-                loss is ELECTRA's.
-        """
-        if "loss" in kwargs and kwargs["loss"] is not None:
-            raise ValueError(
-                "`ElectraPretrainer` computes its own loss (MLM + 50 x RTD); "
-                "set `generator_weight` / `discriminator_weight` instead of "
-                "passing `loss` to `compile()`."
-            )
-        kwargs.pop("loss", None)
-        if optimizer == "auto":
-            optimizer = self.make_optimizer(
-                learning_rate,
-                num_train_steps,
-                warmup_steps,
-                weight_decay,
-                gradient_accumulation_steps,
-            )
-        super().compile(optimizer=optimizer, **kwargs)
 
     # === Config ===
 
@@ -664,26 +590,6 @@ class ElectraPretrainer(TorchParametersMixin, PresetMixin, Task):
         return cls(generator=generator, discriminator=discriminator, **config)
 
     # === Presets ===
-
-    def save_task_weights(self, filepath):
-        """Save the generator and both heads (not the optimizer state)."""
-        keras.saving.save_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def load_task_weights(self, filepath):
-        """Load what `save_task_weights` wrote."""
-        keras.saving.load_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def _not_task_weights(self):
-        # The backbone goes to model.weights.h5; the optimizer state is not
-        # part of a preset (training checkpoints store it separately).
-        skip = list(self.backbone._flatten_layers())
-        if getattr(self, "optimizer", None) is not None:
-            skip.append(self.optimizer)
-        return skip
 
     def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
         """Save as a keras-hub preset folder, atomically.
@@ -901,19 +807,3 @@ def _uniform_logits(positions, vocabulary_size):
     """All-zero logits `[batch, slots, vocabulary]` in the graph."""
     zeros = ops.zeros_like(ops.cast(positions, "float32"))
     return ops.repeat(ops.expand_dims(zeros, -1), vocabulary_size, axis=-1)
-
-
-def _scale_for_replicas(loss):
-    """Divide by the replica count under `tf.distribute`, as Keras' own
-    losses do: each replica's loss is the mean over its share of the batch,
-    the strategy sums the replicas' gradients, and Keras' loss tracker
-    multiplies the logged value back. A no-op on one device and on the
-    other backends."""
-    if keras.config.backend() != "tensorflow":
-        return loss
-    import tensorflow as tf
-
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas > 1:
-        loss = loss * (1.0 / replicas)
-    return loss

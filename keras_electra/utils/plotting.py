@@ -24,7 +24,11 @@ def plot_training_curves(csv_path, png_path, title=None, vocabulary_size=None):
     """Draw a run's curves from its CSV log (see `training_curves_figure`)."""
     import matplotlib.pyplot as plt
 
-    fig = training_curves_figure(read_log(csv_path), title, vocabulary_size)
+    log = read_log(csv_path)
+    if "mlm_loss" in log:
+        fig = masked_lm_curves_figure(log, title, vocabulary_size)
+    else:
+        fig = training_curves_figure(log, title, vocabulary_size)
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return png_path
@@ -136,6 +140,40 @@ def training_curves_figure(log, title=None, vocabulary_size=None):
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def masked_lm_curves_figure(log, title=None, vocabulary_size=None):
+    """The MLM baseline's two panels: its loss against a uniform guess
+    (`ln V`) and its accuracy at the masked positions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = log.get("step", [])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    left.plot(steps, log.get("mlm_loss", []), label="masked LM")
+    if vocabulary_size:
+        left.axhline(
+            np.log(vocabulary_size),
+            label=f"uniform guess (ln {vocabulary_size:,})",
+            linestyle="--",
+            color="gray",
+        )
+    left.set(title="Masked-LM loss", ylabel="cross-entropy (nats)")
+    right.plot(steps, log.get("mlm_accuracy", []), label="argmax = original")
+    right.set(
+        title="Accuracy at the masked positions",
+        ylabel="fraction of masked tokens",
+    )
+    for ax in (left, right):
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

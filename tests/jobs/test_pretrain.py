@@ -300,6 +300,54 @@ def test_a_run_with_the_study_options_keeps_them_on_resume(
     )
 
 
+def test_the_masked_lm_objective_trains_saves_and_resumes(
+    corpus, micro_preset, tmp_path
+):
+    """`objective="mlm"`: the BERT baseline on the preset's discriminator-
+    sized encoder, with the run's checkpoints, log, curves and resume."""
+    common = dict(
+        preset=micro_preset,
+        corpus=corpus,
+        vocabulary=str(VOCAB_FILE),
+        batch_size=2,
+        sequence_length=32,
+        checkpoint_every=2,
+        verbose=0,
+    )
+    out = tmp_path / "mlm"
+    first = pretrain(str(out), steps=2, objective="mlm", **common)
+    log = read_log(out / "log.csv")
+    assert log["step"][-1] == 2.0
+    assert "mlm_loss" in log and "discriminator_loss" not in log
+    assert (out / "training_curves.png").exists()
+    assert not (out / "replaced_tokens.png").exists()  # no replacements
+    model = keras_electra.ElectraMaskedLMPretrainer.from_preset(first["preset"])
+    reference = keras_electra.ElectraPretrainer.from_preset(micro_preset)
+    # As wide and deep as the discriminator, not the generator.
+    assert model.backbone.hidden_dim == reference.backbone.hidden_dim
+    assert model.backbone.num_layers == reference.backbone.num_layers
+    assert model.random_token_rate == 0.1 and model.mask_token_rate == 0.8
+    assert model.learning_rate == reference.learning_rate
+    resumed = pretrain(str(out), resume=True, steps=3, **common)
+    assert resumed["step"] == 3
+    assert isinstance(
+        checkpoints.latest_checkpoint(str(out), verbose=0)[0],
+        keras_electra.ElectraMaskedLMPretrainer,
+    )
+    backbone = keras_electra.ElectraBackbone.from_preset(resumed["preset"])
+    assert backbone.hidden_dim == reference.backbone.hidden_dim
+    with pytest.raises(PretrainingError, match="--replacement.*mlm"):
+        pretrain(
+            str(tmp_path / "refused"),
+            steps=2,
+            objective="mlm",
+            replacement="uniform",
+            **common,
+        )
+    with pytest.raises(PretrainingError, match="--objective must be one of"):
+        pretrain(str(tmp_path / "refused"), objective="bert", **common)
+
+
 def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     common = dict(
         preset=micro_preset,

@@ -1,0 +1,269 @@
+import keras
+from keras import ops
+from keras_hub.models import Task
+
+from keras_electra.layers.electra_corruption import ElectraCorruption
+from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
+from keras_electra.layers.initializers import electra_kernel_initializer
+from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.pretraining_mixin import PretrainingMixin
+from keras_electra.models.pretraining_mixin import scale_for_replicas
+from keras_electra.utils import preset_utils
+from keras_electra.utils.preset_mixin import PresetMixin
+from keras_electra.utils.torch_parameters import TorchParametersMixin
+
+
+@keras.saving.register_keras_serializable(package="keras_electra")
+class ElectraMaskedLMPretrainer(
+    PretrainingMixin, TorchParametersMixin, PresetMixin, Task
+):
+    """The masked-LM baseline: BERT-style pre-training of an ELECTRA encoder.
+
+    The paper's comparison point for replaced-token detection: the same
+    encoder (as wide and deep as the discriminator, not the small
+    generator) trained by masked language modelling alone, on the same
+    data, tokenizer and optimizer (`ElectraAdamW`, warm-up then linear
+    decay). Each step, inside the compiled graph:
+
+    1. **Dynamic masking** as in `ElectraPretrainer` (15% of the real
+       tokens other than [CLS], [SEP], [MASK], [PAD]), but with BERT's
+       split: 80% of the chosen positions become [MASK], 10% a token drawn
+       uniformly from the vocabulary and 10% keep theirs.
+    2. The encoder reads the masked sequence and the MLM head (ELECTRA's:
+       dense + exact GELU + LayerNorm, then the tied word-embedding table
+       and a bias) runs at the chosen positions only.
+    3. `loss` is the mean cross-entropy over the real prediction slots.
+
+    Its `backbone` is the encoder: `save_to_preset` writes it as the
+    preset's backbone, which `ElectraBackbone.from_preset` and the
+    fine-tuning tasks load exactly as they load a discriminator, so the two
+    objectives compare on one path. `from_preset` takes any backbone preset
+    (a built-in name builds random weights of that size).
+
+    Args:
+        backbone: `keras_electra.ElectraBackbone`, the encoder to train.
+        mask_rate: fraction of tokens to predict (0.15).
+        max_predictions: static prediction slots per sequence; `None`
+            means `int((mask_rate + 0.005) * sequence_length)`.
+        mask_token_rate: fraction of the chosen positions made [MASK] (0.8).
+        random_token_rate: fraction given a random token (0.1).
+        pad_token_id, cls_token_id, sep_token_id, mask_token_id: special ids
+            of the vocabulary (BERT's uncased vocabulary by default).
+        learning_rate, num_train_steps, warmup_steps, weight_decay: the
+            optimizer `compile()` builds, as in `ElectraPretrainer`.
+        seed: seed of the masking `SeedGenerator`.
+        preprocessor: unused (the task masks in its graph); accepted so
+            keras-hub's loaders can pass `None`.
+        dtype: dtype policy of the head (defaults to the backbone's).
+
+    Example:
+    ```python
+    import numpy as np
+    import keras_electra
+
+    backbone = keras_electra.ElectraBackbone(
+        vocabulary_size=200, num_layers=1, num_heads=2, hidden_dim=32,
+        intermediate_dim=64, max_sequence_length=32,
+    )
+    mlm = keras_electra.ElectraMaskedLMPretrainer(
+        backbone, pad_token_id=0, cls_token_id=2, sep_token_id=3,
+        mask_token_id=4,
+    )
+    mlm.compile(num_train_steps=10, warmup_steps=1)
+    token_ids = np.random.randint(5, 200, size=(8, 32)).astype("int32")
+    token_ids[:, 0], token_ids[:, -1] = 2, 3
+    data = {
+        "token_ids": token_ids,
+        "segment_ids": np.zeros_like(token_ids),
+        "padding_mask": np.ones_like(token_ids),
+    }
+    mlm.fit(data, batch_size=4, epochs=1)
+    ```
+    """
+
+    backbone_cls = ElectraBackbone
+    preprocessor_cls = None
+    loss_description = "masked-LM cross-entropy"
+    loss_advice = "there is nothing to weight"
+
+    def __init__(
+        self,
+        backbone,
+        mask_rate=0.15,
+        max_predictions=None,
+        mask_token_rate=0.8,
+        random_token_rate=0.1,
+        pad_token_id=0,
+        cls_token_id=101,
+        sep_token_id=102,
+        mask_token_id=103,
+        learning_rate=5e-4,
+        num_train_steps=1_000_000,
+        warmup_steps=10_000,
+        weight_decay=0.01,
+        seed=None,
+        preprocessor=None,
+        dtype=None,
+        **kwargs,
+    ):
+        if not 0.0 < mask_rate < 1.0:
+            raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
+        dtype = dtype or backbone.dtype_policy
+        # === Layers ===
+        self.backbone = backbone
+        self.preprocessor = None
+        self.corruption = ElectraCorruption(
+            mask_rate=mask_rate,
+            max_predictions=max_predictions,
+            mask_token_rate=mask_token_rate,
+            random_token_rate=random_token_rate,
+            vocabulary_size=backbone.vocabulary_size,
+            mask_token_id=mask_token_id,
+            special_token_ids=(
+                cls_token_id,
+                sep_token_id,
+                mask_token_id,
+                pad_token_id,
+            ),
+            seed=seed,
+            dtype=dtype,
+            name="corruption",
+        )
+        self.mlm_head = ElectraMaskedLMHead(
+            token_embedding=backbone.token_embedding,
+            intermediate_activation="gelu",
+            layer_norm_epsilon=backbone.layer_norm_epsilon,
+            kernel_initializer=electra_kernel_initializer(),
+            dtype=dtype,
+            name="mlm_head",
+        )
+        # === Functional Model ===
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in ("token_ids", "segment_ids", "padding_mask")
+        }
+        masked = self.corruption(
+            (inputs["token_ids"], inputs["padding_mask"]), step="mask"
+        )
+        sequence = backbone(
+            {
+                "token_ids": masked["masked_ids"],
+                "segment_ids": inputs["segment_ids"],
+                "padding_mask": inputs["padding_mask"],
+            }
+        )
+        logits = self.mlm_head(
+            sequence, mask_positions=masked["mask_positions"]
+        )
+        outputs = {
+            "logits": ops.cast(logits, "float32"),
+            "masked_ids": masked["masked_ids"],
+            "mask_positions": masked["mask_positions"],
+            "mask_ids": masked["mask_ids"],
+            "mask_weights": masked["mask_weights"],
+        }
+        super().__init__(
+            inputs=inputs,
+            outputs=outputs,
+            compile=False,
+            dtype=dtype,
+            **kwargs,
+        )
+        # === Metrics ===
+        self.mlm_loss_tracker = keras.metrics.Mean("mlm_loss")
+        self.mlm_accuracy = keras.metrics.Mean("mlm_accuracy")
+        # === Config ===
+        self.pad_token_id = pad_token_id
+        self.cls_token_id = cls_token_id
+        self.sep_token_id = sep_token_id
+        self.learning_rate = learning_rate
+        self.num_train_steps = num_train_steps
+        self.warmup_steps = warmup_steps
+        self.weight_decay = weight_decay
+        self.compile()
+
+    # The masking's settings live in its layer; read them from there.
+    mask_rate = property(lambda self: self.corruption.mask_rate)
+    max_predictions = property(lambda self: self.corruption.max_predictions)
+    mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
+    random_token_rate = property(lambda self: self.corruption.random_token_rate)
+    mask_token_id = property(lambda self: self.corruption.mask_token_id)
+    seed = property(lambda self: self.corruption.seed)
+
+    @property
+    def seed_generator(self):
+        """The seed of the masking (in the corruption layer)."""
+        return self.corruption.seed_generator
+
+    def num_slots(self, sequence_length):
+        """Prediction slots per sequence of length `sequence_length`."""
+        return self.corruption.num_slots(sequence_length)
+
+    def masked_lm_loss(self, y_pred):
+        """Mean cross-entropy over the real prediction slots."""
+        losses = ops.sparse_categorical_crossentropy(
+            y_pred["mask_ids"], y_pred["logits"], from_logits=True
+        )
+        weights = y_pred["mask_weights"]
+        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        total = self.masked_lm_loss(y_pred)
+        for loss in self.losses:
+            total = total + ops.cast(ops.sum(loss), "float32")
+        return scale_for_replicas(total)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        weights = y_pred["mask_weights"]
+        num_slots = ops.sum(weights)
+        predicted = ops.cast(ops.argmax(y_pred["logits"], -1), "int32")
+        correct = ops.cast(ops.equal(predicted, y_pred["mask_ids"]), "float32")
+        self.mlm_loss_tracker.update_state(self.masked_lm_loss(y_pred))
+        self.mlm_accuracy.update_state(
+            ops.sum(correct * weights) / ops.maximum(num_slots, 1.0),
+            sample_weight=num_slots,
+        )
+        return self.get_metrics_result()
+
+    # === Presets ===
+
+    def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
+        """Save as a keras-hub preset folder, atomically: the encoder as
+        the backbone (what fine-tuning loads), the head as task weights,
+        and the tokenizer's files when `tokenizer` is given."""
+        with preset_utils.atomic_directory(preset_dir) as tmp:
+            super().save_to_preset(tmp, max_shard_size=max_shard_size)
+            if tokenizer is not None:
+                tokenizer.save_to_preset(tmp)
+
+    # === Config ===
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.layers.serialize(self.backbone),
+            "mask_rate": self.mask_rate,
+            "max_predictions": self.max_predictions,
+            "mask_token_rate": self.mask_token_rate,
+            "random_token_rate": self.random_token_rate,
+            "pad_token_id": self.pad_token_id,
+            "cls_token_id": self.cls_token_id,
+            "sep_token_id": self.sep_token_id,
+            "mask_token_id": self.mask_token_id,
+            "learning_rate": self.learning_rate,
+            "num_train_steps": self.num_train_steps,
+            "warmup_steps": self.warmup_steps,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("backbone"), dict):
+            config["backbone"] = keras.layers.deserialize(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,132 @@
+"""Pre-training's optimizer set-up, shared by the ELECTRA and MLM tasks."""
+
+import keras
+
+from keras_electra.optimizers.electra_adamw import ElectraAdamW
+from keras_electra.optimizers.electra_schedule import (
+    ElectraLearningRateSchedule,
+)
+from keras_electra.optimizers.finetuning import check_accumulation
+
+
+class PretrainingMixin:
+    """`make_optimizer` and `compile` for a pre-training task.
+
+    The task sets `learning_rate`, `num_train_steps`, `warmup_steps` and
+    `weight_decay` (the defaults of `make_optimizer`), and says what its
+    loss is in `loss_description` and how to weight it in `loss_advice`.
+    """
+
+    loss_description = "a pre-training loss"
+    loss_advice = "change the task's loss weights"
+
+    def make_optimizer(
+        self,
+        learning_rate=None,
+        num_train_steps=None,
+        warmup_steps=None,
+        weight_decay=None,
+        gradient_accumulation_steps=None,
+    ):
+        """The paper's optimizer: `ElectraAdamW` with warm-up and linear decay.
+
+        Unset arguments come from this pretrainer's configuration. The warm-up
+        never exceeds a tenth of the run, so short runs still train.
+        `gradient_accumulation_steps=k` averages `k` batches' gradients into
+        each update; the schedule (and `num_train_steps`) count updates.
+        """
+        learning_rate = learning_rate or self.learning_rate
+        num_train_steps = num_train_steps or self.num_train_steps
+        if warmup_steps is None:
+            warmup_steps = min(self.warmup_steps, num_train_steps // 10)
+        if weight_decay is None:
+            weight_decay = self.weight_decay
+        schedule = ElectraLearningRateSchedule(
+            learning_rate,
+            warmup_steps=warmup_steps,
+            decay_steps=num_train_steps,
+        )
+        return ElectraAdamW(
+            learning_rate=schedule,
+            weight_decay=weight_decay,
+            gradient_accumulation_steps=check_accumulation(
+                gradient_accumulation_steps
+            ),
+        )
+
+    def compile(
+        self,
+        optimizer="auto",
+        learning_rate=None,
+        num_train_steps=None,
+        warmup_steps=None,
+        weight_decay=None,
+        gradient_accumulation_steps=None,
+        **kwargs,
+    ):
+        """Compile with the paper's optimizer and schedule by default.
+
+        Args:
+            optimizer: `"auto"` for `make_optimizer(...)`, or any Keras
+                optimizer.
+            learning_rate, num_train_steps, warmup_steps, weight_decay,
+            gradient_accumulation_steps: forwarded to `make_optimizer` when
+                `optimizer="auto"`.
+            **kwargs: forwarded to `keras.Model.compile` (`jit_compile`,
+                `steps_per_execution`, ...). There is no `loss` argument: the
+                task computes its own.
+        """
+        if "loss" in kwargs and kwargs["loss"] is not None:
+            raise ValueError(
+                f"`{type(self).__name__}` computes its own loss "
+                f"({self.loss_description}); {self.loss_advice} instead of "
+                "passing `loss` to `compile()`."
+            )
+        kwargs.pop("loss", None)
+        if optimizer == "auto":
+            optimizer = self.make_optimizer(
+                learning_rate,
+                num_train_steps,
+                warmup_steps,
+                weight_decay,
+                gradient_accumulation_steps,
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    # === Presets ===
+
+    def save_task_weights(self, filepath):
+        """Save the weights outside the backbone (not the optimizer's)."""
+        keras.saving.save_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def load_task_weights(self, filepath):
+        """Load what `save_task_weights` wrote."""
+        keras.saving.load_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def _not_task_weights(self):
+        # The backbone goes to model.weights.h5; the optimizer state is not
+        # part of a preset (training checkpoints store it separately).
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        return skip
+
+
+def scale_for_replicas(loss):
+    """Divide by the replica count under `tf.distribute`, as Keras' own
+    losses do: each replica's loss is the mean over its share of the batch,
+    the strategy sums the replicas' gradients, and Keras' loss tracker
+    multiplies the logged value back. A no-op on one device and on the
+    other backends."""
+    if keras.config.backend() != "tensorflow":
+        return loss
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        loss = loss * (1.0 / replicas)
+    return loss
