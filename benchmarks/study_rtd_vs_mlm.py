@@ -225,18 +225,23 @@ def evaluate_command(args):
     if first:
         jobs.append((0, "random", 0, first[-1][1], ("probe", "finetune")))
     for name in names:
-        points = checkpoints_of(args.output, name)
-        for i, (step, preset) in enumerate(points):
+        run = os.path.join(args.output, name, "run.json")
+        if not os.path.exists(run):
+            continue
+        with open(run) as f:
+            total = json.load(f)["steps"]
+        for step, preset in checkpoints_of(args.output, name):
+            # The checkpoint's place on the run's grid of `points`.
+            point = round(step / total * plan["points"])
             kinds = []
-            if (len(points) - 1 - i) % args.probe_every == 0:
+            if point % args.probe_every == 0:
                 kinds.append("probe")
-            # Fine-tuning at the given fractions of the run (the nearest
-            # checkpoints), the end first.
-            at = {round(f * len(points)) - 1 for f in args.finetune_at}
-            if i in at:
+            if any(
+                round(f * plan["points"]) == point for f in args.finetune_at
+            ):
                 kinds.append("finetune")
             if kinds:
-                jobs.append((len(points) - i, name, step, preset, kinds))
+                jobs.append((plan["points"] - point, name, step, preset, kinds))
     jobs = [job[1:] for job in sorted(jobs, key=lambda job: job[0])]
     with open(os.path.join(args.output, RESULTS), "a") as out:
         for arm, step, preset, kinds in jobs:
@@ -520,7 +525,7 @@ def main():
                 "--probe-every",
                 type=int,
                 default=2,
-                help="probe every n-th checkpoint, counted from the last",
+                help="probe every n-th checkpoint of the run's grid",
             )
     args = parser.parse_args()
     {

@@ -95,28 +95,26 @@ def launched_processes():
     return 1
 
 
-def process_count():
-    """How many processes train together."""
+def _group_info(torch_attribute, jax_attribute, alone):
+    """One fact about the processes from torch's group, JAX, or `alone`."""
     dist = _torch_group()
     if dist is not None:
-        return dist.get_world_size()
+        return getattr(dist, torch_attribute)()
     if _backend() == "jax":
         import jax
 
-        return jax.process_count()
-    return 1
+        return getattr(jax, jax_attribute)()
+    return alone
+
+
+def process_count():
+    """How many processes train together."""
+    return _group_info("get_world_size", "process_count", 1)
 
 
 def process_index():
     """This process's index, 0 for the chief."""
-    dist = _torch_group()
-    if dist is not None:
-        return dist.get_rank()
-    if _backend() == "jax":
-        import jax
-
-        return jax.process_index()
-    return 0
+    return _group_info("get_rank", "process_index", 0)
 
 
 def is_chief():

@@ -164,6 +164,30 @@ def test_torchrun_ranks_train_as_one_process_with_the_whole_batch(tmp_path):
     assert max(np.abs(one[k]).max() for k in names) > 0
 
 
+def _pretrain_args(backend, preset, corpus, *extra):
+    """`python` arguments of a small `keras-electra pretrain` run (no
+    `--output`): the micro preset, BERT's vocabulary, length 32, a log row
+    per step."""
+    return [
+        "-m",
+        "keras_electra.cli",
+        "pretrain",
+        "--backend",
+        backend,
+        "--preset",
+        preset,
+        "--corpus",
+        corpus,
+        "--vocab",
+        str(VOCAB_FILE),
+        "--sequence-length",
+        "32",
+        "--log-every",
+        "1",
+        *extra,
+    ]
+
+
 @torch_only
 @needs_shared
 def test_pretrain_job_under_torchrun_then_resumed_on_one_process(
@@ -176,27 +200,10 @@ def test_pretrain_job_under_torchrun_then_resumed_on_one_process(
     from keras_electra.utils.plotting import read_log
 
     out = tmp_path / "run"
-    args = [
-        "-m",
-        "keras_electra.cli",
-        "pretrain",
-        "--backend",
-        "torch",
-        "--preset",
-        micro_preset,
-        "--corpus",
-        corpus,
-        "--vocab",
-        str(VOCAB_FILE),
-        "--sequence-length",
-        "32",
-        "--checkpoint-every",
-        "2",
-        "--log-every",
-        "1",
-        "--output",
-        str(out),
-    ]
+    args = _pretrain_args(
+        "torch", micro_preset, corpus, "--checkpoint-every", "2"
+    )
+    args += ["--output", str(out)]
     done = torchrun(*args, "--steps", "2", "--batch-size", "8")
     assert done.returncode == 0, done.stderr[-3000:]
     line = (
@@ -286,25 +293,9 @@ def test_two_jax_hosts_train_as_one(corpus, micro_preset, tmp_path):
     def command(output):
         return [
             sys.executable,
-            "-m",
-            "keras_electra.cli",
-            "pretrain",
-            "--backend",
-            "jax",
-            "--preset",
-            micro_preset,
-            "--corpus",
-            corpus,
-            "--vocab",
-            str(VOCAB_FILE),
-            "--steps",
-            "3",
+            *_pretrain_args("jax", micro_preset, corpus, "--steps", "3"),
             "--batch-size",
             "8",
-            "--sequence-length",
-            "32",
-            "--log-every",
-            "1",
             "--output",
             str(output),
         ]
