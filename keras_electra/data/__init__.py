@@ -1,6 +1,7 @@
 """Text -> examples -> shards: the data of pre-training and fine-tuning."""
 
 from keras_electra.data.example_builder import ExampleBuilder
+from keras_electra.data.example_tasks import example_task
 from keras_electra.data.examples import iter_examples
 from keras_electra.data.examples import text_dataset
 from keras_electra.data.shards import build_shards

@@ -6,6 +6,20 @@ import csv
 import numpy as np
 
 
+def _pyplot():
+    """pyplot, drawing off-screen unless a notebook (IPython) shows the
+    figures inline."""
+    import sys
+
+    import matplotlib
+
+    if "IPython" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def read_log(csv_path):
     """Columns of a `TrainingLog` CSV as lists of floats."""
     with open(csv_path, encoding="utf-8") as f:
@@ -57,10 +71,7 @@ def training_curves_figure(log, title=None, vocabulary_size=None):
       something even while it flags few tokens (older logs without AUC show
       precision and recall instead).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     steps = log.get("step", [])
 
@@ -149,10 +160,7 @@ def training_curves_figure(log, title=None, vocabulary_size=None):
 def masked_lm_curves_figure(log, title=None, vocabulary_size=None):
     """The MLM baseline's two panels: its loss against a uniform guess
     (`ln V`) and its accuracy at the masked positions."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     steps = log.get("step", [])
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -192,10 +200,7 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
         replaced: 0/1 per token, 1 where the generator's sample differs.
         probabilities: the discriminator's P(replaced) per token.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     per_row, width = 12, 11
     rows = max(1, (len(tokens) + per_row - 1) // per_row)
@@ -228,9 +233,7 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
             fontweight="bold" if truth else "normal",
         )
     bar = fig.colorbar(
-        matplotlib.cm.ScalarMappable(
-            norm=matplotlib.colors.Normalize(0, 1), cmap=cmap
-        ),
+        plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap),
         ax=ax,
         fraction=0.02,
         pad=0.01,
@@ -263,10 +266,7 @@ def plot_discriminator_example(pretrainer, tokenizer, batch, png_path, row=0):
 
 def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
     """Save a confusion-matrix PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     matrix = np.asarray(matrix)
     size = max(4, 0.5 * len(class_names) + 2)
