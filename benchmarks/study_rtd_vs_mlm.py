@@ -230,9 +230,13 @@ def evaluate_command(args):
             continue
         with open(run) as f:
             total = json.load(f)["steps"]
-        for step, preset in checkpoints_of(args.output, name):
-            # The checkpoint's place on the run's grid of `points`.
-            point = round(step / total * plan["points"])
+        # Each checkpoint's place on the run's grid of `points` (the last
+        # one of a place, when the final step is off the grid).
+        grid = {
+            round(step / total * plan["points"]): (step, preset)
+            for step, preset in checkpoints_of(args.output, name)
+        }
+        for point, (step, preset) in sorted(grid.items()):
             kinds = []
             if point % args.probe_every == 0:
                 kinds.append("probe")
@@ -403,6 +407,9 @@ def plot_scores(table, plan, names, tasks, output):
             if random is not None:
                 mean, spread, _ = random
                 ax.axhline(mean, color="gray", linestyle="--", label="random")
+                ax.errorbar(
+                    [0], [mean], yerr=[spread], color="gray", marker="s"
+                )
                 if spread:
                     ax.axhspan(
                         mean - spread, mean + spread, color="gray", alpha=0.15
@@ -420,6 +427,7 @@ def plot_scores(table, plan, names, tasks, output):
                 y = [v[0] for _, v in points]
                 err = [v[1] for _, v in points]
                 ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+            ax.set_xlim(left=-0.001)
             ax.set(
                 title=f"{task}: {KIND_TITLES[kind]}",
                 xlabel="pre-training PFLOPs",

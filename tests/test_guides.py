@@ -30,9 +30,18 @@ def test_every_guide_has_a_notebook_that_matches_it():
         assert header["Title"] and header["Accelerator"]
         kinds = {kind for kind, _ in cells}
         assert kinds == {"code", "markdown"}, name
-        assert (ROOT / "guides" / "md" / f"{name}.md").exists(), (
+        page = ROOT / "guides" / "md" / f"{name}.md"
+        assert page.exists(), (
             f"guides/md/{name}.md is missing: run `python tools/guides.py "
             f"markdown {name}`"
+        )
+        # The page shows the guide's current code.
+        text = page.read_text(encoding="utf-8")
+        stale = [code for kind, code in cells if kind == "code"]
+        stale = [code for code in stale if code not in text]
+        assert not stale, (
+            f"guides/md/{name}.md shows older code: run `python "
+            f"tools/guides.py markdown {name}`"
         )
 
 
