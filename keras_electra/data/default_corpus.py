@@ -31,7 +31,6 @@ def cache_dir():
 
 def default_corpus_path(verbose=True, origin=ORIGIN, file_hash=SHA256):
     """Path of the cached default corpus, fetching it on first use."""
-    import keras
 
     path = os.path.join(cache_dir(), FILENAME)
     if os.path.isfile(path) and os.path.getsize(path) > 0:
@@ -40,15 +39,7 @@ def default_corpus_path(verbose=True, origin=ORIGIN, file_hash=SHA256):
     if verbose:
         print(f"Fetching the default corpus from {origin} ...")
     try:
-        archive = keras.utils.get_file(
-            fname=os.path.basename(origin),
-            origin=origin,
-            file_hash=file_hash,
-            hash_algorithm="sha256",
-            cache_dir=os.path.dirname(os.path.dirname(cache_dir())),
-            cache_subdir=os.path.join("datasets", "keras_electra"),
-        )
-        text = _chapters_to_text(archive)
+        text = _chapters_to_text(fetch_archive(origin, file_hash))
     except Exception as e:  # network, hash, archive: one clear message
         raise CorpusError(
             f"Could not fetch the default corpus from {origin}: "
@@ -62,6 +53,21 @@ def default_corpus_path(verbose=True, origin=ORIGIN, file_hash=SHA256):
     if verbose:
         print(f"Cached the default corpus at {path}.")
     return path
+
+
+def fetch_archive(origin, file_hash):
+    """Download `origin` once into the cache folder, checked against its
+    SHA-256 (`keras.utils.get_file`); returns the local path."""
+    import keras
+
+    return keras.utils.get_file(
+        fname=os.path.basename(origin),
+        origin=origin,
+        file_hash=file_hash,
+        hash_algorithm="sha256",
+        cache_dir=os.path.dirname(os.path.dirname(cache_dir())),
+        cache_subdir=os.path.join("datasets", "keras_electra"),
+    )
 
 
 def _chapters_to_text(archive):

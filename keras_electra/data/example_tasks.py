@@ -19,6 +19,7 @@ import random
 import tarfile
 
 from keras_electra.data.default_corpus import cache_dir
+from keras_electra.data.default_corpus import fetch_archive
 from keras_electra.data.text import CorpusError
 
 ORIGIN = (
@@ -63,20 +64,10 @@ def example_task(name, verbose=True, origin=ORIGIN, file_hash=SHA256):
 
 
 def _fetch_member(name, origin, file_hash, verbose):
-    import keras
-
     if verbose:
         print(f"Fetching the example tasks from {origin} ...")
     try:
-        archive = keras.utils.get_file(
-            fname=os.path.basename(origin),
-            origin=origin,
-            file_hash=file_hash,
-            hash_algorithm="sha256",
-            cache_dir=os.path.dirname(os.path.dirname(cache_dir())),
-            cache_subdir=os.path.join("datasets", "keras_electra"),
-        )
-        with tarfile.open(archive) as tar:
+        with tarfile.open(fetch_archive(origin, file_hash)) as tar:
             member = next(
                 m for m in tar.getmembers() if m.name.endswith(MEMBERS[name])
             )

@@ -182,22 +182,8 @@ class ElectraMaskedLMPretrainer(
         self.weight_decay = weight_decay
         self.compile()
 
-    # The masking's settings live in its layer; read them from there.
-    mask_rate = property(lambda self: self.corruption.mask_rate)
-    max_predictions = property(lambda self: self.corruption.max_predictions)
-    mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
+    # The masking's settings live in its layer (see `PretrainingMixin`).
     random_token_rate = property(lambda self: self.corruption.random_token_rate)
-    mask_token_id = property(lambda self: self.corruption.mask_token_id)
-    seed = property(lambda self: self.corruption.seed)
-
-    @property
-    def seed_generator(self):
-        """The seed of the masking (in the corruption layer)."""
-        return self.corruption.seed_generator
-
-    def num_slots(self, sequence_length):
-        """Prediction slots per sequence of length `sequence_length`."""
-        return self.corruption.num_slots(sequence_length)
 
     def masked_lm_loss(self, y_pred):
         """Mean cross-entropy over the real prediction slots."""

@@ -289,23 +289,7 @@ class ElectraPretrainer(
     replacement = property(lambda self: self.corruption.replacement)
     temperature_start = property(lambda self: self.corruption.temperature_start)
     temperature_steps = property(lambda self: self.corruption.temperature_steps)
-
-    # The corruption's settings live in its layer; read them from there.
-    mask_rate = property(lambda self: self.corruption.mask_rate)
-    max_predictions = property(lambda self: self.corruption.max_predictions)
-    mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
     temperature = property(lambda self: self.corruption.temperature)
-    mask_token_id = property(lambda self: self.corruption.mask_token_id)
-    seed = property(lambda self: self.corruption.seed)
-
-    @property
-    def seed_generator(self):
-        """The seed of masking and sampling (in the corruption layer)."""
-        return self.corruption.seed_generator
-
-    def num_slots(self, sequence_length):
-        """Prediction slots per sequence of length `sequence_length`."""
-        return self.corruption.num_slots(sequence_length)
 
     def _forward(self, inputs, token_ids, masked, training=None):
         """Generator, sampling and discriminator on a masked batch."""

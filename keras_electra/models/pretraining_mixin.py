@@ -12,13 +12,31 @@ from keras_electra.optimizers.finetuning import check_accumulation
 class PretrainingMixin:
     """`make_optimizer` and `compile` for a pre-training task.
 
-    The task sets `learning_rate`, `num_train_steps`, `warmup_steps` and
+    The task holds its in-graph corruption in `self.corruption` (an
+    `ElectraCorruption`, whose settings it exposes) and sets
+    `learning_rate`, `num_train_steps`, `warmup_steps` and
     `weight_decay` (the defaults of `make_optimizer`), and says what its
     loss is in `loss_description` and how to weight it in `loss_advice`.
     """
 
     loss_description = "a pre-training loss"
     loss_advice = "change the task's loss weights"
+
+    # The corruption's settings live in its layer (`self.corruption`).
+    mask_rate = property(lambda self: self.corruption.mask_rate)
+    max_predictions = property(lambda self: self.corruption.max_predictions)
+    mask_token_rate = property(lambda self: self.corruption.mask_token_rate)
+    mask_token_id = property(lambda self: self.corruption.mask_token_id)
+    seed = property(lambda self: self.corruption.seed)
+
+    @property
+    def seed_generator(self):
+        """The seed of the in-graph corruption (in its layer)."""
+        return self.corruption.seed_generator
+
+    def num_slots(self, sequence_length):
+        """Prediction slots per sequence of length `sequence_length`."""
+        return self.corruption.num_slots(sequence_length)
 
     def make_optimizer(
         self,
