@@ -33,6 +33,12 @@ from keras_electra.conversion.state_dict import CheckpointError
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
+
+# Registered with Keras before any `task.json` naming it is read (a
+# fine-tuning task loaded from an MLM run's preset checks the stored class).
+from keras_electra.models.electra_masked_lm_pretrainer import (  # noqa: F401
+    ElectraMaskedLMPretrainer,
+)
 from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.models.electra_pretrainer import resolve_embedding_sharing

@@ -146,3 +146,24 @@ def test_bad_settings_say_what_to_fix():
         tiny_masked_lm(mask_token_rate=0.95, random_token_rate=0.1)
     with pytest.raises(ValueError, match="own loss"):
         tiny_masked_lm().compile(loss="mse")
+
+
+def test_fine_tuning_tasks_load_an_mlm_preset_in_a_fresh_process(tmp_path):
+    """The stored task class is checked on load: it must be registered
+    without the user importing it."""
+    import subprocess
+    import sys
+
+    preset = tmp_path / "mlm"
+    tiny_masked_lm().save_to_preset(str(preset))
+    code = (
+        "import keras_electra\n"
+        "model = keras_electra.ElectraTextClassifier.from_preset("
+        f"{str(preset)!r}, num_classes=2, preprocessor=None)\n"
+        "print(model.backbone.hidden_dim)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("32")
