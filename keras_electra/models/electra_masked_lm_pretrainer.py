@@ -7,8 +7,6 @@ from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.pretraining_mixin import PretrainingMixin
-from keras_electra.models.pretraining_mixin import scale_for_replicas
-from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
 
@@ -196,10 +194,7 @@ class ElectraMaskedLMPretrainer(
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        total = self.masked_lm_loss(y_pred)
-        for loss in self.losses:
-            total = total + ops.cast(ops.sum(loss), "float32")
-        return scale_for_replicas(total)
+        return self.total_loss(self.masked_lm_loss(y_pred))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = y_pred["mask_weights"]
@@ -212,17 +207,6 @@ class ElectraMaskedLMPretrainer(
             sample_weight=num_slots,
         )
         return self.get_metrics_result()
-
-    # === Presets ===
-
-    def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
-        """Save as a keras-hub preset folder, atomically: the encoder as
-        the backbone (what fine-tuning loads), the head as task weights,
-        and the tokenizer's files when `tokenizer` is given."""
-        with preset_utils.atomic_directory(preset_dir) as tmp:
-            super().save_to_preset(tmp, max_shard_size=max_shard_size)
-            if tokenizer is not None:
-                tokenizer.save_to_preset(tmp)
 
     # === Config ===
 

@@ -20,8 +20,6 @@ from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
 from keras_electra.models.pretraining_mixin import PretrainingMixin
-from keras_electra.models.pretraining_mixin import scale_for_replicas
-from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
 
@@ -409,12 +407,10 @@ class ElectraPretrainer(
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
-        total = self.generator_weight * self.generator_loss(
-            y_pred
-        ) + self.discriminator_weight * self.discriminator_loss(y_pred)
-        for loss in self.losses:
-            total = total + ops.cast(ops.sum(loss), "float32")
-        return scale_for_replicas(total)
+        return self.total_loss(
+            self.generator_weight * self.generator_loss(y_pred)
+            + self.discriminator_weight * self.discriminator_loss(y_pred)
+        )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         weights = y_pred["mask_weights"]
@@ -575,24 +571,10 @@ class ElectraPretrainer(
 
     # === Presets ===
 
-    def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
-        """Save as a keras-hub preset folder, atomically.
-
-        keras-hub's `Task.save_to_preset`: `config.json`,
-        `model.weights.h5` and `metadata.json` for the discriminator's
-        backbone (what `ElectraBackbone.from_preset` and the fine-tuning
-        tasks load), `task.json` and `task.weights.h5` for the whole
-        pretrainer; plus the tokenizer's files when `tokenizer` is given.
-        Files are written into a temporary folder that replaces
-        `preset_dir` only when complete.
-        """
-        with preset_utils.atomic_directory(preset_dir) as tmp:
-            # With GDES, the backbone a preset holds (what fine-tuning
-            # loads) has the discriminator's whole table, shared + residual.
-            with self.gdes_merged():
-                super().save_to_preset(tmp, max_shard_size=max_shard_size)
-            if tokenizer is not None:
-                tokenizer.save_to_preset(tmp)
+    def preset_weights(self):
+        """With GDES, the backbone a preset holds (what fine-tuning loads)
+        has the discriminator's whole table, shared + residual."""
+        return self.gdes_merged()
 
     @contextlib.contextmanager
     def gdes_merged(self):

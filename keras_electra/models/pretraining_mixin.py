@@ -1,12 +1,16 @@
 """Pre-training's optimizer set-up, shared by the ELECTRA and MLM tasks."""
 
+import contextlib
+
 import keras
+from keras import ops
 
 from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
 )
 from keras_electra.optimizers.finetuning import check_accumulation
+from keras_electra.utils import preset_utils
 
 
 class PretrainingMixin:
@@ -111,7 +115,36 @@ class PretrainingMixin:
             )
         super().compile(optimizer=optimizer, **kwargs)
 
+    def total_loss(self, objective):
+        """`objective` plus the layers' own losses, scaled per replica
+        under `tf.distribute` (see `scale_for_replicas`)."""
+        for loss in self.losses:
+            objective = objective + ops.cast(ops.sum(loss), "float32")
+        return scale_for_replicas(objective)
+
     # === Presets ===
+
+    def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
+        """Save as a keras-hub preset folder, atomically.
+
+        keras-hub's `Task.save_to_preset`: `config.json`,
+        `model.weights.h5` and `metadata.json` for the encoder (what
+        `ElectraBackbone.from_preset` and the fine-tuning tasks load),
+        `task.json` and `task.weights.h5` for the whole task; plus the
+        tokenizer's files when `tokenizer` is given. Files are written into
+        a temporary folder that replaces `preset_dir` only when complete.
+        """
+        with preset_utils.atomic_directory(preset_dir) as tmp:
+            with self.preset_weights():
+                super().save_to_preset(tmp, max_shard_size=max_shard_size)
+            if tokenizer is not None:
+                tokenizer.save_to_preset(tmp)
+
+    def preset_weights(self):
+        """A context in which the weights are as a preset should hold them
+        (a task that stores them differently while training overrides
+        it)."""
+        return contextlib.nullcontext(self)
 
     def save_task_weights(self, filepath):
         """Save the weights outside the backbone (not the optimizer's)."""
