@@ -6,7 +6,18 @@ command line) can choose the Keras backend before Keras is imported.
 
 import importlib
 
+from keras_electra.utils import preset_utils as _preset_utils
 from keras_electra.version import __version__
+
+
+def _import_preset_formats():
+    # The converters register the preset loader and the released pairs
+    # with `utils/preset_utils.py` when imported; imported here, at the
+    # first preset lookup, so that `import keras_electra` loads no backend.
+    import keras_electra.conversion  # noqa: F401
+
+
+_preset_utils.add_format_import_hook(_import_preset_formats)
 
 _EXPORTS = {
     "ElectraBackbone": "keras_electra.models.electra_backbone",
@@ -62,11 +73,9 @@ def presets(released=False):
     """Names of the built-in presets; with `released=True`, also Google's
     released pairs (`electra_base_uncased_en`, ...), which are fetched and
     converted on first use."""
-    from keras_electra.utils import preset_utils
-
-    names = preset_utils.builtin_presets()
+    names = _preset_utils.builtin_presets()
     if released:
-        names = names + preset_utils.released_presets()
+        names = names + _preset_utils.released_presets()
     return names
 
 

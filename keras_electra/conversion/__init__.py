@@ -20,6 +20,7 @@ and `keras-electra export` are the command-line forms.
 import os
 
 from keras_electra.conversion import keras_hub_preset
+from keras_electra.conversion import released  # noqa: F401 - registers
 from keras_electra.conversion import tf1_checkpoint
 from keras_electra.conversion import transformers_checkpoint
 from keras_electra.conversion.preset_loader import detect_format

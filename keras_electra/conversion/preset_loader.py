@@ -5,7 +5,8 @@ keras-hub's base classes load through a loader chosen by the preset's format
 `load_task`, `load_preprocessor`, `load_tokenizer`. `get_preset_loader`
 below does the same for the formats ELECTRA checkpoints come in, and every
 keras-electra class's `from_preset` (`utils.preset_mixin.PresetMixin`) calls
-it:
+it through `preset_utils.get_preset_loader`, where this module registers
+it (the models sit below this package and never import it):
 
 - a built-in name or a keras-electra preset folder:
   `ElectraKerasPresetLoader`;
@@ -416,3 +417,6 @@ class KerasHubPresetLoader(_ConvertedPresetLoader):
                 self.preset, load_weights=load_weights, **kwargs
             )
         return super().load_task(cls, load_weights, load_task_weights, **kwargs)
+
+
+preset_utils.register_preset_format("loader", get_preset_loader)

@@ -187,8 +187,13 @@ def pretrain(
     _check_settings(settings, keep_checkpoints, log_every)
     if not resuming:
         _check_inputs(settings)
+    from keras_electra.models.electra_backbone import ElectraBackbone
+
     parallel, parallel_summary = make_distribution(
-        distribution, settings.batch_size, mesh
+        distribution,
+        settings.batch_size,
+        mesh,
+        layout_map=ElectraBackbone.get_layout_map,
     )
     # With several processes (torchrun, JAX hosts), the chief writes the
     # run's files and prints; the others train and wait for its files.

@@ -1,7 +1,7 @@
 import keras
 from keras import ops
 
-from keras_electra.models import electra_masking
+from keras_electra.layers import electra_masking
 
 REPLACEMENTS = ("generator", "uniform")
 

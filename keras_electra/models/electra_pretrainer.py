@@ -4,7 +4,7 @@ Over 400 lines for a reason: one class whose docstring spells out the
 reference's method step by step, its seven training metrics, the paper's
 optimizer defaults and the config round trip that restores the shared
 embedding block. The corruption itself lives in
-`layers/electra_corruption.py` and `models/electra_masking.py`.
+`layers/electra_corruption.py` and `layers/electra_masking.py`.
 """
 
 import contextlib
@@ -14,8 +14,8 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
+from keras_electra.layers import electra_masking
 from keras_electra.layers.electra_corruption import ElectraCorruption
-from keras_electra.models import electra_masking
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator

@@ -11,7 +11,6 @@ from keras_hub.src.utils.tensor_utils import restore_outer_shape
 from keras_hub.tokenizers import WordPieceTokenizer
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
-from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.tokenizers import basic_tokenization
 from keras_electra.utils.preset_mixin import PresetMixin
 
@@ -77,7 +76,9 @@ class ElectraTokenizer(PresetMixin, WordPieceTokenizer):
     ```
     """
 
-    backbone_cls = ElectraBackbone
+    # No `backbone_cls`: the tokenizer sits below the models (data reads
+    # with it); `models/electra_presets.py` registers the built-in presets
+    # for this class directly, so `ElectraTokenizer.presets` lists them.
 
     def __init__(
         self,

@@ -1,7 +1,7 @@
 """Choosing how a run spreads over devices: none, data or model parallel.
 
 Data and model parallelism go through Keras' own `keras.distribution`
-(`DataParallel`, `ModelParallel` with `ElectraBackbone.get_layout_map`),
+(`DataParallel`, `ModelParallel` with the layout map the caller passes),
 which Keras implements on JAX, over every device of every host
 (`utils/processes.py` joins the hosts). On TensorFlow, data parallelism is
 `tf.distribute.MirroredStrategy`; on PyTorch, it is one process per device
@@ -39,7 +39,7 @@ def parse_mesh(mesh, device_count):
     return batch, model
 
 
-def make_distribution(kind, batch_size, mesh=None):
+def make_distribution(kind, batch_size, mesh=None, layout_map=None):
     """A distribution to enter with `.scope()` (or None) and a summary line.
 
     JAX: a `keras.distribution` `DataParallel` or `ModelParallel`;
@@ -51,6 +51,9 @@ def make_distribution(kind, batch_size, mesh=None):
             data-parallel replicas.
         mesh: "BxM" for model parallelism (default: every device, the model
             axis as wide as 8, 4 or 2 devices allow).
+        layout_map: for "model", a function of a `keras.distribution.
+            DeviceMesh` returning the model's `LayoutMap` (the job passes
+            `ElectraBackbone.get_layout_map`; utilities know no model).
     """
     import keras
 
@@ -93,8 +96,11 @@ def make_distribution(kind, batch_size, mesh=None):
         distribution = keras.distribution.DataParallel(devices=devices)
         summary = f"data parallel over {replicas} device(s)" + _hosts()
     else:
-        from keras_electra.models.electra_backbone import ElectraBackbone
-
+        if layout_map is None:
+            raise ValueError(
+                "Model parallelism needs the model's `layout_map` function "
+                "(e.g. `ElectraBackbone.get_layout_map`)."
+            )
         processes.initialize()
         devices = keras.distribution.list_devices()
         replicas, model = parse_mesh(mesh, len(devices))
@@ -102,7 +108,7 @@ def make_distribution(kind, batch_size, mesh=None):
             (replicas, model), ("batch", "model"), devices
         )
         distribution = keras.distribution.ModelParallel(
-            layout_map=ElectraBackbone.get_layout_map(device_mesh),
+            layout_map=layout_map(device_mesh),
             batch_dim_name="batch",
         )
         summary = (

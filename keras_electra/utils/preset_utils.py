@@ -39,12 +39,52 @@ def released_presets():
     return released.released_presets()
 
 
+# === Formats registered from above ===
+# Reading a preset of another format (a transformers folder, a TF1
+# checkpoint, a released pair to convert) takes code that builds models
+# (`keras_electra.conversion`), which sits above this module. As keras-hub
+# registers its presets and loaders, that package registers its entry
+# points here when it is imported; the package root (`keras_electra/
+# __init__.py`) adds the hook that imports it at the first lookup, so that
+# `import keras_electra` loads no backend and nothing here imports upward.
+_REGISTERED = {}
+_IMPORT_HOOKS = []
+
+
+def register_preset_format(kind, function):
+    """Register `function` as this module's `kind` entry point.
+
+    Kinds: `"loader"` (a preset -> the keras-hub `PresetLoader` that reads
+    it) and `"released"` (a released pair's name -> its converted local
+    folder).
+    """
+    _REGISTERED[kind] = function
+
+
+def add_format_import_hook(hook):
+    """`hook()` imports the package that registers the preset formats; it is
+    called once, at the first lookup that needs them."""
+    _IMPORT_HOOKS.append(hook)
+
+
+def _registered(kind):
+    while kind not in _REGISTERED and _IMPORT_HOOKS:
+        _IMPORT_HOOKS.pop(0)()
+    if kind not in _REGISTERED:
+        raise RuntimeError(
+            f"No preset {kind} is registered: import keras_electra (the "
+            "package root registers the formats)."
+        )
+    return _REGISTERED[kind]
+
+
 def resolve_preset(preset):
     """Turn a preset name or path into something keras-hub's loader reads.
 
-    Returns a local directory for built-in names and local folders, and the
-    handle unchanged for remote schemes (`hf://`, `kaggle://`, `gs://`).
-    Raises a `ValueError` that lists the built-in presets otherwise.
+    Returns a local directory for built-in names, released pairs (converted
+    and cached on first use) and local folders, and the handle unchanged
+    for remote schemes (`hf://`, `kaggle://`, `gs://`). Raises a
+    `ValueError` that lists the built-in presets otherwise.
     """
     if not isinstance(preset, (str, os.PathLike)):
         raise ValueError(
@@ -58,9 +98,7 @@ def resolve_preset(preset):
         return str(builtin_preset_dir() / preset)
     if preset in released_presets() and not os.path.exists(preset):
         # Google's pairs: fetched and converted once, then cached.
-        from keras_electra.utils import released_presets as released
-
-        return released.resolve(preset)
+        return _registered("released")(preset)
     path = pathlib.Path(preset).expanduser()
     if path.is_dir():
         if not (path / CONFIG_FILE).is_file():
@@ -78,17 +116,9 @@ def resolve_preset(preset):
 
 
 def get_preset_loader(preset):
-    """The keras-hub `PresetLoader` that reads `preset`, whatever its format.
-
-    The one place the library reaches into `keras_electra.conversion`, and
-    lazily: the loaders build models, so `models/` cannot import them at
-    module level.
-    """
-    from keras_electra.conversion.preset_loader import (
-        get_preset_loader as loader_for,
-    )
-
-    return loader_for(preset)
+    """The keras-hub `PresetLoader` that reads `preset`, whatever its format
+    (the function `keras_electra.conversion` registers)."""
+    return _registered("loader")(preset)
 
 
 def preset_has_file(preset, filename):

@@ -81,7 +81,7 @@ def cache_dir():
     return root
 
 
-def _source(entry):
+def source(entry):
     return {
         "discriminator": entry.discriminator,
         "generator": entry.generator,
@@ -89,53 +89,12 @@ def _source(entry):
     }
 
 
-def _cached(folder, entry):
+def is_cached(folder, entry):
     path = os.path.join(folder, SOURCE_FILE)
     if not os.path.isfile(path):
         return False
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f) == _source(entry)
+            return json.load(f) == source(entry)
     except (OSError, ValueError):
         return False
-
-
-def resolve(name):
-    """The local preset folder of a released pair, converting it first if
-    it is not cached yet."""
-    from keras_electra.conversion import transformers_checkpoint
-
-    entry = RELEASED[name]
-    folder = os.path.join(cache_dir(), name)
-    if _cached(folder, entry):
-        return folder
-    print(
-        f"Fetching and converting '{name}' ({entry.discriminator} and "
-        f"{entry.generator}); it is cached in {folder} for later runs.",
-        flush=True,
-    )
-    try:
-        pretrainer, tokenizer = transformers_checkpoint.load_pretrainer(
-            entry.discriminator, entry.generator, **entry.settings
-        )
-    except OSError as e:  # network, missing remote files
-        raise ValueError(
-            f"Could not fetch the released preset '{name}' from "
-            f"{entry.discriminator} and {entry.generator}: {e}. Check the "
-            "network (or a Hugging Face mirror: HF_ENDPOINT), or download "
-            "both folders yourself and pass them to "
-            "`keras_electra.conversion.load_transformers`."
-        ) from e
-    if tokenizer is None:
-        raise ValueError(
-            f"The released preset '{name}' came without a vocab.txt "
-            f"({entry.discriminator}); it cannot be continued without its "
-            "vocabulary."
-        )
-    os.makedirs(cache_dir(), exist_ok=True)
-    pretrainer.save_to_preset(folder, tokenizer)  # atomic
-    # Written last: a folder without it is an unfinished conversion.
-    with open(os.path.join(folder, SOURCE_FILE), "w", encoding="utf-8") as f:
-        json.dump(_source(entry), f, indent=2)
-        f.write("\n")
-    return folder

@@ -9,7 +9,7 @@ from helpers import random_batch
 from helpers import to_numpy
 
 import keras_electra
-from keras_electra.models import electra_masking
+from keras_electra.layers import electra_masking
 
 
 def tiny_masked_lm(vocabulary_size=120, seed=7, **kwargs):

@@ -1,4 +1,4 @@
-"""`models/electra_masking.py`: ELECTRA's masking, sampling and labels."""
+"""`layers/electra_masking.py`: ELECTRA's masking, sampling and labels."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ from helpers import SMALL_IDS
 from helpers import random_batch
 from helpers import to_numpy
 
-from keras_electra.models import electra_masking
+from keras_electra.layers import electra_masking
 
 SPECIAL = (
     SMALL_IDS["cls_token_id"],

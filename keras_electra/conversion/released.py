@@ -1,0 +1,63 @@
+"""Google's released pairs, fetched and converted on first use.
+
+The table of names and handles is `keras_electra.utils.released_presets`;
+this module does the work that needs the converters: fetch both
+transformers towers, convert them into one `ElectraPretrainer` (the
+reference's shared embedding block, the paper's settings for the size) and
+save a preset with the vocabulary that came with them in the cache. It
+registers `resolve` with `preset_utils`, so every `from_preset(name)` and
+`resolve_preset(name)` reaches it.
+"""
+
+import json
+import os
+
+from keras_electra.conversion import transformers_checkpoint
+from keras_electra.utils import preset_utils
+from keras_electra.utils.released_presets import RELEASED
+from keras_electra.utils.released_presets import SOURCE_FILE
+from keras_electra.utils.released_presets import cache_dir
+from keras_electra.utils.released_presets import is_cached
+from keras_electra.utils.released_presets import source
+
+
+def resolve(name):
+    """The local preset folder of a released pair, converting it first if
+    it is not cached yet."""
+    entry = RELEASED[name]
+    folder = os.path.join(cache_dir(), name)
+    if is_cached(folder, entry):
+        return folder
+    print(
+        f"Fetching and converting '{name}' ({entry.discriminator} and "
+        f"{entry.generator}); it is cached in {folder} for later runs.",
+        flush=True,
+    )
+    try:
+        pretrainer, tokenizer = transformers_checkpoint.load_pretrainer(
+            entry.discriminator, entry.generator, **entry.settings
+        )
+    except OSError as e:  # network, missing remote files
+        raise ValueError(
+            f"Could not fetch the released preset '{name}' from "
+            f"{entry.discriminator} and {entry.generator}: {e}. Check the "
+            "network (or a Hugging Face mirror: HF_ENDPOINT), or download "
+            "both folders yourself and pass them to "
+            "`keras_electra.conversion.load_transformers`."
+        ) from e
+    if tokenizer is None:
+        raise ValueError(
+            f"The released preset '{name}' came without a vocab.txt "
+            f"({entry.discriminator}); it cannot be continued without its "
+            "vocabulary."
+        )
+    os.makedirs(cache_dir(), exist_ok=True)
+    pretrainer.save_to_preset(folder, tokenizer)  # atomic
+    # Written last: a folder without it is an unfinished conversion.
+    with open(os.path.join(folder, SOURCE_FILE), "w", encoding="utf-8") as f:
+        json.dump(source(entry), f, indent=2)
+        f.write("\n")
+    return folder
+
+
+preset_utils.register_preset_format("released", resolve)
