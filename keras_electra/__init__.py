@@ -81,6 +81,10 @@ def presets(released=False):
 
 def __getattr__(name):
     if name in _EXPORTS:
+        # The models package registers the presets with keras-hub: imported
+        # first, so that `.presets` lists them on every class handed out
+        # here, the tokenizer included (it sits below the models).
+        importlib.import_module("keras_electra.models")
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"keras_electra.{name}")

@@ -1,7 +1,7 @@
 """keras-hub `PresetLoader`s: one `from_preset` path for every format.
 
 keras-hub's base classes load through a loader chosen by the preset's format
-(`keras_hub.src.utils.preset_utils.get_preset_loader`): `load_backbone`,
+(keras-hub's private `get_preset_loader`): `load_backbone`,
 `load_task`, `load_preprocessor`, `load_tokenizer`. `get_preset_loader`
 below does the same for the formats ELECTRA checkpoints come in, and every
 keras-electra class's `from_preset` (`utils.preset_mixin.PresetMixin`) calls
@@ -24,13 +24,11 @@ preprocessor on the checkpoint's vocabulary (keras-hub's
 import inspect
 import os
 
-from keras_hub.src.utils.preset_utils import KerasPresetLoader
-from keras_hub.src.utils.preset_utils import PresetLoader
-
 from keras_electra.conversion import keras_hub_preset
 from keras_electra.conversion import tf1_checkpoint
 from keras_electra.conversion import transformers_checkpoint
 from keras_electra.conversion.state_dict import CheckpointError
+from keras_electra.layers.embedding_sharing import resolve_embedding_sharing
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
@@ -42,8 +40,10 @@ from keras_electra.models.electra_masked_lm_pretrainer import (  # noqa: F401
 )
 from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
-from keras_electra.models.electra_pretrainer import resolve_embedding_sharing
 from keras_electra.utils import preset_utils
+from keras_electra.utils.keras_hub_private import KerasPresetLoader
+from keras_electra.utils.keras_hub_private import PresetLoader
+from keras_electra.utils.preset_info import PresetInfo
 
 TOWERS = ("discriminator", "generator")
 
@@ -131,20 +131,21 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
     pretrainer refuses overrides that cannot apply to its saved weights.
     """
 
+    @property
+    def info(self):
+        """What the folder holds (`PresetInfo`), read once per loader."""
+        if not hasattr(self, "_info"):
+            self._info = PresetInfo.read(self.preset)
+        return self._info
+
     def _has_weights(self):
-        return preset_utils.preset_has_file(
-            self.preset, preset_utils.MODEL_WEIGHTS_FILE
-        )
+        return self.info.has_weights
 
     def _stored_task(self):
-        if not preset_utils.preset_has_file(
-            self.preset, preset_utils.TASK_CONFIG_FILE
-        ):
+        """`(class name, task.json)` of the stored task, or None."""
+        if self.info.task is None:
             return None
-        config = preset_utils.load_json(
-            self.preset, preset_utils.TASK_CONFIG_FILE
-        )
-        return config.get("class_name"), config
+        return self.info.class_name, self.info.task
 
     def load_backbone(self, cls, load_weights, **kwargs):
         load_weights = load_weights and self._has_weights()
@@ -222,9 +223,7 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 f"{cls.__name__}."
             )
         check_pretrainer_overrides(cls, kwargs)
-        has_weights = load_weights and preset_utils.preset_has_file(
-            self.preset, preset_utils.TASK_WEIGHTS_FILE
-        )
+        has_weights = load_weights and self.info.has_task_weights
         resized = sorted(
             set(kwargs) & {*SHARED_BACKBONE_ARGS[:4], "generator_size"}
         )

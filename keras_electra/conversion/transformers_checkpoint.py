@@ -37,7 +37,7 @@ VOCABULARY_FILE = "vocab.txt"
 
 def _exists(path, filename):
     if "://" in path:
-        from keras_hub.src.utils.preset_utils import check_file_exists
+        from keras_electra.utils.keras_hub_private import check_file_exists
 
         return check_file_exists(path, filename)
     return os.path.isfile(os.path.join(path, filename))

@@ -2,10 +2,10 @@ import keras
 import numpy as np
 from keras_hub.layers import StartEndPacker
 from keras_hub.models import Preprocessor
-from keras_hub.src.utils.tensor_utils import preprocessing_function
 
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+from keras_electra.utils.keras_hub_private import preprocessing_function
 from keras_electra.utils.preset_mixin import PresetMixin
 
 try:

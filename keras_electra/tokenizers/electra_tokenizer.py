@@ -4,14 +4,16 @@ import unicodedata
 
 import keras
 import numpy as np
-from keras_hub.src.utils.tensor_utils import canonicalize_python_string_inputs
-from keras_hub.src.utils.tensor_utils import is_int_dtype
-from keras_hub.src.utils.tensor_utils import preprocessing_function
-from keras_hub.src.utils.tensor_utils import restore_outer_shape
 from keras_hub.tokenizers import WordPieceTokenizer
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
 from keras_electra.tokenizers import basic_tokenization
+from keras_electra.utils.keras_hub_private import (
+    canonicalize_python_string_inputs,
+)
+from keras_electra.utils.keras_hub_private import is_int_dtype
+from keras_electra.utils.keras_hub_private import preprocessing_function
+from keras_electra.utils.keras_hub_private import restore_outer_shape
 from keras_electra.utils.preset_mixin import PresetMixin
 
 try:

@@ -1,4 +1,4 @@
 def keras_hub_version():
-    from keras_hub.src.version import __version__
+    import keras_hub
 
-    return __version__
+    return keras_hub.__version__

@@ -164,16 +164,16 @@ def load_json(preset, filename):
             raise ValueError(f"The preset '{preset}' has no {filename}.")
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    from keras_hub.src.utils.preset_utils import load_json as hub_load_json
+    from keras_electra.utils import keras_hub_private
 
-    return hub_load_json(preset, filename)
+    return keras_hub_private.load_json(preset, filename)
 
 
 def get_file(preset, filename):
     """Local path of a preset file, downloading it for remote handles."""
-    from keras_hub.src.utils.preset_utils import get_file as hub_get_file
+    from keras_electra.utils import keras_hub_private
 
-    return hub_get_file(preset, filename)
+    return keras_hub_private.get_file(preset, filename)
 
 
 class atomic_directory:

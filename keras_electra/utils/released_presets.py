@@ -28,6 +28,10 @@ class ReleasedPreset:
     description: str
     # ElectraPretrainer arguments the paper used at this size (Table 6).
     settings: dict = dataclasses.field(default_factory=dict)
+    # The converted discriminator backbone's parameters (Google's
+    # configurations, the built-in sizes'), so listing presets need not
+    # fetch the checkpoints to count them.
+    parameter_count: int = None
 
 
 RELEASED = {
@@ -40,6 +44,7 @@ RELEASED = {
             "checkpoints). Uncased English, 30,522-token vocabulary."
         ),
         settings={"learning_rate": 5e-4, "mask_rate": 0.15},
+        parameter_count=13_483_008,
     ),
     "electra_base_uncased_en": ReleasedPreset(
         discriminator="hf://google/electra-base-discriminator",
@@ -50,6 +55,7 @@ RELEASED = {
             "checkpoints). Uncased English, 30,522-token vocabulary."
         ),
         settings={"learning_rate": 2e-4, "mask_rate": 0.15},
+        parameter_count=108_891_648,
     ),
     "electra_large_uncased_en": ReleasedPreset(
         discriminator="hf://google/electra-large-discriminator",
@@ -61,6 +67,7 @@ RELEASED = {
             "vocabulary."
         ),
         settings={"learning_rate": 2e-4, "mask_rate": 0.25},
+        parameter_count=334_092_288,
     ),
 }
 
