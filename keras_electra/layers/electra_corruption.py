@@ -2,8 +2,8 @@ import keras
 from keras import ops
 
 from keras_electra.layers import electra_masking
-
-REPLACEMENTS = ("generator", "uniform")
+from keras_electra.layers.electra_replacement import REPLACEMENTS  # noqa: F401
+from keras_electra.layers.electra_replacement import get_replacement
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -13,8 +13,10 @@ class ElectraCorruption(keras.layers.Layer):
     One seed generator drives both steps, so a checkpoint's seed state
     restores the exact corruption sequence. `mask` selects the positions to
     predict and writes [MASK] into 85% of them (`electra_masking.mask_tokens`);
-    `replace` samples the generator's guesses with Gumbel-max (no gradient)
-    and writes them into the original sequence, labelling what changed
+    `replace` picks the tokens to write with the strategy named by
+    `replacement` (`electra_replacement.REPLACEMENTS`; ELECTRA's samples
+    the generator's guesses with Gumbel-max, no gradient) and writes them
+    into the original sequence, labelling what changed
     (`electra_masking.gumbel_sample`, `replace_tokens`). `call(..., step=)`
     runs one of the two, so the pretrainer's functional graph can hold the
     generator between them.
@@ -39,7 +41,9 @@ class ElectraCorruption(keras.layers.Layer):
         vocabulary_size: int or None. Range of the random tokens.
         temperature: float. Generator sampling temperature (at the end of
             the schedule, if any).
-        replacement: `"generator"` (ELECTRA) or `"uniform"`.
+        replacement: str. The name of a strategy in
+            `electra_replacement.REPLACEMENTS`: `"generator"` (ELECTRA) or
+            `"uniform"`.
         temperature_start: float or None. Temperature of the first training
             step; None for a constant `temperature`.
         temperature_steps: int. Training steps over which the temperature
@@ -77,11 +81,7 @@ class ElectraCorruption(keras.layers.Layer):
                 "(the rest keep their token). Received: "
                 f"{mask_token_rate} + {random_token_rate}."
             )
-        if replacement not in REPLACEMENTS:
-            raise ValueError(
-                f"`replacement` must be one of {', '.join(REPLACEMENTS)}. "
-                f"Received: {replacement!r}"
-            )
+        strategy = get_replacement(replacement)
         if temperature_start is not None and int(temperature_steps) < 1:
             raise ValueError(
                 "A temperature schedule needs `temperature_steps` >= 1 (the "
@@ -97,6 +97,7 @@ class ElectraCorruption(keras.layers.Layer):
                     f"`{name}` must be positive. Received: {value!r}"
                 )
         self.replacement = replacement
+        self.strategy = strategy
         self.temperature_start = (
             None if temperature_start is None else float(temperature_start)
         )
@@ -176,22 +177,9 @@ class ElectraCorruption(keras.layers.Layer):
     ):
         # Sampling, softmax and losses run in float32 whatever the policy.
         generator_logits = ops.cast(generator_logits, "float32")
-        if self.replacement == "uniform":
-            # What Gumbel-max over equal logits would draw, without the
-            # `[batch, slots, vocabulary]` noise.
-            sampled_ids = keras.random.randint(
-                ops.shape(generator_logits)[:2],
-                0,
-                ops.shape(generator_logits)[-1],
-                seed=self.seed_generator,
-                dtype="int32",
-            )
-        else:
-            sampled_ids = electra_masking.gumbel_sample(
-                generator_logits,
-                self.seed_generator,
-                self.current_temperature(),
-            )
+        sampled_ids = self.strategy.sample(
+            generator_logits, self.seed_generator, self.current_temperature()
+        )
         if self.schedule_step is not None and training:
             self.schedule_step.assign(self.schedule_step + 1)
         corrupted_ids, labels = electra_masking.replace_tokens(

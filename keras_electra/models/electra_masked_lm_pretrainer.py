@@ -2,7 +2,6 @@ import keras
 from keras import ops
 from keras_hub.models import Task
 
-from keras_electra.layers.electra_corruption import ElectraCorruption
 from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
@@ -110,22 +109,18 @@ class ElectraMaskedLMPretrainer(
         # === Layers ===
         self.backbone = backbone
         self.preprocessor = None
-        self.corruption = ElectraCorruption(
+        self.corruption = self._make_corruption(
+            pad_token_id=pad_token_id,
+            cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id,
+            mask_token_id=mask_token_id,
             mask_rate=mask_rate,
             max_predictions=max_predictions,
             mask_token_rate=mask_token_rate,
             random_token_rate=random_token_rate,
             vocabulary_size=backbone.vocabulary_size,
-            mask_token_id=mask_token_id,
-            special_token_ids=(
-                cls_token_id,
-                sep_token_id,
-                mask_token_id,
-                pad_token_id,
-            ),
             seed=seed,
             dtype=dtype,
-            name="corruption",
         )
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=backbone.token_embedding,
@@ -185,11 +180,9 @@ class ElectraMaskedLMPretrainer(
 
     def masked_lm_loss(self, y_pred):
         """Mean cross-entropy over the real prediction slots."""
-        losses = ops.sparse_categorical_crossentropy(
-            y_pred["mask_ids"], y_pred["logits"], from_logits=True
+        return self.masked_lm_cross_entropy(
+            y_pred["mask_ids"], y_pred["logits"], y_pred["mask_weights"]
         )
-        weights = y_pred["mask_weights"]
-        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
@@ -197,14 +190,8 @@ class ElectraMaskedLMPretrainer(
         return self.total_loss(self.masked_lm_loss(y_pred))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        weights = y_pred["mask_weights"]
-        num_slots = ops.sum(weights)
-        predicted = ops.cast(ops.argmax(y_pred["logits"], -1), "int32")
-        correct = ops.cast(ops.equal(predicted, y_pred["mask_ids"]), "float32")
-        self.mlm_loss_tracker.update_state(self.masked_lm_loss(y_pred))
-        self.mlm_accuracy.update_state(
-            ops.sum(correct * weights) / ops.maximum(num_slots, 1.0),
-            sample_weight=num_slots,
+        self.update_masked_lm_metrics(
+            self.mlm_loss_tracker, self.mlm_accuracy, y_pred["logits"], y_pred
         )
         return self.get_metrics_result()
 

@@ -15,7 +15,7 @@ from keras import ops
 from keras_hub.models import Task
 
 from keras_electra.layers import electra_masking
-from keras_electra.layers.electra_corruption import ElectraCorruption
+from keras_electra.layers.embedding_sharing import resolve_embedding_sharing
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
 from keras_electra.models.electra_generator import ElectraGenerator
@@ -119,11 +119,13 @@ class ElectraPretrainer(
             two avoid.
         tie_embeddings: the older boolean form: `True` is `"tied"`,
             `False` `"untied"`.
-        replacement: `"generator"` (ELECTRA) or `"uniform"`: replace the
-            chosen positions by tokens drawn uniformly from the vocabulary
-            and leave the generator out (the reference's
-            `uniform_generator`; the generator's weights do not train and
-            its logged loss is the constant `log(vocabulary_size)`).
+        replacement: what replaces the chosen positions, a strategy of
+            `layers.electra_replacement.REPLACEMENTS`: `"generator"`
+            (ELECTRA) or `"uniform"`: tokens drawn uniformly from the
+            vocabulary, the generator left out (the reference's
+            `uniform_generator`). A strategy without `needs_generator`
+            leaves the generator's own weights untrained and its logged
+            loss the constant `log(vocabulary_size)`.
         temperature_start, temperature_steps: a temperature schedule:
             sample at `temperature_start` at first, falling linearly to
             `temperature` over `temperature_steps` training steps (counted
@@ -211,29 +213,25 @@ class ElectraPretrainer(
         self.discriminator = discriminator
         self.backbone = discriminator.backbone
         self.preprocessor = None
-        self.corruption = ElectraCorruption(
+        self.corruption = self._make_corruption(
+            pad_token_id=pad_token_id,
+            cls_token_id=cls_token_id,
+            sep_token_id=sep_token_id,
+            mask_token_id=mask_token_id,
             mask_rate=mask_rate,
             max_predictions=max_predictions,
             mask_token_rate=mask_token_rate,
             temperature=temperature,
-            mask_token_id=mask_token_id,
-            special_token_ids=(
-                cls_token_id,
-                sep_token_id,
-                mask_token_id,
-                pad_token_id,
-            ),
             seed=seed,
             replacement=replacement,
             temperature_start=temperature_start,
             temperature_steps=temperature_steps,
             dtype=discriminator.backbone.dtype_policy,
-            name="corruption",
         )
         self.embedding_sharing = embedding_sharing
         if embedding_sharing == "gdes":
             _link_gdes(generator, discriminator, fresh=True)
-        if replacement == "uniform":
+        if not self.corruption.strategy.needs_generator:
             _freeze_own_layers(generator, keep=discriminator.backbone.embedding)
         # === Functional Model ===
         inputs = {
@@ -285,6 +283,7 @@ class ElectraPretrainer(
 
     # The corruption's settings live in its layer; read them from there.
     replacement = property(lambda self: self.corruption.replacement)
+    replacement_strategy = property(lambda self: self.corruption.strategy)
     temperature_start = property(lambda self: self.corruption.temperature_start)
     temperature_steps = property(lambda self: self.corruption.temperature_steps)
     temperature = property(lambda self: self.corruption.temperature)
@@ -293,9 +292,10 @@ class ElectraPretrainer(
         """Generator, sampling and discriminator on a masked batch."""
         segment_ids = inputs["segment_ids"]
         padding_mask = inputs["padding_mask"]
-        if self.corruption.replacement == "uniform":
-            # No generator: its logits are all equal (the reference's
-            # `uniform_generator`), so its loss is a constant.
+        if not self.corruption.strategy.needs_generator:
+            # The generator is left out: its logits are all equal (as in
+            # the reference's `uniform_generator`), so its loss is a
+            # constant, and the strategy samples without them.
             generator_logits = _uniform_logits(
                 masked["mask_positions"],
                 self.discriminator.backbone.vocabulary_size,
@@ -388,11 +388,11 @@ class ElectraPretrainer(
 
     def generator_loss(self, y_pred):
         """Mean cross-entropy over the real prediction slots."""
-        losses = ops.sparse_categorical_crossentropy(
-            y_pred["mask_ids"], y_pred["generator_logits"], from_logits=True
+        return self.masked_lm_cross_entropy(
+            y_pred["mask_ids"],
+            y_pred["generator_logits"],
+            y_pred["mask_weights"],
         )
-        weights = y_pred["mask_weights"]
-        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
 
     def discriminator_loss(self, y_pred):
         """Mean sigmoid cross-entropy over the non-padding tokens."""
@@ -413,17 +413,14 @@ class ElectraPretrainer(
         )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        self.update_masked_lm_metrics(
+            self.generator_loss_tracker,
+            self.generator_accuracy,
+            y_pred["generator_logits"],
+            y_pred,
+        )
         weights = y_pred["mask_weights"]
         num_slots = ops.sum(weights)
-        predicted = ops.cast(
-            ops.argmax(y_pred["generator_logits"], -1), "int32"
-        )
-        correct = ops.cast(ops.equal(predicted, y_pred["mask_ids"]), "float32")
-        self.generator_loss_tracker.update_state(self.generator_loss(y_pred))
-        self.generator_accuracy.update_state(
-            ops.sum(correct * weights) / ops.maximum(num_slots, 1.0),
-            sample_weight=num_slots,
-        )
 
         real = y_pred["padding_mask"]
         labels = y_pred["replaced_labels"]
@@ -690,29 +687,6 @@ def _resize_generator(config, fraction, discriminator_width, untied):
     config.update(
         hidden_dim=hidden, num_heads=heads, intermediate_dim=4 * hidden
     )
-
-
-EMBEDDING_SHARING = ("tied", "untied", "gdes")
-
-
-def resolve_embedding_sharing(tie_embeddings, embedding_sharing):
-    """`embedding_sharing` from either argument (`tie_embeddings` is the
-    older boolean: True is "tied", False "untied")."""
-    if embedding_sharing is None:
-        return "untied" if tie_embeddings is False else "tied"
-    if embedding_sharing not in EMBEDDING_SHARING:
-        raise ValueError(
-            "`embedding_sharing` must be one of "
-            f"{', '.join(EMBEDDING_SHARING)}. Received: {embedding_sharing!r}"
-        )
-    if tie_embeddings is not None and tie_embeddings != (
-        embedding_sharing == "tied"
-    ):
-        raise ValueError(
-            f"`tie_embeddings={tie_embeddings}` contradicts "
-            f"`embedding_sharing={embedding_sharing!r}`; pass one of them."
-        )
-    return embedding_sharing
 
 
 def _check_gdes_tables(generator, discriminator):

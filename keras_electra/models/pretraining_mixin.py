@@ -1,10 +1,12 @@
-"""Pre-training's optimizer set-up, shared by the ELECTRA and MLM tasks."""
+"""What the ELECTRA and MLM pre-training tasks share: the corruption's
+set-up, the masked-LM loss and accuracy, and the optimizer."""
 
 import contextlib
 
 import keras
 from keras import ops
 
+from keras_electra.layers.electra_corruption import ElectraCorruption
 from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
@@ -14,13 +16,16 @@ from keras_electra.utils import preset_utils
 
 
 class PretrainingMixin:
-    """`make_optimizer` and `compile` for a pre-training task.
+    """The corruption, masked-LM loss and metrics, `make_optimizer` and
+    `compile` of a pre-training task.
 
     The task holds its in-graph corruption in `self.corruption` (an
-    `ElectraCorruption`, whose settings it exposes) and sets
-    `learning_rate`, `num_train_steps`, `warmup_steps` and
-    `weight_decay` (the defaults of `make_optimizer`), and says what its
-    loss is in `loss_description` and how to weight it in `loss_advice`.
+    `ElectraCorruption` made by `_make_corruption`, whose settings it
+    exposes), logs its masked-LM loss and accuracy with
+    `update_masked_lm_metrics`, sets `learning_rate`, `num_train_steps`,
+    `warmup_steps` and `weight_decay` (the defaults of `make_optimizer`),
+    and says what its loss is in `loss_description` and how to weight it
+    in `loss_advice`.
     """
 
     loss_description = "a pre-training loss"
@@ -41,6 +46,59 @@ class PretrainingMixin:
     def num_slots(self, sequence_length):
         """Prediction slots per sequence of length `sequence_length`."""
         return self.corruption.num_slots(sequence_length)
+
+    # === Corruption, masked-LM loss and metrics ===
+
+    @staticmethod
+    def _make_corruption(
+        *,
+        pad_token_id,
+        cls_token_id,
+        sep_token_id,
+        mask_token_id,
+        **settings,
+    ):
+        """The task's `ElectraCorruption`: never selecting [CLS], [SEP],
+        [MASK] or [PAD]; `settings` are its other arguments."""
+        return ElectraCorruption(
+            mask_token_id=mask_token_id,
+            special_token_ids=(
+                cls_token_id,
+                sep_token_id,
+                mask_token_id,
+                pad_token_id,
+            ),
+            name="corruption",
+            **settings,
+        )
+
+    @staticmethod
+    def masked_lm_cross_entropy(labels, logits, weights):
+        """Mean cross-entropy over the real prediction slots (`weights`
+        1.0 for real slots, 0.0 for unused ones)."""
+        losses = ops.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True
+        )
+        return ops.sum(losses * weights) / (ops.sum(weights) + 1e-6)
+
+    def update_masked_lm_metrics(
+        self, loss_tracker, accuracy_tracker, logits, y_pred
+    ):
+        """Log the masked-LM loss of `logits` (`[batch, slots, vocabulary]`)
+        and their accuracy on the real slots of `y_pred` (`mask_ids`,
+        `mask_weights`), the accuracy weighted by the number of slots so
+        that its running mean is the exact ratio over the slots seen."""
+        labels, weights = y_pred["mask_ids"], y_pred["mask_weights"]
+        num_slots = ops.sum(weights)
+        predicted = ops.cast(ops.argmax(logits, -1), "int32")
+        correct = ops.cast(ops.equal(predicted, labels), "float32")
+        loss_tracker.update_state(
+            self.masked_lm_cross_entropy(labels, logits, weights)
+        )
+        accuracy_tracker.update_state(
+            ops.sum(correct * weights) / ops.maximum(num_slots, 1.0),
+            sample_weight=num_slots,
+        )
 
     def make_optimizer(
         self,
