@@ -20,6 +20,7 @@ from keras_electra.models.electra_masked_lm_pretrainer import (
 )
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.utils import preset_utils
+from keras_electra.utils.preset_info import PresetInfo
 
 STATE_FILE = "state.json"
 TRAINING_STATE_FILE = "training_state.npz"
@@ -79,8 +80,7 @@ def latest_checkpoint(output, verbose, dtype=None):
 def pretrainer_class(preset):
     """The pre-training task a checkpoint's preset holds: the MLM baseline
     or (by default) `ElectraPretrainer`."""
-    config = preset_utils.load_json(preset, preset_utils.TASK_CONFIG_FILE)
-    if config.get("class_name") == ElectraMaskedLMPretrainer.__name__:
+    if PresetInfo.read(preset).class_name == ElectraMaskedLMPretrainer.__name__:
         return ElectraMaskedLMPretrainer
     return ElectraPretrainer
 

@@ -5,8 +5,13 @@ This is what `keras-electra finetune` runs:
     keras-electra finetune --task classify --preset electra_run/preset \\
         --train train.csv --test test.csv --output polarity_run
 
-Task files: see `keras_electra.data.task_files` (CSV/TSV with a header for
-classify, `word<TAB>tag` lines for tag, SQuAD JSON or CSV for qa).
+The tasks (classify, tag, qa) are the entries of
+`keras_electra.jobs.finetune_tasks.FINETUNING_TASKS`: each reads its task
+files (see `keras_electra.data.task_files`: CSV/TSV with a header for
+classify, `word<TAB>tag` lines for tag, SQuAD JSON or CSV for qa), builds
+its model and preprocessor, trains through the shared `_Job.fit` and
+evaluates. `finetune()` looks the task up, checks the preset and the
+options, runs the entry and writes the outputs.
 
 The classifier and the tagger train through their own preprocessors: raw
 strings (or word lists) go into a shuffled `tf.data` pipeline that `fit`
@@ -21,98 +26,86 @@ import time
 
 import numpy as np
 
-from keras_electra.data.task_files import read_classification_file
-from keras_electra.data.task_files import read_qa_file
-from keras_electra.data.task_files import read_tagged_file
-from keras_electra.metrics.classification import classification_report
-from keras_electra.metrics.squad import exact_match
-from keras_electra.metrics.squad import f1_score
-from keras_electra.utils.plotting import plot_confusion_matrix
+from keras_electra.jobs.finetune_tasks import get_finetuning_task
+from keras_electra.jobs.options import FinetuneConfig
 
 
 def finetune(
-    task,
-    preset,
-    train,
-    test,
-    output=None,
-    epochs=3,
-    batch_size=32,
-    sequence_length=128,
-    learning_rate=None,
-    layerwise_decay=None,
-    num_classes=None,
-    text_column=None,
-    pair_column=None,
-    label_column="label",
-    load_weights=True,
-    max_train_examples=None,
-    seed=0,
+    task=None,
+    preset=None,
+    train=None,
+    test=None,
+    *,
+    config=None,
     verbose=1,
+    **options,
 ):
     """Fine-tune a preset on a task file and evaluate on a test file.
 
     Args:
-        task: "classify", "tag" or "qa".
+        task: a task of `FINETUNING_TASKS`: "classify", "tag" or "qa".
         preset: a keras-electra preset with a tokenizer (e.g. the `preset/`
             folder of a pre-training run), or a converted checkpoint.
         train, test: task files (see the module docstring).
-        output: optional folder for the fine-tuned preset, `metrics.json`
-            and, for classification, `confusion_matrix.png`.
-        load_weights: False fine-tunes the same architecture from random
-            weights (the baseline of
-            `benchmarks/finetune_pretrained_vs_random.py`).
+        config: a `FinetuneConfig` (`jobs/options.py`, where every option
+            is documented with its default); the arguments above and
+            `options` override its fields: `output` (a folder for the
+            fine-tuned preset, `metrics.json` and the task's own files),
+            `epochs`, `batch_size`, `sequence_length`, `learning_rate`,
+            `layerwise_decay`, `max_train_examples`, `seed`,
+            `load_weights` (False fine-tunes the same architecture from
+            random weights, the baseline of
+            `benchmarks/finetune_pretrained_vs_random.py`) and the task's
+            own options (classify: `num_classes`, `text_column`,
+            `pair_column`, `label_column`), which other tasks refuse.
+        verbose: 0 prints nothing.
 
     Returns: a dict of test metrics (and the run's sizes and timings).
     """
+    named = dict(task=task, preset=preset, train=train, test=test)
+    options.update({k: v for k, v in named.items() if v is not None})
+    config = FinetuneConfig.from_overrides(config, **options)
+    entry = get_finetuning_task(config.task)
+
     import keras
 
-    import keras_electra
-    from keras_electra.utils import preset_utils
+    from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+    from keras_electra.utils.preset_info import PresetInfo
 
-    keras.utils.set_random_seed(seed)
-    if task not in ("classify", "tag", "qa"):
-        raise ValueError(f"Unknown task {task!r}: use classify, tag or qa.")
-    path = preset_utils.resolve_preset(preset)
-    if not preset_utils.preset_has_file(
-        path, preset_utils.TOKENIZER_CONFIG_FILE
-    ):
+    keras.utils.set_random_seed(config.seed)
+    info = PresetInfo.read(config.preset)
+    if not info.has_tokenizer:
         raise ValueError(
-            f"The preset '{preset}' has no tokenizer: fine-tune the preset/ "
-            "folder of a pre-training run, or a converted checkpoint."
+            f"The preset '{config.preset}' has no tokenizer: fine-tune the "
+            "preset/ folder of a pre-training run, or a converted "
+            "checkpoint."
         )
     job = _Job(
-        path=path,
-        tokenizer=keras_electra.ElectraTokenizer.from_preset(path),
-        train=train,
-        test=test,
-        epochs=epochs,
-        batch_size=batch_size,
-        sequence_length=sequence_length,
-        learning_rate=learning_rate,
-        layerwise_decay=layerwise_decay,
-        load_weights=load_weights,
-        max_train_examples=max_train_examples,
-        seed=seed,
+        path=info.path,
+        tokenizer=ElectraTokenizer.from_preset(info.path),
+        train=config.train,
+        test=config.test,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        sequence_length=config.sequence_length,
+        learning_rate=config.learning_rate,
+        layerwise_decay=config.layerwise_decay,
+        load_weights=config.load_weights,
+        max_train_examples=config.max_train_examples,
+        seed=config.seed,
         verbose=verbose,
     )
     start = time.time()
-    if task == "classify":
-        result, model = _classify(
-            job, num_classes, text_column, pair_column, label_column
-        )
-    elif task == "tag":
-        result, model = _tag(job)
-    else:
-        result, model = _qa(job)
+    task_options = {name: getattr(config, name) for name in entry.options}
+    result, model = entry.run(job, **task_options)
     result.update(
-        task=task,
-        preset=str(preset),
-        pretrained=bool(load_weights),
+        task=config.task,
+        preset=str(config.preset),
+        pretrained=bool(config.load_weights),
         seconds=round(time.time() - start, 1),
     )
-    if output:
-        _write_outputs(output, task, result, model, job.tokenizer)
+    if config.output:
+        _write_outputs(config.output, entry, result, model, job.tokenizer)
     return result
 
 
@@ -176,158 +169,7 @@ class _Job:
         )
 
 
-def _classify(job, num_classes, text_column, pair_column, label_column):
-    import tensorflow as tf
-
-    import keras_electra
-
-    texts, pairs, labels = read_classification_file(
-        job.train, text_column, pair_column, label_column, num_classes
-    )
-    if num_classes is None:
-        num_classes = int(max(labels)) + 1
-    # Checked against the classes found in training, with file and line.
-    test_texts, test_pairs, test_labels = read_classification_file(
-        job.test, text_column, pair_column, label_column, num_classes
-    )
-    index = job.subsample(len(texts))
-
-    def raw(texts, pairs):
-        # The task's own preprocessor packs raw strings (or pairs).
-        texts = np.asarray(texts)
-        return texts if pairs is None else (texts, np.asarray(pairs))
-
-    y = np.asarray(labels, "float32" if num_classes == 1 else "int32")[index]
-    model = keras_electra.ElectraTextClassifier.from_preset(
-        job.path,
-        num_classes=num_classes,
-        load_weights=job.load_weights,
-        preprocessor=keras_electra.ElectraTextClassifierPreprocessor(
-            job.tokenizer, sequence_length=job.sequence_length
-        ),
-    )
-    train_x = raw(
-        [texts[i] for i in index],
-        None if pairs is None else [pairs[i] for i in index],
-    )
-    job.fit(model, tf.data.Dataset.from_tensor_slices((train_x, y)), len(y))
-    out = model.predict(raw(test_texts, test_pairs), batch_size=64, verbose=0)
-    result = {
-        "train_examples": int(len(index)),
-        "test_examples": len(test_texts),
-        "num_classes": num_classes,
-    }
-    if num_classes == 1:
-        predictions = np.asarray(out).reshape(-1)
-        truth = np.asarray(test_labels, "float32")
-        result["mse"] = float(np.mean((predictions - truth) ** 2))
-        result["pearson"] = float(np.corrcoef(predictions, truth)[0, 1])
-    else:
-        result.update(
-            classification_report(test_labels, np.argmax(out, -1), num_classes)
-        )
-    return result, model
-
-
-def _tag(job):
-    import tensorflow as tf
-
-    import keras_electra
-    from keras_electra.models.electra_token_classifier import (
-        first_piece_predictions,
-    )
-
-    sentences, tags = read_tagged_file(job.train)
-    test_sentences, test_tags = read_tagged_file(job.test)
-    names = sorted({t for sentence in tags for t in sentence})
-    ids = {t: i for i, t in enumerate(names)}
-    index = job.subsample(len(sentences))
-    preprocessor = keras_electra.ElectraTokenClassifierPreprocessor(
-        job.tokenizer, sequence_length=job.sequence_length
-    )
-    model = keras_electra.ElectraTokenClassifier.from_preset(
-        job.path,
-        num_classes=len(names),
-        load_weights=job.load_weights,
-        preprocessor=preprocessor,
-    )
-    # Word lists of different lengths: ragged tensors through tf.data, and
-    # the tagger's preprocessor aligns the labels inside `fit`.
-    words = tf.ragged.constant([sentences[i] for i in index])
-    labels = tf.ragged.constant(
-        [[ids[t] for t in tags[i]] for i in index], dtype="int32"
-    )
-    job.fit(
-        model, tf.data.Dataset.from_tensor_slices((words, labels)), len(index)
-    )
-    test_words = tf.ragged.constant(test_sentences)
-    logits = model.predict(test_words, batch_size=64, verbose=0)
-    # The same preprocessing marks each test word's first wordpiece.
-    _, _, test_weights = preprocessor(test_words)
-    predicted = first_piece_predictions(logits, test_weights)
-    correct = total = unseen = truncated = 0
-    for guess, truth in zip(predicted, test_tags):
-        truncated += len(truth) - len(guess)
-        for g, t in zip(guess, truth):
-            total += 1
-            unseen += t not in ids
-            correct += ids.get(t, -1) == int(g)
-        total += len(truth) - len(guess)  # cut-off words count as errors
-    return {
-        "train_examples": int(len(index)),
-        "test_examples": len(test_sentences),
-        "num_classes": len(names),
-        "accuracy": correct / max(1, total),
-        "test_words": total,
-        "test_words_with_unseen_tags": unseen,
-        "test_words_truncated": truncated,
-        "tags": names,
-    }, model
-
-
-def _qa(job):
-    import keras_electra
-
-    questions, contexts, answers = read_qa_file(job.train)
-    test_questions, test_contexts, test_answers = read_qa_file(job.test)
-    index = job.subsample(len(questions))
-    length = job.sequence_length
-    preprocessor = keras_electra.ElectraQuestionAnswererPreprocessor(
-        job.tokenizer,
-        sequence_length=length,
-        doc_stride=max(1, length // 3),
-        max_question_length=min(64, length // 4),
-    )
-    # Windowing changes the number of rows, so it runs before the model
-    # (the question answerer takes no preprocessor; see its docstring).
-    batch = preprocessor.encode(
-        [questions[i] for i in index],
-        [contexts[i] for i in index],
-        [answers[i][0] if answers[i] else None for i in index],
-    )
-    model = keras_electra.ElectraQuestionAnswerer.from_preset(
-        job.path, load_weights=job.load_weights
-    )
-    job.fit(model, (batch.x, batch.y), len(batch))
-    allow_no_answer = any(not a for a in answers + test_answers)
-    predictions = preprocessor.answer(
-        model, test_questions, test_contexts, allow_no_answer=allow_no_answer
-    )
-    truths = [[text for text, _ in a] for a in test_answers]
-    return {
-        "train_examples": int(len(index)),
-        "train_windows": len(batch),
-        "test_examples": len(test_questions),
-        "exact_match": float(
-            np.mean([exact_match(p, t) for p, t in zip(predictions, truths)])
-        ),
-        "f1": float(
-            np.mean([f1_score(p, t) for p, t in zip(predictions, truths)])
-        ),
-    }, model
-
-
-def _write_outputs(output, task, result, model, tokenizer):
+def _write_outputs(output, entry, result, model, tokenizer):
     from keras_electra.utils import preset_utils
 
     os.makedirs(output, exist_ok=True)
@@ -337,11 +179,4 @@ def _write_outputs(output, task, result, model, tokenizer):
     with open(os.path.join(output, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
-    if task == "classify" and "confusion_matrix" in result:
-        n = result["num_classes"]
-        plot_confusion_matrix(
-            result["confusion_matrix"],
-            [str(i) for i in range(n)],
-            os.path.join(output, "confusion_matrix.png"),
-            title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
-        )
+    entry.write_files(output, result)

@@ -324,7 +324,7 @@ def test_the_masked_lm_objective_trains_saves_and_resumes(
     )
     backbone = keras_electra.ElectraBackbone.from_preset(resumed["preset"])
     assert backbone.hidden_dim == reference.backbone.hidden_dim
-    with pytest.raises(PretrainingError, match="--replacement.*mlm"):
+    with pytest.raises(PretrainingError, match="`replacement`.*mlm"):
         pretrain(
             str(tmp_path / "refused"),
             steps=2,
@@ -332,7 +332,7 @@ def test_the_masked_lm_objective_trains_saves_and_resumes(
             replacement="uniform",
             **common,
         )
-    with pytest.raises(PretrainingError, match="--objective must be one of"):
+    with pytest.raises(PretrainingError, match="`objective` must be one of"):
         pretrain(str(tmp_path / "refused"), objective="bert", **common)
 
 
@@ -365,16 +365,16 @@ def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
         pretrain(
             str(tmp_path / "c"), corpus=corpus, **{**common, "warmup_steps": -1}
         )
-    with pytest.raises(PretrainingError, match="--batch-size must be"):
+    with pytest.raises(PretrainingError, match="`batch_size` must be"):
         pretrain(
             str(tmp_path / "c"), corpus=corpus, **{**common, "batch_size": 0}
         )
-    with pytest.raises(PretrainingError, match="--dtype must be one of"):
+    with pytest.raises(PretrainingError, match="`dtype` must be one of"):
         pretrain(
             str(tmp_path / "c"), corpus=corpus, **{**common, "dtype": "int8"}
         )
     with pytest.raises(
-        PretrainingError, match="--gradient-accumulation-steps must be"
+        PretrainingError, match="`gradient_accumulation_steps` must be"
     ):
         pretrain(
             str(tmp_path / "c"),
@@ -388,7 +388,7 @@ def test_bad_inputs_give_clear_errors(corpus, micro_preset, tmp_path):
     assert pretrain(str(tmp_path / "c"), corpus=corpus, **common)["step"] == 2
     # A run folder is never silently reused.
     pretrain(str(tmp_path / "d"), corpus=corpus, **common)
-    with pytest.raises(PretrainingError, match="--resume.*--overwrite"):
+    with pytest.raises(PretrainingError, match="`resume`.*`overwrite`"):
         pretrain(str(tmp_path / "d"), corpus=corpus, **common)
     result = pretrain(
         str(tmp_path / "d"), corpus=corpus, overwrite=True, **common

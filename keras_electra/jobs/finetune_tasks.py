@@ -1,0 +1,490 @@
+"""The fine-tuning tasks of `keras-electra finetune`: one registry entry each.
+
+An entry says what its task reads, which model it fine-tunes, how it trains
+and evaluates, which metrics it reports and which files it writes;
+`keras_electra.jobs.finetune.finetune` looks the task up here and runs it.
+A new task is one entry plus its own code:
+
+```python
+from keras_electra.jobs.finetune_tasks import FinetuningTask
+from keras_electra.jobs.finetune_tasks import register_finetuning_task
+
+
+@register_finetuning_task
+class LengthTask(FinetuningTask):
+    name = "length"
+    help = "classify lines as short or long"
+    file_help = "one text a line"
+    metrics = ("accuracy",)
+
+    def read(self, job):
+        ...  # -> data: whatever `build`, `train` and `evaluate` need
+
+    def build(self, job, data):
+        ...  # -> (model, preprocessor)
+
+    def train(self, job, model, preprocessor, data):
+        ...  # job.fit(model, dataset, n) -> {"train_examples": n}
+
+    def evaluate(self, job, model, preprocessor, data):
+        ...  # -> {"test_examples": ..., "accuracy": ...}
+```
+
+This module imports no backend: the command line reads `FINETUNING_TASKS`
+(names, help, file formats, options, metrics) to build its parser before the
+Keras backend is chosen. The entries' methods import what they use.
+"""
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+# The task-specific options of `finetune()` (and of the command line); their
+# defaults and help are `jobs/options.py`'s `FinetuneConfig`. A task takes
+# those its entry lists in `options`; the others are refused unless they
+# keep their default.
+TASK_OPTIONS = ("num_classes", "text_column", "pair_column", "label_column")
+
+
+class FinetuningTask:
+    """A fine-tuning task: what `finetune()` reads, trains and reports.
+
+    A task sets these class attributes:
+
+    - `name`: the `--task` value (`finetune(task=...)`).
+    - `help`: one line for the command line's help.
+    - `file_help`: what its `--train` and `--test` files hold.
+    - `options`: the task-specific options of `finetune()` that it takes
+      (keys of `TASK_OPTIONS`); `read` receives them as keyword arguments.
+    - `metrics`: the result keys the command line prints, in order (those
+      absent from a result are skipped).
+    - `output_files`: the files `write_files` may add to the output folder,
+      beside `model/` and `metrics.json`.
+
+    and implements the four steps of `run`:
+
+    - `read(job, **options)`: read `job.train` and `job.test` (with the
+      readers of `keras_electra.data.task_files`); returns the task's data,
+      any object the next steps understand.
+    - `build(job, data)`: `(model, preprocessor)` from the preset at
+      `job.path`, with `job.tokenizer` and `job.load_weights`.
+    - `train(job, model, preprocessor, data)`: fine-tunes through the shared
+      `job.fit(model, data, n)`; returns the training sizes
+      (`{"train_examples": n, ...}`).
+    - `evaluate(job, model, preprocessor, data)`: the test metrics
+      (`{"test_examples": n, <metrics>...}`).
+
+    and may write extra files with `write_files(output, result)`.
+
+    `job` holds the settings every task shares (see
+    `keras_electra.jobs.finetune`): `path`, `tokenizer`, `train`, `test`,
+    `batch_size`, `sequence_length`, `load_weights`, `seed`, `verbose`,
+    `subsample(n)` (the indices of the training examples to use) and
+    `fit(model, data, n)`.
+    """
+
+    name = None
+    help = ""
+    file_help = ""
+    options = ()
+    metrics = ()
+    output_files = ()
+
+    def read(self, job, **options):
+        raise NotImplementedError
+
+    def build(self, job, data):
+        raise NotImplementedError
+
+    def train(self, job, model, preprocessor, data):
+        raise NotImplementedError
+
+    def evaluate(self, job, model, preprocessor, data):
+        raise NotImplementedError
+
+    def write_files(self, output, result):
+        """Write the task's extra files (`output_files`) into `output`."""
+
+    def run(self, job, **options):
+        """Read, build, train and evaluate: `(result, model)`."""
+        data = self.read(job, **options)
+        model, preprocessor = self.build(job, data)
+        result = dict(self.train(job, model, preprocessor, data))
+        result.update(self.evaluate(job, model, preprocessor, data))
+        return result, model
+
+    def describe(self, result):
+        """The command line's line for a result: `Test (N examples): ...`."""
+        shown = ", ".join(
+            f"{key} {result[key]:.4f}" for key in self.metrics if key in result
+        )
+        return f"Test ({result['test_examples']} examples): {shown}"
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+# Name -> entry, in the order the command line lists them.
+FINETUNING_TASKS = {}
+
+
+def register_finetuning_task(entry):
+    """Add a task to `FINETUNING_TASKS`; usable as a class decorator.
+
+    Args:
+        entry: a `FinetuningTask` instance, or a subclass (registered as an
+            instance of itself).
+
+    Returns: `entry`, unchanged.
+    """
+    task = entry() if isinstance(entry, type) else entry
+    if not isinstance(task, FinetuningTask):
+        raise TypeError(
+            f"A fine-tuning task must be a FinetuningTask. Received: {entry!r}"
+        )
+    if not task.name or not isinstance(task.name, str):
+        raise ValueError(f"{task!r} has no `name`.")
+    if task.name in FINETUNING_TASKS:
+        raise ValueError(f"A fine-tuning task {task.name!r} already exists.")
+    unknown = [name for name in task.options if name not in TASK_OPTIONS]
+    if unknown:
+        raise ValueError(
+            f"Task {task.name!r} lists unknown options {unknown}: the "
+            f"task-specific options are {', '.join(TASK_OPTIONS)}."
+        )
+    FINETUNING_TASKS[task.name] = task
+    return entry
+
+
+def _one_of(names):
+    names = list(names)
+    if len(names) < 2:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def get_finetuning_task(name):
+    """The registered task called `name`; a `ValueError` lists the others."""
+    if name not in FINETUNING_TASKS:
+        raise ValueError(
+            f"Unknown task {name!r}: use {_one_of(FINETUNING_TASKS)}."
+        )
+    return FINETUNING_TASKS[name]
+
+
+def describe_result(task_name, result):
+    """`Test (N examples): accuracy 0.9000, macro_f1 0.8000` for a result of
+    `finetune(task_name, ...)`: the task's `metrics` present in it."""
+    return get_finetuning_task(task_name).describe(result)
+
+
+def describe_outputs(task_name, output):
+    """`Model, metrics.json and confusion_matrix.png in OUTPUT`: what
+    `finetune(task_name, ..., output=OUTPUT)` writes."""
+    files = ["Model", "metrics.json"]
+    files += get_finetuning_task(task_name).output_files
+    listed = f"{', '.join(files[:-1])} and {files[-1]}"
+    return f"{listed} in {output}"
+
+
+@register_finetuning_task
+class ClassifyTask(FinetuningTask):
+    """Sentence (or sentence-pair) classification, or regression.
+
+    `ElectraTextClassifier` with its preprocessor over a CSV/TSV file with
+    a header (see `read_classification_file`); `num_classes=1` regresses
+    real-valued labels. Reports accuracy, macro F1 and the confusion matrix
+    (drawn into `confusion_matrix.png`), or MSE and Pearson's r.
+    """
+
+    name = "classify"
+    help = "sentence (pair) classification; {o.num_classes} 1: regression"
+    file_help = "CSV/TSV"
+    options = ("num_classes", "text_column", "pair_column", "label_column")
+    metrics = ("accuracy", "macro_f1", "mse", "pearson")
+    output_files = ("confusion_matrix.png",)
+
+    def read(
+        self,
+        job,
+        num_classes=None,
+        text_column=None,
+        pair_column=None,
+        label_column="label",
+    ):
+        from keras_electra.data.task_files import read_classification_file
+
+        texts, pairs, labels = read_classification_file(
+            job.train, text_column, pair_column, label_column, num_classes
+        )
+        if num_classes is None:
+            num_classes = int(max(labels)) + 1
+        # Checked against the classes found in training, with file and line.
+        test_texts, test_pairs, test_labels = read_classification_file(
+            job.test, text_column, pair_column, label_column, num_classes
+        )
+        return SimpleNamespace(
+            texts=texts,
+            pairs=pairs,
+            labels=labels,
+            test_texts=test_texts,
+            test_pairs=test_pairs,
+            test_labels=test_labels,
+            num_classes=num_classes,
+        )
+
+    def build(self, job, data):
+        from keras_electra.models.electra_text_classifier import (
+            ElectraTextClassifier,
+        )
+        from keras_electra.models.electra_text_classifier_preprocessor import (
+            ElectraTextClassifierPreprocessor,
+        )
+
+        preprocessor = ElectraTextClassifierPreprocessor(
+            job.tokenizer, sequence_length=job.sequence_length
+        )
+        model = ElectraTextClassifier.from_preset(
+            job.path,
+            num_classes=data.num_classes,
+            load_weights=job.load_weights,
+            preprocessor=preprocessor,
+        )
+        return model, preprocessor
+
+    @staticmethod
+    def _raw(texts, pairs):
+        # The task's own preprocessor packs raw strings (or pairs).
+        texts = np.asarray(texts)
+        return texts if pairs is None else (texts, np.asarray(pairs))
+
+    def train(self, job, model, preprocessor, data):
+        import tensorflow as tf
+
+        index = job.subsample(len(data.texts))
+        dtype = "float32" if data.num_classes == 1 else "int32"
+        y = np.asarray(data.labels, dtype)[index]
+        x = self._raw(
+            [data.texts[i] for i in index],
+            None if data.pairs is None else [data.pairs[i] for i in index],
+        )
+        job.fit(model, tf.data.Dataset.from_tensor_slices((x, y)), len(y))
+        return {"train_examples": int(len(index))}
+
+    def evaluate(self, job, model, preprocessor, data):
+        from keras_electra.metrics.classification import classification_report
+
+        out = model.predict(
+            self._raw(data.test_texts, data.test_pairs),
+            batch_size=64,
+            verbose=0,
+        )
+        result = {
+            "test_examples": len(data.test_texts),
+            "num_classes": data.num_classes,
+        }
+        if data.num_classes == 1:
+            predictions = np.asarray(out).reshape(-1)
+            truth = np.asarray(data.test_labels, "float32")
+            result["mse"] = float(np.mean((predictions - truth) ** 2))
+            result["pearson"] = float(np.corrcoef(predictions, truth)[0, 1])
+        else:
+            result.update(
+                classification_report(
+                    data.test_labels, np.argmax(out, -1), data.num_classes
+                )
+            )
+        return result
+
+    def write_files(self, output, result):
+        from keras_electra.utils.plotting import plot_confusion_matrix
+
+        if "confusion_matrix" not in result:
+            return  # regression
+        plot_confusion_matrix(
+            result["confusion_matrix"],
+            [str(i) for i in range(result["num_classes"])],
+            os.path.join(output, "confusion_matrix.png"),
+            title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
+        )
+
+
+@register_finetuning_task
+class TagTask(FinetuningTask):
+    """Word tagging (part of speech, named entities).
+
+    `ElectraTokenClassifier` with its preprocessor over CoNLL-style files
+    (see `read_tagged_file`); each word's first wordpiece carries its tag.
+    Reports word accuracy, with words cut off by `sequence_length` counted
+    as errors.
+    """
+
+    name = "tag"
+    help = "word tagging (part of speech, named entities)"
+    file_help = "word<TAB>tag"
+    metrics = ("accuracy",)
+
+    def read(self, job):
+        from keras_electra.data.task_files import read_tagged_file
+
+        sentences, tags = read_tagged_file(job.train)
+        test_sentences, test_tags = read_tagged_file(job.test)
+        names = sorted({t for sentence in tags for t in sentence})
+        return SimpleNamespace(
+            sentences=sentences,
+            tags=tags,
+            test_sentences=test_sentences,
+            test_tags=test_tags,
+            names=names,
+            ids={t: i for i, t in enumerate(names)},
+        )
+
+    def build(self, job, data):
+        from keras_electra.models.electra_token_classifier import (
+            ElectraTokenClassifier,
+        )
+        from keras_electra.models.electra_token_classifier_preprocessor import (
+            ElectraTokenClassifierPreprocessor,
+        )
+
+        preprocessor = ElectraTokenClassifierPreprocessor(
+            job.tokenizer, sequence_length=job.sequence_length
+        )
+        model = ElectraTokenClassifier.from_preset(
+            job.path,
+            num_classes=len(data.names),
+            load_weights=job.load_weights,
+            preprocessor=preprocessor,
+        )
+        return model, preprocessor
+
+    def train(self, job, model, preprocessor, data):
+        import tensorflow as tf
+
+        index = job.subsample(len(data.sentences))
+        # Word lists of different lengths: ragged tensors through tf.data,
+        # and the tagger's preprocessor aligns the labels inside `fit`.
+        words = tf.ragged.constant([data.sentences[i] for i in index])
+        labels = tf.ragged.constant(
+            [[data.ids[t] for t in data.tags[i]] for i in index],
+            dtype="int32",
+        )
+        job.fit(
+            model,
+            tf.data.Dataset.from_tensor_slices((words, labels)),
+            len(index),
+        )
+        return {"train_examples": int(len(index))}
+
+    def evaluate(self, job, model, preprocessor, data):
+        import tensorflow as tf
+
+        from keras_electra.models.electra_token_classifier import (
+            first_piece_predictions,
+        )
+
+        test_words = tf.ragged.constant(data.test_sentences)
+        logits = model.predict(test_words, batch_size=64, verbose=0)
+        # The same preprocessing marks each test word's first wordpiece.
+        _, _, test_weights = preprocessor(test_words)
+        predicted = first_piece_predictions(logits, test_weights)
+        ids = data.ids
+        correct = total = unseen = truncated = 0
+        for guess, truth in zip(predicted, data.test_tags):
+            truncated += len(truth) - len(guess)
+            for g, t in zip(guess, truth):
+                total += 1
+                unseen += t not in ids
+                correct += ids.get(t, -1) == int(g)
+            total += len(truth) - len(guess)  # cut-off words count as errors
+        return {
+            "test_examples": len(data.test_sentences),
+            "num_classes": len(data.names),
+            "accuracy": correct / max(1, total),
+            "test_words": total,
+            "test_words_with_unseen_tags": unseen,
+            "test_words_truncated": truncated,
+            "tags": data.names,
+        }
+
+
+@register_finetuning_task
+class QATask(FinetuningTask):
+    """Extractive question answering (SQuAD v1.1 or v2.0).
+
+    `ElectraQuestionAnswerer` over SQuAD JSON or CSV files (see
+    `read_qa_file`). Its preprocessor's windows change the number of rows,
+    so it encodes before the model (which takes no preprocessor). Reports
+    SQuAD's exact match and F1.
+    """
+
+    name = "qa"
+    help = "extractive question answering (SQuAD v1.1 or v2.0)"
+    file_help = "SQuAD JSON or CSV"
+    metrics = ("exact_match", "f1")
+
+    def read(self, job):
+        from keras_electra.data.task_files import read_qa_file
+
+        questions, contexts, answers = read_qa_file(job.train)
+        test_questions, test_contexts, test_answers = read_qa_file(job.test)
+        return SimpleNamespace(
+            questions=questions,
+            contexts=contexts,
+            answers=answers,
+            test_questions=test_questions,
+            test_contexts=test_contexts,
+            test_answers=test_answers,
+        )
+
+    def build(self, job, data):
+        from keras_electra.models import (
+            electra_question_answerer_preprocessor as qa_preprocessing,
+        )
+        from keras_electra.models.electra_question_answerer import (
+            ElectraQuestionAnswerer,
+        )
+
+        length = job.sequence_length
+        preprocessor = qa_preprocessing.ElectraQuestionAnswererPreprocessor(
+            job.tokenizer,
+            sequence_length=length,
+            doc_stride=max(1, length // 3),
+            max_question_length=min(64, length // 4),
+        )
+        model = ElectraQuestionAnswerer.from_preset(
+            job.path, load_weights=job.load_weights
+        )
+        return model, preprocessor
+
+    def train(self, job, model, preprocessor, data):
+        index = job.subsample(len(data.questions))
+        # Windowing changes the number of rows, so it runs before the model
+        # (the question answerer takes no preprocessor; see its docstring).
+        batch = preprocessor.encode(
+            [data.questions[i] for i in index],
+            [data.contexts[i] for i in index],
+            [data.answers[i][0] if data.answers[i] else None for i in index],
+        )
+        job.fit(model, (batch.x, batch.y), len(batch))
+        return {"train_examples": int(len(index)), "train_windows": len(batch)}
+
+    def evaluate(self, job, model, preprocessor, data):
+        from keras_electra.metrics.squad import exact_match
+        from keras_electra.metrics.squad import f1_score
+
+        allow_no_answer = any(not a for a in data.answers + data.test_answers)
+        predictions = preprocessor.answer(
+            model,
+            data.test_questions,
+            data.test_contexts,
+            allow_no_answer=allow_no_answer,
+        )
+        truths = [[text for text, _ in a] for a in data.test_answers]
+        pairs = list(zip(predictions, truths))
+        return {
+            "test_examples": len(data.test_questions),
+            "exact_match": float(np.mean([exact_match(*p) for p in pairs])),
+            "f1": float(np.mean([f1_score(*p) for p in pairs])),
+        }

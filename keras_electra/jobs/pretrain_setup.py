@@ -1,0 +1,420 @@
+"""Pre-training, stage 1: set-up.
+
+`plan_run` checks everything a run needs before anything is written or
+learned (a refused start leaves the output folder as it found it) and
+settles which settings hold: the caller's for a new run, the stored ones
+on resume. `prepare_run` then fetches what is missing (the default corpus,
+a learned vocabulary), builds or restores the pretrainer and returns a
+`Run`: the resolved, frozen description that training consumes and the
+report reads. No later stage changes a setting.
+"""
+
+import contextlib
+import dataclasses
+import os
+import shutil
+
+import numpy as np
+
+from keras_electra.data import shards
+from keras_electra.data.text import expand_inputs
+from keras_electra.jobs import checkpoints
+from keras_electra.jobs.options import DEFAULT_SEQUENCE_LENGTH
+from keras_electra.jobs.options import DEFAULT_STEPS
+from keras_electra.jobs.options import PretrainConfig
+from keras_electra.jobs.options import PretrainingError
+from keras_electra.utils import processes
+from keras_electra.utils.preset_info import PresetInfo
+
+RUN_FILE = "run.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A checked request: the settings that hold, before any work."""
+
+    config: PretrainConfig
+    resuming: bool  # a run.json exists and `resume` was asked
+    verbose: int  # 0 on every process but the chief
+    chief: bool  # the process that writes the run's files
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A prepared run: what training consumes.
+
+    `config` is resolved: its corpus, vocabulary, sequence length and
+    length are filled in, and it is what `run.json` holds.
+    """
+
+    config: PretrainConfig
+    tokenizer: object
+    pretrainer: object
+    start_step: int
+    state: dict  # the checkpoint's training state; None for a new run
+    verbose: int
+    chief: bool
+    distribution_summary: str = None
+
+    @property
+    def output(self):
+        return self.config.output
+
+
+def plan_run(requested, given, verbose):
+    """Check a request and settle the run's settings; writes nothing.
+
+    Args:
+        requested: the caller's `PretrainConfig`.
+        given: the names of the options the caller set (on resume, those
+            that may change are applied; the stored run's others hold).
+        verbose: 0 for silence.
+    """
+    output = requested.output
+    resuming = requested.resume and os.path.exists(
+        os.path.join(output, RUN_FILE)
+    )
+    config = _settings_for(requested, given, verbose)
+    if config.steps is None:
+        config = dataclasses.replace(config, steps=DEFAULT_STEPS)
+    if not resuming:
+        check_inputs(config)
+    if config.dtype == "mixed_float16" and processes.launched_processes() > 1:
+        raise PretrainingError(
+            "{o.dtype} mixed_float16 skips updates whose gradients overflow, "
+            "which processes would decide apart; with several processes use "
+            "mixed_bfloat16 (or float32)."
+        )
+    # With several processes (torchrun, JAX hosts), the chief writes the
+    # run's files and prints; the others train and wait for its files.
+    chief = processes.is_chief()
+    return Plan(config, resuming, verbose if chief else 0, chief)
+
+
+def _settings_for(requested, given, verbose):
+    """The stored settings on resume (with the changeable ones given now);
+    the request otherwise. Checks the output folder."""
+    output = requested.output
+    run_file = os.path.join(output, RUN_FILE)
+    if os.path.exists(run_file):
+        if requested.resume:
+            stored = PretrainConfig.load(
+                run_file,
+                output=output,
+                resume=True,
+                overwrite=requested.overwrite,
+            )
+            changes = {
+                field.name: getattr(requested, field.name)
+                for field in PretrainConfig.options()
+                if field.metadata["may_change_on_resume"]
+                and field.name in given
+            }
+            return dataclasses.replace(stored, **changes)
+        if not requested.overwrite:
+            raise PretrainingError(
+                "'{output}' already holds a pre-training run. Pass "
+                "{o.resume} to continue it, {o.overwrite} to replace it, or "
+                "choose another {o.output} folder.",
+                output=output,
+            )
+    elif requested.resume:
+        if verbose:
+            print(f"No run to resume in '{output}'; starting a new one.")
+    elif (
+        os.path.isdir(output) and os.listdir(output) and not requested.overwrite
+    ):
+        raise PretrainingError(
+            "'{output}' is not empty and holds no run of keras-electra. "
+            "Choose an empty or new {o.output} folder, or pass "
+            "{o.overwrite}.",
+            output=output,
+        )
+    return requested
+
+
+def check_inputs(config):
+    """What a new run reads: checked before any work or any file written."""
+    from keras_electra.tokenizers.electra_tokenizer import read_vocabulary_file
+
+    preset = PresetInfo.read(config.preset)
+    if config.corpus:
+        expand_inputs(config.corpus)
+    length = config.sequence_length
+    if config.shards is not None:
+        stored = shards.read_sequence_length(shards.shard_files(config.shards))
+        if length not in (None, stored):
+            raise PretrainingError(
+                "The shards in '{shards}' hold sequences of length {stored}, "
+                "but {o.sequence_length} is {length}. Use {stored} or "
+                "rebuild the shards.",
+                shards=config.shards,
+                stored=stored,
+                length=length,
+            )
+        length = stored
+        if not config.vocabulary:
+            raise PretrainingError(
+                "Training on shards needs the vocabulary they were built "
+                "with: pass {o.vocabulary}."
+            )
+    max_positions = preset.backbone_config["max_sequence_length"]
+    if length is not None and length > max_positions:
+        raise PretrainingError(
+            "{o.sequence_length} {length} exceeds the preset's {limit} "
+            "positions. Use at most {limit}.",
+            length=length,
+            limit=max_positions,
+        )
+    if config.vocabulary:
+        size = len(read_vocabulary_file(config.vocabulary))
+        trained = preset.backbone_config["vocabulary_size"]
+        if preset.has_weights and size != trained:
+            raise PretrainingError(
+                "The vocabulary has {size} tokens but the preset '{preset}' "
+                "was trained with {trained}. Use the preset's own vocabulary "
+                "(omit {o.vocabulary}) or start from a built-in preset.",
+                size=size,
+                preset=config.preset,
+                trained=trained,
+            )
+    elif preset.has_weights and not preset.has_tokenizer:
+        raise PretrainingError(
+            "The preset '{preset}' has weights but no tokenizer, so a "
+            "vocabulary learned here would not match its embeddings. Pass "
+            "{o.vocabulary} with the vocabulary it was trained with.",
+            preset=config.preset,
+        )
+
+
+def prepare_run(plan, distribution_summary=None):
+    """Fetch and learn what the run lacks, build or restore the pretrainer,
+    write `run.json`; returns the `Run`."""
+    import keras
+
+    config, chief = plan.config, plan.chief
+    setup = (
+        _cleanup_if_refused(config.output, plan.resuming, config.overwrite)
+        if chief
+        else contextlib.nullcontext()
+    )
+    with setup:
+        keras.utils.set_random_seed(config.seed)
+        if chief:
+            config, tokenizer = prepare_data(config, plan.verbose)
+        processes.barrier("keras_electra_setup")
+        if not chief:  # the chief fetched or learned what it needed
+            config, tokenizer = prepare_data(config, 0)
+        checkpoint = None
+        if config.resume:
+            checkpoint = checkpoints.latest_checkpoint(
+                config.output, plan.verbose, dtype=config.dtype
+            )
+        if checkpoint is not None:
+            pretrainer, start_step, state = checkpoint
+        else:
+            pretrainer = new_pretrainer(config, tokenizer)
+            start_step, state = 0, None
+        if chief:
+            config.save(os.path.join(config.output, RUN_FILE))
+    compile_for_run(pretrainer, config, new=state is None)
+    if state is not None:
+        checkpoints.restore_training_state(pretrainer, state)
+    _join_ranks(pretrainer)
+    return Run(
+        config=config,
+        tokenizer=tokenizer,
+        pretrainer=pretrainer,
+        start_step=start_step,
+        state=state,
+        verbose=plan.verbose,
+        chief=chief,
+        distribution_summary=distribution_summary,
+    )
+
+
+def compile_for_run(pretrainer, config, new):
+    """The run's optimizer: its length, rate and warm-up (the preset's
+    where not given; a new run's warm-up capped at a tenth of the run).
+    The preset saved with the model then says how this run trained."""
+    pretrainer.num_train_steps = config.steps
+    if config.learning_rate:
+        pretrainer.learning_rate = config.learning_rate
+    if config.warmup_steps is not None:
+        pretrainer.warmup_steps = config.warmup_steps
+    elif new:
+        pretrainer.warmup_steps = min(
+            pretrainer.warmup_steps, config.steps // 10
+        )
+    pretrainer.compile(
+        warmup_steps=pretrainer.warmup_steps,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+    )
+
+
+class _cleanup_if_refused:
+    """Sets up the output folder; undoes it if the run's set-up fails.
+
+    `overwrite` deletes the previous run only here, after every check
+    passed. A new run that fails during set-up (vocabulary learning, the
+    default corpus download, ...) removes what it wrote, so the same folder
+    takes the corrected command.
+    """
+
+    def __init__(self, output, resuming, overwrite):
+        self.output = output
+        self.resuming = resuming
+        self.overwrite = overwrite
+
+    def __enter__(self):
+        self.existed = os.path.isdir(self.output)
+        if not self.resuming and self.overwrite and self.existed:
+            shutil.rmtree(self.output)
+            self.existed = False
+        self.before = set(os.listdir(self.output)) if self.existed else set()
+        os.makedirs(self.output, exist_ok=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None or self.resuming:
+            return False
+        if not self.existed:
+            shutil.rmtree(self.output, ignore_errors=True)
+            return False
+        for name in set(os.listdir(self.output)) - self.before:
+            path = os.path.join(self.output, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+        return False
+
+
+def prepare_data(config, verbose):
+    """The default corpus (fetched once), the tokenizer (loaded or learned)
+    and the sequence length (the shards'): the config with them resolved,
+    and the tokenizer."""
+    if config.shards is None and not config.corpus:
+        from keras_electra.data.default_corpus import default_corpus_path
+
+        corpus = [default_corpus_path(verbose=bool(verbose))]
+        expand_inputs(corpus)
+        config = dataclasses.replace(config, corpus=corpus)
+    config, tokenizer = _tokenizer(config, verbose)
+    if config.shards is not None:
+        files = shards.shard_files(config.shards)
+        length = shards.read_sequence_length(files)
+    else:
+        length = config.sequence_length or DEFAULT_SEQUENCE_LENGTH
+    return dataclasses.replace(config, sequence_length=length), tokenizer
+
+
+def _tokenizer(config, verbose):
+    """The given vocabulary's tokenizer, the preset's, or one learned from
+    the corpus into the run folder (the config then names it)."""
+    from keras_electra.data.vocabulary import learn_vocabulary
+    from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+
+    if config.vocabulary:
+        return config, ElectraTokenizer(vocabulary=config.vocabulary)
+    preset = PresetInfo.read(config.preset)
+    if preset.has_tokenizer:
+        return config, ElectraTokenizer.from_preset(preset.path)
+    if config.shards is not None:
+        raise PretrainingError(
+            "Training on shards needs the vocabulary they were built with: "
+            "pass {o.vocabulary}."
+        )
+    learned = os.path.join(config.output, "vocab.txt")
+    if not os.path.exists(learned):
+        if verbose:
+            print(
+                "Learning a WordPiece vocabulary of up to "
+                f"{config.vocabulary_size:,} tokens from the corpus ..."
+            )
+        size = learn_vocabulary(
+            config.corpus,
+            config.vocabulary_size,
+            learned,
+            on_decode_error=config.on_decode_error,
+        ).vocabulary_size()
+        if verbose:
+            short = size < config.vocabulary_size
+            print(
+                f"Learned {size:,} tokens (asked for "
+                f"{config.vocabulary_size:,}"
+                f"{': the corpus gave no more' if short else ''}); "
+                f"written to {learned}."
+            )
+    tokenizer = ElectraTokenizer(vocabulary=learned)
+    config = dataclasses.replace(
+        config,
+        vocabulary=learned,
+        learned_vocabulary_size=tokenizer.vocabulary_size(),
+    )
+    return config, tokenizer
+
+
+def new_pretrainer(config, tokenizer):
+    """The preset's pretrainer for the run's objective, sized to the
+    tokenizer (checked before)."""
+    from keras_electra.models.electra_pretrainer import ElectraPretrainer
+
+    preset = PresetInfo.read(config.preset)
+    overrides = dict(
+        tokenizer.pretrainer_token_ids(), seed=config.seed, dtype=config.dtype
+    )
+    for field in PretrainConfig.options():
+        if (
+            field.metadata["rtd_only"]
+            and getattr(config, field.name) is not None
+        ):
+            overrides[field.name] = getattr(config, field.name)
+    if tokenizer.vocabulary_size() != preset.backbone_config["vocabulary_size"]:
+        overrides["vocabulary_size"] = tokenizer.vocabulary_size()
+    if config.objective == "mlm":
+        return _new_masked_lm(preset, overrides)
+    return ElectraPretrainer.from_preset(preset.path, **overrides)
+
+
+# The optimizer settings an MLM run takes from the preset's pretrainer.
+_SHARED_TRAINING_SETTINGS = (
+    "learning_rate",
+    "num_train_steps",
+    "warmup_steps",
+    "weight_decay",
+    "mask_rate",
+)
+
+
+def _new_masked_lm(preset, overrides):
+    """The MLM baseline on the preset's encoder, with the optimizer settings
+    of the preset's pretrainer (so both objectives train alike)."""
+    from keras_electra.models.electra_backbone import ElectraBackbone
+    from keras_electra.models.electra_masked_lm_pretrainer import (
+        ElectraMaskedLMPretrainer,
+    )
+
+    sizes = {}
+    if "vocabulary_size" in overrides:
+        sizes["vocabulary_size"] = overrides.pop("vocabulary_size")
+    backbone = ElectraBackbone.from_preset(
+        preset.path, dtype=overrides.pop("dtype"), **sizes
+    )
+    stored = preset.task_config
+    settings = {k: stored[k] for k in _SHARED_TRAINING_SETTINGS if k in stored}
+    return ElectraMaskedLMPretrainer(backbone, **settings, **overrides)
+
+
+def _join_ranks(pretrainer):
+    """Under torchrun: every rank starts from the chief's weights (as DDP
+    does), and masks and samples differently: rank `r` adds `r` to the
+    corruption's seed (the chief's, saved in checkpoints, is the run's)."""
+    import keras
+
+    if keras.config.backend() != "torch" or processes.process_count() == 1:
+        return
+    processes.broadcast_weights(pretrainer)
+    rank = processes.process_index()
+    state = keras.ops.convert_to_numpy(pretrainer.seed_generator.state)
+    pretrainer.seed_generator.state.assign(state + np.array([rank, 0]))
