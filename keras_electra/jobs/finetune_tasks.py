@@ -106,6 +106,22 @@ class FinetuningTask:
     def write_files(self, output, result):
         """Write the task's extra files (`output_files`) into `output`."""
 
+    @staticmethod
+    def model_with_preprocessor(job, model_cls, **kwargs):
+        """`(model, preprocessor)`: a keras-hub task class from the preset,
+        with its own preprocessor (`model_cls.preprocessor_cls`) on the
+        job's tokenizer and sequence length, so `fit` takes raw inputs."""
+        preprocessor = model_cls.preprocessor_cls(
+            job.tokenizer, sequence_length=job.sequence_length
+        )
+        model = model_cls.from_preset(
+            job.path,
+            load_weights=job.load_weights,
+            preprocessor=preprocessor,
+            **kwargs,
+        )
+        return model, preprocessor
+
     def run(self, job, **options):
         """Read, build, train and evaluate: `(result, model)`."""
         data = self.read(job, **options)
@@ -238,20 +254,10 @@ class ClassifyTask(FinetuningTask):
         from keras_electra.models.electra_text_classifier import (
             ElectraTextClassifier,
         )
-        from keras_electra.models.electra_text_classifier_preprocessor import (
-            ElectraTextClassifierPreprocessor,
-        )
 
-        preprocessor = ElectraTextClassifierPreprocessor(
-            job.tokenizer, sequence_length=job.sequence_length
+        return self.model_with_preprocessor(
+            job, ElectraTextClassifier, num_classes=data.num_classes
         )
-        model = ElectraTextClassifier.from_preset(
-            job.path,
-            num_classes=data.num_classes,
-            load_weights=job.load_weights,
-            preprocessor=preprocessor,
-        )
-        return model, preprocessor
 
     @staticmethod
     def _raw(texts, pairs):
@@ -344,20 +350,10 @@ class TagTask(FinetuningTask):
         from keras_electra.models.electra_token_classifier import (
             ElectraTokenClassifier,
         )
-        from keras_electra.models.electra_token_classifier_preprocessor import (
-            ElectraTokenClassifierPreprocessor,
-        )
 
-        preprocessor = ElectraTokenClassifierPreprocessor(
-            job.tokenizer, sequence_length=job.sequence_length
+        return self.model_with_preprocessor(
+            job, ElectraTokenClassifier, num_classes=len(data.names)
         )
-        model = ElectraTokenClassifier.from_preset(
-            job.path,
-            num_classes=len(data.names),
-            load_weights=job.load_weights,
-            preprocessor=preprocessor,
-        )
-        return model, preprocessor
 
     def train(self, job, model, preprocessor, data):
         import tensorflow as tf

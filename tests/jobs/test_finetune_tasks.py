@@ -148,20 +148,10 @@ class LengthTask(FinetuningTask):
         from keras_electra.models.electra_text_classifier import (
             ElectraTextClassifier,
         )
-        from keras_electra.models.electra_text_classifier_preprocessor import (
-            ElectraTextClassifierPreprocessor,
-        )
 
-        preprocessor = ElectraTextClassifierPreprocessor(
-            job.tokenizer, sequence_length=job.sequence_length
+        return self.model_with_preprocessor(
+            job, ElectraTextClassifier, num_classes=2
         )
-        model = ElectraTextClassifier.from_preset(
-            job.path,
-            num_classes=2,
-            load_weights=job.load_weights,
-            preprocessor=preprocessor,
-        )
-        return model, preprocessor
 
     def train(self, job, model, preprocessor, data):
         import tensorflow as tf
