@@ -226,8 +226,9 @@ NO_BACKEND = ("info",)
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if getattr(args, "backend", None):
-        os.environ["KERAS_BACKEND"] = args.backend
+    backend = getattr(args, "backend", None) or _resumed_backend(args)
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
     try:
         if args.command not in NO_BACKEND:
             from keras_electra.utils.backend_setup import load_backend
@@ -251,6 +252,21 @@ def main(argv=None):
             f"keras-electra {args.command}: error: {message}", file=sys.stderr
         )
         return 2
+
+
+def _resumed_backend(args):
+    """A resumed run's own backend (in its run.json), unless `--backend`
+    says otherwise: a run does not switch backends by accident."""
+    if args.command != "pretrain" or not getattr(args, "resume", False):
+        return None
+    import json
+
+    output = getattr(args, "output", options.PretrainConfig.output)
+    try:
+        with open(os.path.join(output, "run.json"), encoding="utf-8") as f:
+            return json.load(f).get("backend")
+    except (OSError, ValueError):
+        return None
 
 
 def _pretrain(args):
@@ -322,6 +338,18 @@ def _info(args):
             entry = released_presets.RELEASED[name]
             print(f"  {name:25s} {entry.description}")
         return
+    if args.preset in released_presets.RELEASED:
+        entry = released_presets.RELEASED[args.preset]
+        folder = os.path.join(released_presets.cache_dir(), args.preset)
+        if not released_presets.is_cached(folder, entry):
+            # From the table: nothing is fetched to answer.
+            print(f"Released pair: {args.preset}\n{entry.description}")
+            print(
+                f"Discriminator: {entry.discriminator}\nGenerator: "
+                f"{entry.generator}\nNot fetched yet: the first use fetches "
+                f"and converts it into {folder}."
+            )
+            return
     info = PresetInfo.read(args.preset)
     print(f"Preset: {info.path}")
     print(
@@ -344,12 +372,26 @@ def _info(args):
         )
         cfg = info.task_config
         print("Pre-training: " + ", ".join(f"{k}={cfg[k]}" for k in keys))
-    for label, has in (
-        ("weights", info.has_weights),
-        ("task weights", info.has_task_weights),
-        ("tokenizer", info.has_tokenizer),
+    for label, has, name in (
+        ("weights", info.has_weights, "model.weights.h5"),
+        ("task weights", info.has_task_weights, "task.weights.h5"),
+        ("tokenizer", info.has_tokenizer, None),
     ):
-        print(f"{label}: {'yes' if has else 'no'}")
+        state = "yes" if has else "no"
+        if has and name and "://" not in info.path:
+            state = _h5_state(os.path.join(info.path, name))
+        print(f"{label}: {state}")
+
+
+def _h5_state(path):
+    """ "yes", or what is wrong with a weights file (truncated, damaged)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r"):
+            return "yes"
+    except OSError as e:
+        return f"DAMAGED ({str(e).splitlines()[0][:80]}): save or convert again"
 
 
 def _convert(args):

@@ -179,3 +179,15 @@ def test_info_loads_no_backend(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "LOADED []" in done.stdout
     assert "num_train_steps" in done.stdout and done.stderr == ""
+
+
+def test_info_names_a_damaged_weights_file(preset, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(preset, copy)
+    weights = copy / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])  # a cut-off write
+    assert cli.main(["info", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert "weights: DAMAGED" in out and "task weights: yes" in out

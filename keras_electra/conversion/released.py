@@ -28,6 +28,15 @@ def resolve(name):
     folder = os.path.join(cache_dir(), name)
     if is_cached(folder, entry):
         return folder
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise ValueError(
+            f"The released preset '{name}' is not in the cache ({folder}) "
+            "and HF_HUB_OFFLINE is set, so it cannot be fetched. With a "
+            f"local copy of {entry.discriminator} and {entry.generator}, "
+            "convert it once: keras-electra convert --from transformers "
+            "--discriminator DISC_FOLDER --generator GEN_FOLDER --output "
+            "DIR, then use DIR as the preset."
+        )
     print(
         f"Fetching and converting '{name}' ({entry.discriminator} and "
         f"{entry.generator}); it is cached in {folder} for later runs.",
@@ -38,13 +47,16 @@ def resolve(name):
             entry.discriminator, entry.generator, **entry.settings
         )
     except OSError as e:  # network, missing remote files
+        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise ValueError(
             f"Could not fetch the released preset '{name}' from "
-            f"{entry.discriminator} and {entry.generator}: {e}. Check the "
-            "network (or a Hugging Face mirror: HF_ENDPOINT), or download "
-            "both folders yourself and pass them to "
-            "`keras_electra.conversion.load_transformers`."
-        ) from e
+            f"{entry.discriminator} and {entry.generator} (the network? "
+            f"{reason}). Check the connection (or a Hugging Face mirror: "
+            "HF_ENDPOINT); or, with a local copy of both folders: "
+            "keras-electra convert --from transformers --discriminator "
+            "DISC_FOLDER --generator GEN_FOLDER --output DIR, then use DIR "
+            "as the preset."
+        ) from None
     if tokenizer is None:
         raise ValueError(
             f"The released preset '{name}' came without a vocab.txt "

@@ -21,6 +21,7 @@ from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import file_segments
 
 MANIFEST = "manifest.json"
+CHECK_SUFFIX = ".json"  # beside each shard: its size, checksum, records
 
 
 # 2: documents dealt by (segment + document within segment) and each shard
@@ -83,7 +84,24 @@ def build_shards(
     Returns a dict with `files`, `examples`, `tokens`, `seconds` and
     `tokens_per_second` (over the shards built by this call).
     """
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(
+            f"'{output_dir}' is a file: give a folder for the shards."
+        )
+    for name, value in (
+        ("sequence_length", sequence_length),
+        ("num_shards", num_shards),
+    ):
+        if int(value) < (8 if name == "sequence_length" else 1):
+            raise ValueError(
+                f"--{name.replace('_', '-')} {value} is too small "
+                f"({'8 or more' if name == 'sequence_length' else '1 or more'}"
+                ")."
+            )
+    from keras_electra.tokenizers.electra_tokenizer import read_vocabulary_file
+
     files = expand_inputs(inputs)
+    read_vocabulary_file(vocabulary_file)  # checked before any work
     os.makedirs(output_dir, exist_ok=True)
     opts = {
         "lowercase": bool(lowercase),
@@ -110,13 +128,18 @@ def build_shards(
     with open(manifest_path, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
 
-    todo = [
-        i
+    paths = [
+        os.path.join(output_dir, shard_name(i, num_shards))
         for i in range(num_shards)
-        if not os.path.exists(
-            os.path.join(output_dir, shard_name(i, num_shards))
-        )
     ]
+    damaged = shard_problems(
+        [p for p in paths if os.path.exists(p)], checksums=True
+    )
+    for path in damaged:
+        os.remove(path)
+    if verbose and damaged:
+        print(describe_problems(damaged).split(". Run")[0] + "; rebuilding.")
+    todo = [i for i, path in enumerate(paths) if not os.path.exists(path)]
     if verbose and len(todo) < num_shards:
         print(f"{num_shards - len(todo)} of {num_shards} shards already built.")
     jobs = [
@@ -216,8 +239,65 @@ def _build_one_shard(job):
             ):
                 writer.write(serialize_example(example))
                 examples += 1
+    # The shard's size, checksum and record count beside it, written first:
+    # a shard without its record is rebuilt, a damaged one is named.
+    record = {
+        "bytes": os.path.getsize(tmp),
+        "sha256": _sha256(tmp),
+        "records": examples,
+    }
+    with open(f"{tmp}.json", "w", encoding="utf-8") as f:
+        json.dump(record, f)
+    os.replace(f"{tmp}.json", path + CHECK_SUFFIX)
     os.replace(tmp, path)
     return {"examples": examples, "tokens": stats.get("tokens", 0)}
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def shard_problems(files, checksums=False):
+    """`{shard: what is wrong}` for shards whose size (and, with
+    `checksums`, content) differs from what `build_shards` recorded beside
+    them. Shards of older builds, without a record, are taken as they are.
+    """
+    problems = {}
+    for path in files:
+        check = path + CHECK_SUFFIX
+        if not os.path.isfile(check):
+            continue
+        try:
+            with open(check, encoding="utf-8") as f:
+                record = json.load(f)
+        except (OSError, ValueError):
+            problems[path] = "its record (.json beside it) is unreadable"
+            continue
+        size = os.path.getsize(path)
+        if size != record["bytes"]:
+            problems[path] = (
+                f"{size:,} bytes where {record['bytes']:,} were written"
+            )
+        elif checksums and _sha256(path) != record["sha256"]:
+            problems[path] = "its content differs from what was written"
+    return problems
+
+
+def describe_problems(problems):
+    """One sentence naming damaged shards and the fix."""
+    names = [
+        f"{os.path.basename(path)} ({why})" for path, why in problems.items()
+    ]
+    folder = os.path.dirname(next(iter(problems)))
+    return (
+        f"Damaged shard(s) in '{folder}': {'; '.join(names)}. Run "
+        "`keras-electra build-data` again with the same arguments: it "
+        "rebuilds only the damaged shards."
+    )
 
 
 def serialize_example(example):

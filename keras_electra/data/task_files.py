@@ -9,8 +9,10 @@
   answer, answer_start (empty answer: unanswerable).
 """
 
+import contextlib
 import csv
 import json
+import math
 import os
 
 
@@ -18,12 +20,21 @@ class TaskFileError(ValueError):
     """A task file that cannot be read; the message names file and line."""
 
 
+@contextlib.contextmanager
 def _open(path):
+    """The file for reading; a bad encoding is named with the file."""
     if not os.path.isfile(path):
         raise TaskFileError(f"'{path}' does not exist.")
     if os.path.getsize(path) == 0:
         raise TaskFileError(f"'{path}' is empty.")
-    return open(path, encoding="utf-8", newline="")
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            yield f
+    except UnicodeDecodeError as e:
+        raise TaskFileError(
+            f"'{path}' is not UTF-8 text (byte {e.object[e.start : e.end]!r} "
+            "cannot be read). Save it as UTF-8."
+        ) from None
 
 
 def read_classification_file(
@@ -61,6 +72,11 @@ def read_classification_file(
                 raise TaskFileError(
                     f"{path}, line {line}: label {value!r} is not a number."
                 ) from None
+            if not math.isfinite(label):
+                raise TaskFileError(
+                    f"{path}, line {line}: label {value!r} is not a finite "
+                    "number."
+                )
             if num_classes != 1:
                 if (
                     label != int(label)
@@ -126,19 +142,21 @@ def read_qa_file(path):
                     f"'{path}' is not SQuAD JSON (a 'data' list of articles "
                     f"with paragraphs and qas): {e}"
                 ) from None
-        for article in data:
-            for paragraph in article.get("paragraphs", []):
-                for qa in paragraph.get("qas", []):
-                    questions.append(qa["question"])
-                    contexts.append(paragraph["context"])
-                    answers.append(
-                        [
-                            (a["text"], int(a["answer_start"]))
-                            for a in (
-                                [] if qa.get("is_impossible") else qa["answers"]
-                            )
-                        ]
+        for a, article in enumerate(data):
+            for p, paragraph in enumerate(article.get("paragraphs", [])):
+                for q, qa in enumerate(paragraph.get("qas", [])):
+                    where = (
+                        f"{path}, article {a}, paragraph {p}, question "
+                        f"{qa.get('id', q)!r}"
+                        if isinstance(qa, dict)
+                        else ""
                     )
+                    question, context, answer = _squad_record(
+                        where, paragraph, qa
+                    )
+                    questions.append(question)
+                    contexts.append(context)
+                    answers.append(answer)
     else:
         delimiter = "\t" if str(path).endswith(".tsv") else ","
         with _open(path) as f:
@@ -161,9 +179,48 @@ def read_qa_file(path):
                             f"{path}, line {line}: answer_start "
                             f"{row['answer_start']!r} is not an integer."
                         ) from None
+                    if (
+                        not 0
+                        <= start
+                        <= len(row["context"]) - len(row["answer"])
+                    ):
+                        raise TaskFileError(
+                            f"{path}, line {line}: answer_start {start} "
+                            f"puts {row['answer']!r} outside its context."
+                        )
                     answers.append([(row["answer"], start)])
                 else:
                     answers.append([])
     if not questions:
         raise TaskFileError(f"'{path}' holds no questions.")
     return questions, contexts, answers
+
+
+def _squad_record(where, paragraph, qa):
+    """`(question, context, answers)` of one SQuAD question, checked."""
+    for holder, key in ((qa, "question"), (paragraph, "context")):
+        if not isinstance(holder, dict) or not isinstance(holder.get(key), str):
+            raise TaskFileError(f"{where}: no {key!r} text.")
+    context = paragraph["context"]
+    found = [] if qa.get("is_impossible") else qa.get("answers")
+    if not isinstance(found, list):
+        raise TaskFileError(f"{where}: no 'answers' list.")
+    answers = []
+    for answer in found:
+        text = answer.get("text") if isinstance(answer, dict) else None
+        start = answer.get("answer_start") if isinstance(answer, dict) else None
+        if not isinstance(text, str):
+            raise TaskFileError(f"{where}: an answer has no 'text'.")
+        try:
+            start = int(start)
+        except (TypeError, ValueError):
+            raise TaskFileError(
+                f"{where}: answer_start {start!r} is not an integer."
+            ) from None
+        if not 0 <= start <= len(context) - len(text):
+            raise TaskFileError(
+                f"{where}: answer_start {start} puts {text!r} outside its "
+                f"context of {len(context)} characters."
+            )
+        answers.append((text, start))
+    return qa["question"], context, answers

@@ -20,6 +20,23 @@ def learn_vocabulary(
     """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus."""
     import tensorflow as tf
 
+    # Where it goes is checked before the work of learning it.
+    folder = os.path.dirname(os.path.abspath(output_file))
+    if os.path.isdir(output_file):
+        raise CorpusError(
+            f"'{output_file}' is a folder: give the vocab.txt file to write."
+        )
+    if not os.path.isdir(folder):
+        raise CorpusError(
+            f"The folder of '{output_file}' does not exist: create "
+            f"'{folder}' first, or write the vocabulary elsewhere."
+        )
+    if int(vocabulary_size) < 6:
+        raise CorpusError(
+            f"A vocabulary needs room for ELECTRA's 5 special tokens and "
+            f"words: ask for more than {vocabulary_size} tokens."
+        )
+
     lines = []
     for document in iter_documents(
         expand_inputs(inputs), on_decode_error=on_decode_error

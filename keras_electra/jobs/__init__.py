@@ -1,5 +1,7 @@
 """The jobs the command line runs; nothing in the library imports them.
 
-`pretrain` (with `checkpoints` and `run_config`) and `finetune` add files,
-checkpoints, logs and plots around the library's models.
+`pretrain` (in stages: `pretrain_setup`, `pretrain_training`,
+`pretrain_report`, with `checkpoints` and `run_folder`) and `finetune`
+(with the task registry `finetune_tasks`) add files, checkpoints, logs and
+plots around the library's models; `options` holds every option of both.
 """

@@ -32,6 +32,10 @@ from keras_electra.jobs.finetune_tasks import TASK_OPTIONS
 from keras_electra.layers.electra_replacement import REPLACEMENTS
 from keras_electra.layers.embedding_sharing import EMBEDDING_SHARING
 from keras_electra.utils.distribution import KINDS as DISTRIBUTIONS
+from keras_electra.utils.option_errors import OptionError
+from keras_electra.utils.option_errors import Spelling
+from keras_electra.utils.option_errors import flag_of
+from keras_electra.utils.option_errors import register_flag
 
 DTYPES = ("float32", "mixed_bfloat16", "mixed_float16")
 OBJECTIVES = ("rtd", "mlm")
@@ -40,49 +44,12 @@ DEFAULT_STEPS = 300  # a new run's length when `steps` is not given
 DEFAULT_SEQUENCE_LENGTH = 128  # without shards (which fix their own)
 
 
-# === Errors in the caller's vocabulary ===
-
-
-class _Spelling:
-    """`{o.batch_size}` in a message: `` `batch_size` `` or `--batch-size`."""
-
-    def __init__(self, command_line):
-        self.command_line = command_line
-
-    def __getattr__(self, name):
-        if self.command_line:
-            return flag_of(name)
-        return f"`{name}`"
-
-
-class OptionError(ValueError):
-    """A bad option value; the message says how to fix it.
-
-    `template` names options as `{o.name}` and other values as `{key}`
-    (given as keyword arguments): `str(error)` names them as Python
-    arguments, `for_command_line()` as flags.
-    """
-
-    def __init__(self, template, **values):
-        self.template = template
-        self.values = values
-        super().__init__(self._render(command_line=False))
-
-    def _render(self, command_line):
-        return self.template.format(o=_Spelling(command_line), **self.values)
-
-    def for_command_line(self):
-        return self._render(command_line=True)
-
-
 class PretrainingError(OptionError):
     """A problem with a pre-training run's inputs; the message says how to
     fix it."""
 
 
 # === Declaring an option ===
-
-_FLAGS = {}  # option name -> its flag, where it is not --name-with-dashes
 
 
 def option(
@@ -97,6 +64,9 @@ def option(
     rtd_only=False,
     required=False,
     flag_help=None,
+    per_call=False,
+    nargs=None,
+    group=None,
 ):
     """A dataclass field that describes a job option.
 
@@ -118,6 +88,16 @@ def option(
         required: no default; the caller must give it.
         flag_help: the help of a flag that reads differently from the
             option (`--from-scratch` sets `load_weights=False`).
+        per_call: each call sets it (how this call runs, not what the run
+            is: its devices); `run.json` records it, a resume does not
+            read it back.
+        nargs: argparse's `nargs` (`"+"`: one or more values).
+        group: options of one group exclude each other on the command
+            line.
+
+    `help` (and `flag_help`) may name other options as `{o.name}`, spelled
+    as flags on the command line, and may be a function that returns the
+    text when the parser is built (help that lists a registry).
     """
     metadata = dict(
         help=help,
@@ -131,15 +111,13 @@ def option(
         may_change_on_resume=may_change_on_resume,
         rtd_only=rtd_only,
         flag_help=flag_help,
+        per_call=per_call,
+        nargs=nargs,
+        group=group,
     )
     if required:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
-
-
-def flag_of(name):
-    """The command-line flag of option `name`."""
-    return _FLAGS.get(name) or "--" + name.replace("_", "-")
 
 
 def positive(value):
@@ -152,6 +130,15 @@ def zero_or_more(value):
 
 def fraction(value):
     return None if 0 < value <= 1 else "must be in (0, 1]"
+
+
+def at_least(minimum):
+    """A check: the value is `minimum` or more."""
+
+    def check(value):
+        return None if value >= minimum else f"must be {minimum} or more"
+
+    return check
 
 
 def long_enough_to_mask(value):
@@ -186,31 +173,72 @@ class _Options:
                 f"{', '.join(sorted(names))}."
             )
         if base is None:
+            missing = [
+                f"{{o.{field.name}}}"
+                for field in cls.options()
+                if field.default is dataclasses.MISSING
+                and overrides.get(field.name) is None
+            ]
+            if missing:
+                raise cls.error(
+                    ", ".join(missing) + " must be given (no default)."
+                )
             return cls(**overrides)
         return dataclasses.replace(base, **overrides)
 
     def __post_init__(self):
         for field in self.options():
             value = getattr(self, field.name)
-            if isinstance(value, os.PathLike):
-                value = os.fspath(value)
-                object.__setattr__(self, field.name, value)
-            if value is None:
+            if value is dataclasses.MISSING or value is None:
                 continue
+            value = self._coerce(field, value)
+            object.__setattr__(self, field.name, value)
             choices = field.metadata["choices"]
             if choices is not None and value not in choices:
                 raise self.error(
-                    f"{{o.{field.name}}} must be one of "
-                    f"{', '.join(map(str, choices))}. Received: {{value!r}}.",
+                    f"{{o.{field.name}}} must be one of {{choices}}. "
+                    "Received: {value!r}.",
+                    choices=", ".join(map(str, choices)),
                     value=value,
                 )
             check = field.metadata["check"]
             problem = check(value) if check is not None else None
             if problem:
                 raise self.error(
-                    f"{{o.{field.name}}} {problem}. Received: {{value}}.",
+                    f"{{o.{field.name}}} {{problem}}. Received: {{value}}.",
+                    problem=problem,
                     value=value,
                 )
+
+    def _coerce(self, field, value):
+        """`value` as the field's type: a whole number for an int (numpy's
+        too), a number for a float, a string for a path."""
+        kind = _base_type(field.type)
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if kind is int and not isinstance(value, bool):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            try:
+                if float(value) == int(value):
+                    return int(value)
+            except (TypeError, ValueError):
+                pass
+            raise self.error(
+                f"{{o.{field.name}}} must be a whole number. Received: "
+                "{value!r}.",
+                value=value,
+            )
+        if kind is float and not isinstance(value, bool):
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise self.error(
+                    f"{{o.{field.name}}} must be a number. Received: "
+                    "{value!r}.",
+                    value=value,
+                ) from None
+        return value
 
     def to_json(self):
         """The stored options as a JSON-ready dict."""
@@ -246,9 +274,11 @@ class PretrainConfig(_Options):
         None,
         "text files, quoted globs or folders (default: the King James "
         "Bible, downloaded once)",
+        nargs="+",
+        group="data",
     )
     shards: typing.Optional[str] = option(
-        None, "folder of shards from build-data"
+        None, "folder of shards from build-data", group="data"
     )
     vocabulary: typing.Optional[str] = option(
         None,
@@ -313,13 +343,13 @@ class PretrainConfig(_Options):
         "model mesh (JAX); under torchrun, PyTorch is data parallel by "
         "itself",
         choices=DISTRIBUTIONS,
-        may_change_on_resume=True,
+        per_call=True,
     )
     mesh: typing.Optional[str] = option(
         None,
         "BxM mesh for {o.distribution} model, e.g. 2x4 (default: the widest "
         "model axis of 8, 4 or 2 the devices allow)",
-        may_change_on_resume=True,
+        per_call=True,
     )
     objective: str = option(
         "rtd",
@@ -330,9 +360,13 @@ class PretrainConfig(_Options):
     )
     replacement: typing.Optional[str] = option(
         None,
-        "what replaces the chosen tokens: "
-        + "; ".join(f"{k}: {v.description}" for k, v in REPLACEMENTS.items())
-        + " (default: the preset's)",
+        lambda: (
+            "what replaces the chosen tokens: "
+            + "; ".join(
+                f"{k}: {v.description}" for k, v in REPLACEMENTS.items()
+            )
+            + " (default: the preset's)"
+        ),
         choices=REPLACEMENTS,
         rtd_only=True,
     )
@@ -434,11 +468,12 @@ class PretrainConfig(_Options):
                 "{o.objective} rtd."
             )
 
-    def save(self, path):
-        """Write the stored options (and what set-up resolved) to `path`
-        (JSON), atomically."""
+    def save(self, path, **facts):
+        """Write the stored options, what set-up resolved and `facts` (such
+        as the backend) to `path` (JSON), atomically."""
         stored = self.to_json()
         stored["learned_vocabulary_size"] = self.learned_vocabulary_size
+        stored.update(facts)
         tmp = f"{path}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(stored, f, indent=2)
@@ -464,8 +499,10 @@ class FinetuneConfig(_Options):
     """The options of `finetune()` and `keras-electra finetune`."""
 
     task: str = option(
-        help="what to fine-tune for: "
-        + "; ".join(f"{k}: {v.help}" for k, v in FINETUNING_TASKS.items()),
+        help=lambda: (
+            "what to fine-tune for: "
+            + "; ".join(f"{k}: {v.help}" for k, v in FINETUNING_TASKS.items())
+        ),
         choices=FINETUNING_TASKS,
         required=True,
     )
@@ -475,7 +512,7 @@ class FinetuneConfig(_Options):
         required=True,
     )
     train: str = option(
-        help=", ".join(
+        help=lambda: ", ".join(
             f"{v.file_help} ({k})" for k, v in FINETUNING_TASKS.items()
         ),
         required=True,
@@ -487,9 +524,7 @@ class FinetuneConfig(_Options):
     )
     epochs: int = option(3, "passes over the training file", check=positive)
     batch_size: int = option(32, "examples per step", check=positive)
-    sequence_length: int = option(
-        128, "tokens per input", check=long_enough_to_mask
-    )
+    sequence_length: int = option(128, "tokens per input", check=at_least(8))
     learning_rate: typing.Optional[float] = option(
         None,
         "peak rate (default: the paper's for the model size)",
@@ -550,7 +585,7 @@ class FinetuneConfig(_Options):
 for _config in (PretrainConfig, FinetuneConfig):
     for _field in _config.options():
         if _field.metadata["flag"]:
-            _FLAGS[_field.name] = _field.metadata["flag"]
+            register_flag(_field.name, _field.metadata["flag"])
 
 
 # === The command line ===
@@ -574,7 +609,9 @@ def add_arguments(parser, config_cls, only=None, suppress_defaults=True):
             continue
         meta = field.metadata
         text = meta["flag_help"] or meta["help"]
-        text = text.format(o=_Spelling(command_line=True))
+        if callable(text):
+            text = text()
+        text = text.format(o=Spelling(command_line=True))
         kwargs = dict(help=text.replace("%", "%%"), dest=field.name)
         default = field.default
         shown = default not in (dataclasses.MISSING, None) and not isinstance(
@@ -592,8 +629,8 @@ def add_arguments(parser, config_cls, only=None, suppress_defaults=True):
             else:
                 name = flag_of(field.name)[2:]
                 kwargs["metavar"] = name.upper().replace("-", "_")
-            if field.name == "corpus":
-                kwargs["nargs"] = "+"
+            if meta["nargs"]:
+                kwargs["nargs"] = meta["nargs"]
         if default is dataclasses.MISSING:
             kwargs["required"] = True
         else:
@@ -601,21 +638,22 @@ def add_arguments(parser, config_cls, only=None, suppress_defaults=True):
                 argparse.SUPPRESS if suppress_defaults else field.default
             )
         target = parser
-        if field.name in ("corpus", "shards"):  # one source of data
-            if "data" not in groups:
-                groups["data"] = parser.add_mutually_exclusive_group()
-            target = groups["data"]
+        if meta["group"]:
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
         target.add_argument(flag_of(field.name), **kwargs)
 
 
+def _base_type(annotation):
+    """`int` for `int` and `Optional[int]`, and so on."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if len(args) == 1 else annotation
+
+
 def _argument_type(field):
-    names = {
-        int: int,
-        float: float,
-        typing.Optional[int]: int,
-        typing.Optional[float]: float,
-    }
-    return names.get(field.type, str)
+    kind = _base_type(field.type)
+    return kind if kind in (int, float) else str
 
 
 def given_options(namespace, config_cls):

@@ -25,16 +25,23 @@ training (`pretrain_training.py`: callbacks, `fit`, interrupts) and report
 """
 
 import contextlib
+import re
+import shutil
 
+from keras_electra.data.text import CorpusError
+from keras_electra.jobs import checkpoints
 from keras_electra.jobs import pretrain_setup
 from keras_electra.jobs import pretrain_training
 from keras_electra.jobs.options import PretrainConfig
-from keras_electra.jobs.options import PretrainingError  # noqa: F401
+from keras_electra.jobs.options import PretrainingError
 from keras_electra.jobs.pretrain_setup import RUN_FILE  # noqa: F401
+from keras_electra.jobs.run_folder import WRITE_ERRNOS
+from keras_electra.jobs.run_folder import RunFolder
+from keras_electra.jobs.run_folder import write_failure
 
 
 def pretrain(
-    output=None, config=None, *, verbose=1, stop_after=None, **options
+    output=None, *, config=None, verbose=1, stop_after=None, **options
 ):
     """Pre-train an ELECTRA and write a preset; see the module docstring.
 
@@ -65,6 +72,10 @@ def pretrain(
     """
     if output is not None:
         options["output"] = output
+    if config is not None and not isinstance(config, PretrainConfig):
+        raise TypeError(
+            f"`config` must be a PretrainConfig. Received: {config!r}"
+        )
     requested = PretrainConfig.from_overrides(config, **options)
     given = set(options)
     if config is not None:
@@ -75,11 +86,72 @@ def pretrain(
         }
     plan = pretrain_setup.plan_run(requested, given, verbose)
     parallel, summary = _distribution(plan.config)
-    # Variables are created, trained and saved under the distribution; the
-    # previous one is restored afterwards.
-    with parallel.scope() if parallel else contextlib.nullcontext():
-        run = pretrain_setup.prepare_run(plan, summary)
-        return pretrain_training.train(run, stop_after=stop_after)
+    # One process per run folder: the chief holds its lock for the run's
+    # life (the OS releases it however the process ends).
+    folder = RunFolder(plan.config.output)
+    with folder if plan.chief else contextlib.nullcontext():
+        try:
+            # Variables are created, trained and saved under the
+            # distribution; the previous one is restored afterwards.
+            with parallel.scope() if parallel else contextlib.nullcontext():
+                run = pretrain_setup.prepare_run(plan, summary)
+                return pretrain_training.train(run, stop_after=stop_after)
+        except Exception as error:
+            if plan.chief and not plan.resuming:
+                _undo_new_run(plan, folder)
+            explained = _explain(error, plan.config)
+            if explained is None:
+                raise
+            raise explained from None
+
+
+def _undo_new_run(plan, folder):
+    """A new run that failed before its first checkpoint leaves the folder
+    as it found it: the corrected command then runs there as it is."""
+    if checkpoints.checkpoint_dirs(plan.config.output):
+        return
+    if not plan.folder_existed:
+        shutil.rmtree(plan.config.output, ignore_errors=True)
+    else:
+        folder.remove_recorded()
+        folder.remove_lock_file()
+
+
+def _explain(error, config):
+    """One-line errors for what a run meets while it trains: a write that
+    fails, a corrupt shard, text that is not UTF-8 (raised inside the input
+    pipeline, where TensorFlow wraps it). None for anything else."""
+    if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+        latest = checkpoints.checkpoint_dirs(config.output)
+        return write_failure(
+            error, config.output, latest[-1] if latest else None
+        )
+    if type(error).__name__ == "DataLossError" and config.shards:
+        return _damaged_shards(config, error)
+    wrapped = re.search(r"CorpusError: (.+)", str(error))
+    if wrapped and not isinstance(error, CorpusError):
+        return CorpusError(wrapped.group(1).strip())
+    return None
+
+
+def _damaged_shards(config, error):
+    """A corrupt record met while training: the shards that differ from
+    what was written, and the fix."""
+    from keras_electra.data import shards
+
+    damaged = shards.shard_problems(
+        shards.shard_files(config.shards), checksums=True
+    )
+    if damaged:
+        return PretrainingError(
+            "{problems}", problems=shards.describe_problems(damaged)
+        )
+    return PretrainingError(
+        "A corrupt record in the shards of '{folder}' ({message}). Rebuild "
+        "them with `keras-electra build-data`.",
+        folder=config.shards,
+        message=str(error).splitlines()[0][:200],
+    )
 
 
 def _distribution(config):

@@ -95,6 +95,7 @@ def plot_replacements(run, batch):
 
     if not run.chief or run.config.objective != "rtd":
         return
+    run.record("replaced_tokens.png")
     plot_discriminator_example(
         run.pretrainer,
         run.tokenizer,
@@ -110,6 +111,7 @@ def finish(run, step, history):
     final = os.path.join(run.output, "preset")
     if not run.chief:
         return result(final, step, history)
+    run.record("preset", "training_curves.png")
     with processes.chief_alone():
         run.pretrainer.save_to_preset(final, run.tokenizer)
     csv_path = os.path.join(run.output, "log.csv")

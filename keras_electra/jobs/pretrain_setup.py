@@ -23,6 +23,8 @@ from keras_electra.jobs.options import DEFAULT_SEQUENCE_LENGTH
 from keras_electra.jobs.options import DEFAULT_STEPS
 from keras_electra.jobs.options import PretrainConfig
 from keras_electra.jobs.options import PretrainingError
+from keras_electra.jobs.run_folder import RunFolder
+from keras_electra.utils import preset_utils
 from keras_electra.utils import processes
 from keras_electra.utils.preset_info import PresetInfo
 
@@ -37,6 +39,7 @@ class Plan:
     resuming: bool  # a run.json exists and `resume` was asked
     verbose: int  # 0 on every process but the chief
     chief: bool  # the process that writes the run's files
+    folder_existed: bool  # before this call wrote anything
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +62,12 @@ class Run:
     @property
     def output(self):
         return self.config.output
+
+    def record(self, *names):
+        """Note top-level files the run is about to write in its folder
+        (the chief's; see `run_folder.py`)."""
+        if self.chief:
+            RunFolder(self.output).record(*names)
 
 
 def plan_run(requested, given, verbose):
@@ -88,29 +97,24 @@ def plan_run(requested, given, verbose):
     # With several processes (torchrun, JAX hosts), the chief writes the
     # run's files and prints; the others train and wait for its files.
     chief = processes.is_chief()
-    return Plan(config, resuming, verbose if chief else 0, chief)
+    existed = os.path.isdir(output)
+    return Plan(config, resuming, verbose if chief else 0, chief, existed)
 
 
 def _settings_for(requested, given, verbose):
     """The stored settings on resume (with the changeable ones given now);
-    the request otherwise. Checks the output folder."""
+    the request otherwise. Checks the output folder; writes nothing."""
     output = requested.output
-    run_file = os.path.join(output, RUN_FILE)
-    if os.path.exists(run_file):
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise PretrainingError(
+            "'{output}' is a file, not a folder: choose a folder for "
+            "{o.output}.",
+            output=output,
+        )
+    folder = RunFolder(output)
+    if os.path.exists(os.path.join(output, RUN_FILE)):
         if requested.resume:
-            stored = PretrainConfig.load(
-                run_file,
-                output=output,
-                resume=True,
-                overwrite=requested.overwrite,
-            )
-            changes = {
-                field.name: getattr(requested, field.name)
-                for field in PretrainConfig.options()
-                if field.metadata["may_change_on_resume"]
-                and field.name in given
-            }
-            return dataclasses.replace(stored, **changes)
+            return _resumed_settings(requested, given, verbose)
         if not requested.overwrite:
             raise PretrainingError(
                 "'{output}' already holds a pre-training run. Pass "
@@ -118,31 +122,144 @@ def _settings_for(requested, given, verbose):
                 "choose another {o.output} folder.",
                 output=output,
             )
-    elif requested.resume:
-        if verbose:
-            print(f"No run to resume in '{output}'; starting a new one.")
-    elif (
-        os.path.isdir(output) and os.listdir(output) and not requested.overwrite
-    ):
+    elif requested.resume and verbose:
+        print(f"No run to resume in '{output}'; starting a new one.")
+    foreign = folder.foreign_entries()
+    if foreign and requested.overwrite and not requested.resume:
+        shown = ", ".join(foreign[:8]) + (" ..." if len(foreign) > 8 else "")
+        raise PretrainingError(
+            "'{output}' holds files no keras-electra run wrote ({shown}); "
+            "{o.overwrite} removes only what a run wrote, and nothing here. "
+            "Move them, or choose another {o.output} folder.",
+            output=output,
+            shown=shown,
+        )
+    if foreign:
         raise PretrainingError(
             "'{output}' is not empty and holds no run of keras-electra. "
-            "Choose an empty or new {o.output} folder, or pass "
-            "{o.overwrite}.",
+            "Choose an empty or new {o.output} folder.",
             output=output,
         )
-    return requested
+    return with_absolute_paths(requested)
+
+
+def _resumed_settings(requested, given, verbose):
+    """The stored run's settings; refused if the call changes one that
+    defines the run; the changeable ones given now applied and said."""
+    output = requested.output
+    stored = PretrainConfig.load(
+        os.path.join(output, RUN_FILE),
+        output=output,
+        resume=True,
+        overwrite=requested.overwrite,
+    )
+    requested = with_absolute_paths(requested)
+    differences, changes, per_call = [], {}, {}
+    for field in PretrainConfig.options():
+        name = field.name
+        if not field.metadata["stored"]:
+            continue
+        before, now = getattr(stored, name), getattr(requested, name)
+        if field.metadata["per_call"]:  # this call's devices, not the run's
+            per_call[name] = now
+            continue
+        if name not in given or before == now:
+            continue
+        if field.metadata["may_change_on_resume"]:
+            changes[name] = now
+        else:
+            differences.append((name, before, now))
+    if differences:
+        values = {}
+        parts = []
+        for i, (name, before, now) in enumerate(differences):
+            values[f"b{i}"], values[f"n{i}"] = before, now
+            parts.append(f"{{o.{name}}} {{b{i}!r}} (given {{n{i}!r}})")
+        changeable = ", ".join(
+            f"{{o.{f.name}}}"
+            for f in PretrainConfig.options()
+            if f.metadata["may_change_on_resume"]
+        )
+        raise PretrainingError(
+            "The run in '{output}' was started with other settings: "
+            + "; ".join(parts)
+            + ". A resumed run keeps the settings that define it; only "
+            + changeable
+            + " may change. Drop the others to resume, or start a new run "
+            "in another {o.output} folder.",
+            output=output,
+            **values,
+        )
+    _say_backend(output, verbose)
+    if changes and verbose:
+        said = ", ".join(
+            f"{k} {getattr(stored, k)!r} -> {v!r}" for k, v in changes.items()
+        )
+        print(f"Resuming with changed settings: {said}.")
+    return dataclasses.replace(stored, **per_call, **changes)
+
+
+def _say_backend(output, verbose):
+    """A resumed run on another backend than it trained on says so
+    (checkpoints are backend-neutral; the numbers differ in float
+    rounding)."""
+    import json
+
+    import keras
+
+    with open(os.path.join(output, RUN_FILE), encoding="utf-8") as f:
+        trained = json.load(f).get("backend")
+    now = keras.config.backend()
+    if verbose and trained and trained != now:
+        print(f"The run trained on {trained}; it continues on {now}.")
+
+
+def with_absolute_paths(config):
+    """The config with its local paths absolute (corpus, shards,
+    vocabulary, a preset folder), so `run.json` reads from any working
+    directory."""
+
+    def absolute(path):
+        if path is None or "://" in str(path):
+            return path
+        return os.path.abspath(os.path.expanduser(path))
+
+    preset = config.preset
+    names = preset_utils.builtin_presets() + preset_utils.released_presets()
+    if preset not in names and os.path.isdir(os.path.expanduser(preset)):
+        preset = absolute(preset)
+    return dataclasses.replace(
+        config,
+        preset=preset,
+        corpus=(
+            None
+            if config.corpus is None
+            else [absolute(c) for c in config.corpus]
+        ),
+        shards=absolute(config.shards),
+        vocabulary=absolute(config.vocabulary),
+    )
 
 
 def check_inputs(config):
     """What a new run reads: checked before any work or any file written."""
     from keras_electra.tokenizers.electra_tokenizer import read_vocabulary_file
 
-    preset = PresetInfo.read(config.preset)
+    # Local inputs first: a released preset may be fetched below.
     if config.corpus:
         expand_inputs(config.corpus)
+    vocabulary_size = None
+    if config.vocabulary:
+        vocabulary_size = len(read_vocabulary_file(config.vocabulary))
     length = config.sequence_length
     if config.shards is not None:
-        stored = shards.read_sequence_length(shards.shard_files(config.shards))
+        files = shards.shard_files(config.shards)
+        damaged = shards.shard_problems(files)
+        if damaged:
+            raise PretrainingError(
+                "{problems}", problems=shards.describe_problems(damaged)
+            )
+        stored = shards.read_sequence_length(files)
         if length not in (None, stored):
             raise PretrainingError(
                 "The shards in '{shards}' hold sequences of length {stored}, "
@@ -158,8 +275,10 @@ def check_inputs(config):
                 "Training on shards needs the vocabulary they were built "
                 "with: pass {o.vocabulary}."
             )
+    preset = PresetInfo.read(config.preset)
     max_positions = preset.backbone_config["max_sequence_length"]
-    if length is not None and length > max_positions:
+    length = length or DEFAULT_SEQUENCE_LENGTH
+    if length > max_positions:
         raise PretrainingError(
             "{o.sequence_length} {length} exceeds the preset's {limit} "
             "positions. Use at most {limit}.",
@@ -167,7 +286,7 @@ def check_inputs(config):
             limit=max_positions,
         )
     if config.vocabulary:
-        size = len(read_vocabulary_file(config.vocabulary))
+        size = vocabulary_size
         trained = preset.backbone_config["vocabulary_size"]
         if preset.has_weights and size != trained:
             raise PretrainingError(
@@ -189,15 +308,12 @@ def check_inputs(config):
 
 def prepare_run(plan, distribution_summary=None):
     """Fetch and learn what the run lacks, build or restore the pretrainer,
-    write `run.json`; returns the `Run`."""
+    write `run.json`; returns the `Run`. The chief holds the folder's lock
+    (see `pretrain()`)."""
     import keras
 
     config, chief = plan.config, plan.chief
-    setup = (
-        _cleanup_if_refused(config.output, plan.resuming, config.overwrite)
-        if chief
-        else contextlib.nullcontext()
-    )
+    setup = _setup_folder(plan) if chief else contextlib.nullcontext()
     with setup:
         keras.utils.set_random_seed(config.seed)
         if chief:
@@ -216,7 +332,11 @@ def prepare_run(plan, distribution_summary=None):
             pretrainer = new_pretrainer(config, tokenizer)
             start_step, state = 0, None
         if chief:
-            config.save(os.path.join(config.output, RUN_FILE))
+            RunFolder(config.output).record(RUN_FILE)
+            config.save(
+                os.path.join(config.output, RUN_FILE),
+                backend=keras.config.backend(),
+            )
     compile_for_run(pretrainer, config, new=state is None)
     if state is not None:
         checkpoints.restore_training_state(pretrainer, state)
@@ -252,37 +372,34 @@ def compile_for_run(pretrainer, config, new):
     )
 
 
-class _cleanup_if_refused:
-    """Sets up the output folder; undoes it if the run's set-up fails.
+class _setup_folder:
+    """Sets up the run folder (the lock held); undoes it if set-up fails.
 
-    `overwrite` deletes the previous run only here, after every check
-    passed. A new run that fails during set-up (vocabulary learning, the
-    default corpus download, ...) removes what it wrote, so the same folder
-    takes the corrected command.
+    Removes what killed writes left; `overwrite` removes what the previous
+    run wrote, only here, after every check passed. A new run that fails
+    during set-up (vocabulary learning, the default corpus download, ...)
+    removes what it wrote, so the same folder takes the corrected command.
     """
 
-    def __init__(self, output, resuming, overwrite):
-        self.output = output
-        self.resuming = resuming
-        self.overwrite = overwrite
+    def __init__(self, plan):
+        self.plan = plan
+        self.folder = RunFolder(plan.config.output)
 
     def __enter__(self):
-        self.existed = os.path.isdir(self.output)
-        if not self.resuming and self.overwrite and self.existed:
-            shutil.rmtree(self.output)
-            self.existed = False
-        self.before = set(os.listdir(self.output)) if self.existed else set()
-        os.makedirs(self.output, exist_ok=True)
+        self.folder.remove_partial_writes()
+        if not self.plan.resuming and self.plan.config.overwrite:
+            self.folder.remove_recorded()
+        self.before = set(os.listdir(self.folder.path))
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None or self.resuming:
+        if exc_type is None or self.plan.resuming:
             return False
-        if not self.existed:
-            shutil.rmtree(self.output, ignore_errors=True)
+        if not self.plan.folder_existed:
+            shutil.rmtree(self.folder.path, ignore_errors=True)
             return False
-        for name in set(os.listdir(self.output)) - self.before:
-            path = os.path.join(self.output, name)
+        for name in set(os.listdir(self.folder.path)) - self.before:
+            path = os.path.join(self.folder.path, name)
             if os.path.isdir(path):
                 shutil.rmtree(path, ignore_errors=True)
             else:
@@ -325,8 +442,9 @@ def _tokenizer(config, verbose):
             "Training on shards needs the vocabulary they were built with: "
             "pass {o.vocabulary}."
         )
-    learned = os.path.join(config.output, "vocab.txt")
+    learned = os.path.abspath(os.path.join(config.output, "vocab.txt"))
     if not os.path.exists(learned):
+        RunFolder(config.output).record("vocab.txt")
         if verbose:
             print(
                 "Learning a WordPiece vocabulary of up to "

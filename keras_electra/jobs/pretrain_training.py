@@ -42,6 +42,7 @@ def train(run, stop_after=None):
     last_step = config.steps
     if stop_after is not None:
         last_step = min(last_step, run.start_step + int(stop_after))
+    run.record("log.csv", "tensorboard", "checkpoints")
     log = _training_log(run, last_step)
     stop = StopOnSignal(micro_batches=micro)
 
@@ -80,10 +81,13 @@ def train(run, stop_after=None):
     history = {
         k: float(v) for k, v in run.pretrainer.get_metrics_result().items()
     }
-    if keras.config.backend() != "jax" or processes.process_count() == 1:
-        # JAX hosts compute together: a model call on the chief alone
-        # would wait for the others. A batch from the start of the data
-        # (not after the batches a resumed run skipped).
+    jax_hosts = keras.config.backend() == "jax" and (
+        processes.process_count() > 1
+    )
+    if run.chief and config.objective == "rtd" and not jax_hosts:
+        # (JAX hosts compute together: a model call on the chief alone
+        # would wait for the others.) A batch from the start of the data,
+        # not after the batches a resumed run skipped.
         pretrain_report.plot_replacements(
             run, next(iter(dataset_for(run, skip_batches=0)))
         )

@@ -94,6 +94,11 @@ def register_replacement(strategy):
         raise ValueError(
             f"A replacement strategy needs a `name`. Received: {strategy!r}"
         )
+    if strategy.name in REPLACEMENTS:
+        raise ValueError(
+            f"A replacement strategy named {strategy.name!r} already exists; "
+            "choose another name."
+        )
     REPLACEMENTS[strategy.name] = strategy
     return strategy
 

@@ -381,11 +381,26 @@ def read_vocabulary_file(path):
             "vocab.txt (one token per line) or learn one with "
             "`keras-electra vocab`."
         )
-    with open(path, encoding="utf-8") as f:
-        vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
+    try:
+        with open(path, encoding="utf-8") as f:
+            vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"Vocabulary file '{path}' is not UTF-8 text: a vocab.txt holds "
+            "one UTF-8 token per line."
+        ) from None
     while vocabulary and vocabulary[-1] == "":
         vocabulary.pop()
     check_vocabulary(vocabulary, f"'{path}'")
+    first = {}
+    for line, token in enumerate(vocabulary, start=1):
+        if token in first:
+            raise ValueError(
+                f"Vocabulary file '{path}' lists {token!r} twice (lines "
+                f"{first[token]} and {line}); each token needs one line, "
+                "whose number is its id. Remove the second."
+            )
+        first[token] = line
     return vocabulary
 
 

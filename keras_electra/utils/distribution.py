@@ -11,12 +11,14 @@ launched by `torchrun`, averaging gradients with `torch.distributed`.
 import re
 
 from keras_electra.utils import processes
+from keras_electra.utils.option_errors import OptionError
 
 KINDS = ("none", "data", "model")
 
 
-class DistributionError(ValueError):
-    """A distribution request that cannot run here, with what to do."""
+class DistributionError(OptionError):
+    """A distribution request that cannot run here, with what to do (its
+    options named as the caller knows them: see `OptionError`)."""
 
 
 def parse_mesh(mesh, device_count):
@@ -28,13 +30,18 @@ def parse_mesh(mesh, device_count):
     match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", str(mesh))
     if not match:
         raise DistributionError(
-            f"--mesh must look like BATCHxMODEL, e.g. 2x4. Received: {mesh!r}"
+            "{o.mesh} must look like BATCHxMODEL, e.g. 2x4. Received: {mesh!r}",
+            mesh=mesh,
         )
     batch, model = int(match.group(1)), int(match.group(2))
     if batch < 1 or model < 1 or batch * model != device_count:
         raise DistributionError(
-            f"The mesh {batch}x{model} needs {batch * model} devices, but "
-            f"there are {device_count}. Pick two factors of {device_count}."
+            "The mesh {batch}x{model} needs {needed} devices, but there "
+            "are {count}. Pick two factors of {count}.",
+            batch=batch,
+            model=model,
+            needed=batch * model,
+            count=device_count,
         )
     return batch, model
 
@@ -59,8 +66,9 @@ def make_distribution(kind, batch_size, mesh=None, layout_map=None):
 
     if kind not in KINDS:
         raise DistributionError(
-            f"--distribution must be one of {', '.join(KINDS)}. "
-            f"Received: {kind!r}"
+            "{o.distribution} must be one of {kinds}. Received: {kind!r}",
+            kinds=", ".join(KINDS),
+            kind=kind,
         )
     backend = keras.config.backend()
     if backend == "torch" and processes.torchrun_world_size() > 1:
@@ -70,24 +78,26 @@ def make_distribution(kind, batch_size, mesh=None, layout_map=None):
     if kind == "none":
         if mesh is not None:
             raise DistributionError(
-                "--mesh needs --distribution model (or data)."
+                "{o.mesh} needs {o.distribution} model (or data)."
             )
         return None, None
     if kind == "data" and mesh is not None:
         raise DistributionError(
-            "--mesh is for --distribution model; data parallelism uses "
+            "{o.mesh} is for {o.distribution} model; data parallelism uses "
             "every device."
         )
     if backend == "tensorflow" and kind == "data":
         distribution, replicas, summary = _mirrored()
     elif backend != "jax":
         raise DistributionError(
-            f"--distribution {kind} runs through keras.distribution, which "
-            f"Keras implements on JAX only; this run uses {backend}. Use "
-            "--backend jax (on TensorFlow, --distribution data uses "
+            "{o.distribution} {kind} runs through keras.distribution, which "
+            "Keras implements on JAX only; this run uses {backend}. Use the "
+            "JAX backend (on TensorFlow, {o.distribution} data uses "
             "tf.distribute.MirroredStrategy; on PyTorch, launch one process "
             "per device: torchrun --nproc_per_node=N $(which keras-electra) "
-            "pretrain --backend torch ...)."
+            "pretrain --backend torch ...).",
+            kind=kind,
+            backend=backend,
         )
     elif kind == "data":
         processes.initialize()
@@ -117,9 +127,11 @@ def make_distribution(kind, batch_size, mesh=None, layout_map=None):
         )
     if batch_size % replicas:
         raise DistributionError(
-            f"The batch of {batch_size} does not split over {replicas} "
-            "data-parallel replicas. Pass a --batch-size that is a multiple "
-            f"of {replicas}."
+            "The batch of {batch} does not split over {replicas} "
+            "data-parallel replicas. Pass a {o.batch_size} that is a "
+            "multiple of {replicas}.",
+            batch=batch_size,
+            replicas=replicas,
         )
     summary += (
         f"; global batch {batch_size}, {batch_size // replicas} per replica"
@@ -137,14 +149,16 @@ def _torchrun(kind, batch_size, mesh):
     if kind == "model" or mesh is not None:
         raise DistributionError(
             "Under torchrun, PyTorch trains data parallel (one process per "
-            "device); model parallelism (--distribution model, --mesh) "
-            "needs --backend jax."
+            "device); model parallelism ({o.distribution} model, {o.mesh}) "
+            "needs the JAX backend."
         )
     world = processes.initialize()
     if batch_size % world:
         raise DistributionError(
-            f"The batch of {batch_size} does not split over {world} torchrun "
-            f"processes. Pass a --batch-size that is a multiple of {world}."
+            "The batch of {batch} does not split over {world} torchrun "
+            "processes. Pass a {o.batch_size} that is a multiple of {world}.",
+            batch=batch_size,
+            world=world,
         )
     import torch.distributed as dist
 

@@ -69,7 +69,8 @@ def add_format_import_hook(hook):
 
 def _registered(kind):
     while kind not in _REGISTERED and _IMPORT_HOOKS:
-        _IMPORT_HOOKS.pop(0)()
+        _IMPORT_HOOKS[0]()  # an error here shows; the hook stays for a retry
+        _IMPORT_HOOKS.pop(0)
     if kind not in _REGISTERED:
         raise RuntimeError(
             f"No preset {kind} is registered: import keras_electra (the "
@@ -162,8 +163,15 @@ def load_json(preset, filename):
         path = os.path.join(preset, filename)
         if not os.path.isfile(path):
             raise ValueError(f"The preset '{preset}' has no {filename}.")
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(
+                f"'{path}' is not readable JSON ({e}). Restore the preset "
+                "(save it again with `save_to_preset`, or convert the "
+                "checkpoint again)."
+            ) from None
     from keras_electra.utils import keras_hub_private
 
     return keras_hub_private.load_json(preset, filename)

@@ -129,3 +129,60 @@ def test_bad_corpus_inputs(tmp_path):
         list(iter_documents([str(bad)]))
     docs = list(iter_documents([str(bad)], on_decode_error="skip"))
     assert docs == [["good line", "second", "last"]]
+
+
+@needs_shared
+def test_damaged_shards_are_named_and_only_they_rebuilt(
+    micro_preset, tmp_path
+):
+    import json
+
+    from keras_electra.jobs.options import PretrainingError
+    from keras_electra.jobs.pretrain import pretrain
+
+    path = news_head(tmp_path, 600)
+    out = tmp_path / "shards"
+
+    def build():
+        return build_shards(
+            [str(path)],
+            str(out),
+            str(VOCAB_FILE),
+            sequence_length=32,
+            num_shards=3,
+            num_processes=1,
+            verbose=False,
+        )
+
+    files = build()["files"]
+    record = json.loads(open(files[0] + ".json").read())
+    assert record["bytes"] == os.path.getsize(files[0])
+    assert record["records"] > 0 and len(record["sha256"]) == 64
+    run = dict(
+        preset=micro_preset,
+        shards=str(out),
+        vocabulary=str(VOCAB_FILE),
+        batch_size=2,
+        steps=2,
+        verbose=0,
+    )
+    # A cut-off shard is named before any work.
+    data = open(files[1], "rb").read()
+    with open(files[1], "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(PretrainingError, match="shard-00001-of-00003"):
+        pretrain(str(tmp_path / "run"), **run)
+    assert not (tmp_path / "run").exists()
+    # A shard of the right size whose records are corrupt: found in
+    # training, named, and the run folder is left as it was.
+    with open(files[1], "wb") as f:
+        f.write(data[:40] + bytes(b ^ 0xFF for b in data[40:]))
+    with pytest.raises(PretrainingError, match="shard-00001.*differs"):
+        pretrain(str(tmp_path / "run"), **run)
+    assert not (tmp_path / "run").exists()
+    # build-data again rebuilds that shard only.
+    untouched = [os.path.getmtime(files[i]) for i in (0, 2)]
+    assert build()["examples"] > 0
+    assert [os.path.getmtime(files[i]) for i in (0, 2)] == untouched
+    assert open(files[1], "rb").read() == data
+    assert pretrain(str(tmp_path / "run"), **run)["step"] == 2

@@ -101,7 +101,7 @@ def test_bad_distribution_requests_are_named():
     assert parse_mesh(None, 6) == (3, 2)
     with pytest.raises(DistributionError, match="must be one of"):
         make_distribution("pipeline", batch_size=8)
-    with pytest.raises(DistributionError, match="--mesh needs"):
+    with pytest.raises(DistributionError, match="`mesh` needs"):
         make_distribution("none", batch_size=8, mesh="2x4")
     assert make_distribution("none", batch_size=8) == (None, None)
     if keras.backend.backend() != "jax":

@@ -155,3 +155,20 @@ def test_reading_the_options_loads_no_backend():
         "assert not loaded, loaded"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_values_are_coerced_to_their_type_or_refused():
+    import numpy as np
+
+    config = PretrainConfig(steps=np.int64(5), learning_rate=1, seed=2.0)
+    assert config.steps == 5 and type(config.steps) is int
+    assert type(config.learning_rate) is float and config.seed == 2
+    json.dumps(config.to_json())  # numpy numbers would not serialize
+    with pytest.raises(PretrainingError, match="`steps` must be a whole"):
+        PretrainConfig(steps=1.5)
+    with pytest.raises(PretrainingError, match="`temperature` must be a num"):
+        PretrainConfig(temperature="hot")
+    with pytest.raises(OptionError, match="`task`, `preset`.*must be given"):
+        FinetuneConfig.from_overrides(train="a", test="b")
+    with pytest.raises(TypeError, match="must be a PretrainConfig"):
+        pretrain("out", config={"steps": 3})

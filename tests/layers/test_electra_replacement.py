@@ -142,3 +142,9 @@ def test_a_registered_strategy_trains_a_pretrainer(monkeypatch):
     monkeypatch.delitem(registry, "argmax")
     with pytest.raises(ValueError, match="one of generator, uniform"):
         tiny_pretrainer(replacement="argmax")
+
+
+def test_a_name_is_registered_once():
+    strategy = electra_replacement.REPLACEMENTS["uniform"]
+    with pytest.raises(ValueError, match="'uniform' already exists"):
+        electra_replacement.register_replacement(strategy)

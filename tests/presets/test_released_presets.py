@@ -117,3 +117,31 @@ def test_a_changed_handle_is_converted_again(stand_in, tmp_path, monkeypatch):
         to_numpy(backbone.token_embedding.embeddings),
         other.electra.embeddings.word_embeddings.weight.detach().numpy(),
     )
+
+
+def test_offline_a_released_name_fails_in_one_line_naming_the_fix(
+    tmp_path, monkeypatch, capsys
+):
+    from keras_electra import cli
+    from keras_electra.conversion import released
+
+    monkeypatch.setenv("KERAS_ELECTRA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_fetch(*args, **kwargs):
+        raise AssertionError("fetched while offline")
+
+    monkeypatch.setattr(
+        released.transformers_checkpoint, "load_pretrainer", no_fetch
+    )
+    # `info` answers from the table, without fetching.
+    assert cli.main(["info", NAME]) == 0
+    out = capsys.readouterr().out
+    assert "hf://google/electra-small-discriminator" in out
+    assert "Not fetched yet" in out
+    # A run names the cause and the local-copy route, before any work.
+    code = cli.main(["pretrain", "--preset", NAME, "--output", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "HF_HUB_OFFLINE" in err[0] and "keras-electra convert" in err[0]
+    assert not (tmp_path / "cache").exists()

@@ -1,0 +1,233 @@
+"""A run folder that belongs to its run.
+
+- **A lock**: the process that runs a pre-training run (the chief) holds an
+  OS lock on `RUN/.lock` for the run's life. The OS releases it when the
+  process ends, however it ends, so a killed run never blocks its resume;
+  a second process on the same folder is refused with the holder's pid and
+  host.
+- **A record of what the run wrote** (`RUN/.keras_electra_files`): the
+  top-level files and folders the job created. `overwrite` removes only
+  those, and refuses, listing them, when the folder holds anything else.
+- **No partial writes left behind**: the temporary folders of checkpoint
+  and preset writes that a killed process left are removed when the next
+  process takes the lock.
+"""
+
+import datetime
+import errno
+import glob
+import json
+import os
+import shutil
+import socket
+
+from keras_electra.jobs.options import PretrainingError
+
+LOCK_FILE = ".lock"
+RECORD_FILE = ".keras_electra_files"
+# What a run wrote before runs kept a record (folders of older versions).
+LEGACY_ENTRIES = (
+    "run.json",
+    "vocab.txt",
+    "log.csv",
+    "tensorboard",
+    "checkpoints",
+    "preset",
+    "training_curves.png",
+    "replaced_tokens.png",
+)
+# Errors of a write that the user can fix: space, size limits, rights.
+WRITE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EFBIG,
+    errno.EDQUOT,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+}
+
+
+class RunFolder:
+    """The run folder `path`: its lock, its record, its clean-up.
+
+    Example:
+    ```python
+    folder = RunFolder("electra_run")
+    folder.foreign_entries()  # what no run wrote: [] for a new folder
+    with folder.locked():
+        folder.record("run.json")
+        ...
+    ```
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self._lock = None
+
+    # === What the run wrote ===
+
+    def recorded(self):
+        """The top-level names the run recorded (an older run's standard
+        names where it kept no record)."""
+        record = os.path.join(self.path, RECORD_FILE)
+        if os.path.isfile(record):
+            with open(record, encoding="utf-8") as f:
+                return set(json.load(f))
+        if os.path.isfile(os.path.join(self.path, "run.json")):
+            return set(LEGACY_ENTRIES)
+        return set()
+
+    def record(self, *names):
+        """Add top-level `names` to the record (before writing them)."""
+        names = set(self.recorded()) | set(names)
+        os.makedirs(self.path, exist_ok=True)
+        record = os.path.join(self.path, RECORD_FILE)
+        tmp = f"{record}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(sorted(names), f, indent=1)
+        os.replace(tmp, record)
+
+    def foreign_entries(self):
+        """Top-level names in the folder that no run recorded."""
+        if not os.path.isdir(self.path):
+            return []
+        ours = self.recorded() | {LOCK_FILE, RECORD_FILE}
+        return sorted(
+            name
+            for name in os.listdir(self.path)
+            if name not in ours and not _is_partial_write(name)
+        )
+
+    def remove_recorded(self):
+        """Delete what the run recorded (`overwrite`); keep the lock."""
+        for name in self.recorded():
+            path = os.path.join(self.path, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+        record = os.path.join(self.path, RECORD_FILE)
+        if os.path.exists(record):
+            os.remove(record)
+
+    def remove_partial_writes(self):
+        """Delete the temporaries of interrupted atomic writes (a killed
+        checkpoint or preset save). Only while holding the lock: no other
+        process is writing them."""
+        removed = []
+        for folder in (self.path, os.path.join(self.path, "checkpoints")):
+            for path in glob.glob(os.path.join(folder, ".*")):
+                if _is_partial_write(os.path.basename(path)):
+                    if os.path.isdir(path):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.remove(path)
+                    removed.append(path)
+        return removed
+
+    # === One process per folder ===
+
+    def acquire(self):
+        """Take the folder's lock, or raise a `PretrainingError` naming the
+        process that holds it. Creates the folder if needed."""
+        os.makedirs(self.path, exist_ok=True)
+        lock_path = os.path.join(self.path, LOCK_FILE)
+        self.created_lock = not os.path.exists(lock_path)
+        handle = open(lock_path, "a+", encoding="utf-8")
+        if not _try_lock(handle):
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise PretrainingError(
+                "'{output}' is in use by {holder}: one process per run "
+                "folder. Wait for it to finish (or stop it; its checkpoints "
+                "resume with {o.resume}), or choose another {o.output}.",
+                output=self.path,
+                holder=holder,
+            )
+        handle.seek(0)
+        handle.truncate()
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        handle.write(
+            f"process {os.getpid()} on {socket.gethostname()} (since "
+            f"{started})\n"
+        )
+        handle.flush()
+        self._lock = handle
+
+    def remove_lock_file(self):
+        """Delete the lock file this process created (a refused start
+        leaves the folder as it found it); the lock itself is still held
+        until `release`."""
+        path = os.path.join(self.path, LOCK_FILE)
+        if getattr(self, "created_lock", False) and os.path.exists(path):
+            os.remove(path)
+
+    def release(self):
+        if self._lock is not None:
+            _unlock(self._lock)
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self):
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def _is_partial_write(name):
+    """A temporary of `atomic_directory` or of an atomic file write."""
+    return (
+        name.startswith(".") and (".tmp-" in name or ".old-" in name)
+    ) or name.endswith(".tmp")
+
+
+def _try_lock(handle):
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): no lock taken
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(handle):
+    try:
+        import fcntl
+    except ImportError:
+        return
+    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def write_failure(error, output, latest_checkpoint):
+    """The one-line `PretrainingError` for a write that failed (no space,
+    a size limit, rights, a read-only disk)."""
+    where = error.filename or output
+    try:
+        free = shutil.disk_usage(output if os.path.isdir(output) else ".").free
+        space = f"{_size(free)} free on its disk"
+    except OSError:
+        space = "free space unknown"
+    return PretrainingError(
+        "Could not write '{where}': {reason} ({space}). The last good "
+        "checkpoint is {latest}. Free space (or fix the rights), then run "
+        "again with {o.output} {output} {o.resume}.",
+        where=where,
+        reason=error.strerror or str(error),
+        space=space,
+        latest=latest_checkpoint or "(none yet)",
+        output=output,
+    )
+
+
+def _size(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
