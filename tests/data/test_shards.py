@@ -132,9 +132,7 @@ def test_bad_corpus_inputs(tmp_path):
 
 
 @needs_shared
-def test_damaged_shards_are_named_and_only_they_rebuilt(
-    micro_preset, tmp_path
-):
+def test_damaged_shards_are_named_and_only_they_rebuilt(micro_preset, tmp_path):
     import json
 
     from keras_electra.jobs.options import PretrainingError
