@@ -254,3 +254,18 @@ def qa_preprocessor(tokenizer, **kwargs):
     return keras_electra.ElectraQuestionAnswererPreprocessor(
         tokenizer, **kwargs
     )
+
+
+def micro_run(preset, corpus, **settings):
+    """`pretrain()` arguments of a small run of the micro preset on BERT's
+    vocabulary (batch 2 x 32, a checkpoint every 2 steps), with
+    `settings` on top."""
+    return {
+        "preset": preset,
+        "corpus": corpus,
+        "vocabulary": str(VOCAB_FILE),
+        "batch_size": 2,
+        "sequence_length": 32,
+        "checkpoint_every": 2,
+        **settings,
+    }

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from helpers import CORPUS
 from helpers import VOCAB_FILE
+from helpers import micro_run
 from helpers import needs_shared
 from helpers import tiny_pretrainer
 from helpers import to_numpy
@@ -22,21 +23,6 @@ pytestmark = needs_shared
 
 def _prior_entropy(p):
     return -(p * np.log(p) + (1 - p) * np.log(1 - p))
-
-
-def _micro_run(preset, corpus, **settings):
-    """`pretrain()` arguments of a small run of the micro preset on BERT's
-    vocabulary (batch 2 x 32, a checkpoint every 2 steps), with
-    `settings` on top."""
-    return {
-        "preset": preset,
-        "corpus": corpus,
-        "vocabulary": str(VOCAB_FILE),
-        "batch_size": 2,
-        "sequence_length": 32,
-        "checkpoint_every": 2,
-        **settings,
-    }
 
 
 def _weights(folder):
@@ -101,7 +87,7 @@ def test_fit_on_real_text_learns(tmp_path):
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(
     corpus, micro_preset, tmp_path
 ):
-    common = _micro_run(
+    common = micro_run(
         micro_preset,
         corpus,
         steps=6,
@@ -158,7 +144,7 @@ def test_accumulated_runs_count_updates_and_resume_exactly(
 
     from keras_electra.optimizers import ElectraLearningRateSchedule
 
-    common = _micro_run(
+    common = micro_run(
         micro_preset,
         corpus,
         steps=4,
@@ -220,7 +206,7 @@ def test_mixed_precision_runs_resume_exactly(
 
     import keras
 
-    common = _micro_run(
+    common = micro_run(
         micro_preset,
         corpus,
         steps=4,
@@ -267,7 +253,7 @@ def test_a_run_with_the_study_options_keeps_them_on_resume(
     temperature schedule, resumed; and uniform replacement."""
     import json
 
-    common = _micro_run(micro_preset, corpus, verbose=0)
+    common = micro_run(micro_preset, corpus, verbose=0)
     out = tmp_path / "gdes"
     pretrain(
         str(out),
@@ -301,7 +287,7 @@ def test_the_masked_lm_objective_trains_saves_and_resumes(
 ):
     """`objective="mlm"`: the BERT baseline on the preset's discriminator-
     sized encoder, with the run's checkpoints, log, curves and resume."""
-    common = _micro_run(micro_preset, corpus, verbose=0)
+    common = micro_run(micro_preset, corpus, verbose=0)
     out = tmp_path / "mlm"
     first = pretrain(str(out), steps=2, objective="mlm", **common)
     log = read_log(out / "log.csv")

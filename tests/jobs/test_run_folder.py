@@ -10,8 +10,10 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import pytest
 from helpers import VOCAB_FILE
+from helpers import micro_run
 from helpers import needs_shared
 
 from keras_electra.jobs.options import PretrainingError
@@ -19,21 +21,20 @@ from keras_electra.jobs.pretrain import pretrain
 from keras_electra.jobs.run_folder import RECORD_FILE
 from keras_electra.jobs.run_folder import RunFolder
 
-pytestmark = needs_shared
+# The folder rules are backend-neutral: they run in one backend's suite
+# (the fastest), to keep CI's time; the kills (test_fault_injection.py) and
+# the bad inputs (tests/test_bad_inputs.py) run on every backend.
+pytestmark = [
+    needs_shared,
+    pytest.mark.skipif(
+        keras.config.backend() != "torch",
+        reason="backend-neutral; runs in the torch suite",
+    ),
+]
 
 
 def _run(preset, corpus, **settings):
-    return {
-        "preset": preset,
-        "corpus": corpus,
-        "vocabulary": str(VOCAB_FILE),
-        "batch_size": 2,
-        "sequence_length": 32,
-        "checkpoint_every": 2,
-        "steps": 2,
-        "verbose": 0,
-        **settings,
-    }
+    return micro_run(preset, corpus, **{"steps": 2, "verbose": 0, **settings})
 
 
 def _tree(root):
