@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import pytest
 from helpers import VOCAB_FILE
 from helpers import needs_shared
@@ -132,6 +133,10 @@ def test_bad_corpus_inputs(tmp_path):
 
 
 @needs_shared
+@pytest.mark.skipif(
+    keras.config.backend() != "torch",
+    reason="the input pipeline is tf.data on every backend; the torch suite",
+)
 def test_damaged_shards_are_named_and_only_they_rebuilt(micro_preset, tmp_path):
     import json
 
