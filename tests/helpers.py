@@ -2,6 +2,8 @@
 
 import os
 import pathlib
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -269,3 +271,19 @@ def micro_run(preset, corpus, **settings):
         "checkpoint_every": 2,
         **settings,
     }
+
+
+def run_without_backend(code):
+    """Run `code` in a fresh Python, then assert it imported no backend
+    (keras, TensorFlow, JAX, torch, keras-hub); returns its stdout."""
+    check = (
+        "\nimport sys\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'keras', "
+        "'tensorflow', 'jax', 'torch', 'keras_hub'})\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code + check], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
