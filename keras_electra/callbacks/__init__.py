@@ -2,4 +2,5 @@ from keras_electra.callbacks.checkpoint import PeriodicCheckpoint
 from keras_electra.callbacks.run_tensorboard import RunTensorBoard
 from keras_electra.callbacks.stop_on_signal import StopOnSignal
 from keras_electra.callbacks.stop_together import StopTogether
+from keras_electra.callbacks.training_health import TrainingHealth
 from keras_electra.callbacks.training_log import TrainingLog

@@ -10,17 +10,27 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
     optimizer updates: only the last of each update's `micro_batches`
     batches is reported.
 
+    With a `TrainingLog` (`log`, before this callback in the list), the
+    summaries are its rows: each metric over the window since the previous
+    row, the same numbers as `log.csv`, rather than Keras' running values
+    since the epoch (checkpoint chunk) began; no epoch summaries are
+    written (a chunk's end is not a point of the curves).
+
     Args:
         log_dir: folder of the event files.
         start_step: the step the run (re)starts from.
         micro_batches: batches per optimizer update.
+        log: the run's `TrainingLog`, or None for Keras' values.
         **kwargs: forwarded to `keras.callbacks.TensorBoard`.
     """
 
-    def __init__(self, log_dir, start_step=0, micro_batches=1, **kwargs):
+    def __init__(
+        self, log_dir, start_step=0, micro_batches=1, log=None, **kwargs
+    ):
         super().__init__(log_dir, **kwargs)
         self.start_step = int(start_step)
         self.micro_batches = max(1, int(micro_batches))
+        self.log = log
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -33,4 +43,11 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch, logs=None):
         if (batch + 1) % self.micro_batches == 0:
+            if self.log is not None:
+                rows = self.log.last_window_steps
+                just_written = rows is not None and rows[1] == self.log.step
+                logs = dict(self.log.last_window) if just_written else {}
             super().on_train_batch_end(batch // self.micro_batches, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, None if self.log is not None else logs)

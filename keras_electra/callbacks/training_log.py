@@ -4,7 +4,9 @@ import os
 import time
 
 import keras
+import numpy as np
 
+from keras_electra.metrics.metric_window import MetricWindow
 from keras_electra.utils import processes
 
 SHOWN = (
@@ -13,27 +15,42 @@ SHOWN = (
     "discriminator_accuracy",
     "mlm_accuracy",
 )
-RUNNING = (
-    "discriminator_precision",
-    "discriminator_recall",
-    "discriminator_auc",
-)
+# Keys of the metric state a checkpoint stores (see `checkpoint_state`).
+RUN_STATE = "metrics_run"
+WINDOW_STATE = "metrics_window"
+STEPS_STATE = "metrics_steps"
 
 
 class TrainingLog(keras.callbacks.Callback):
-    """Progress with ETA, a CSV log every `log_every` steps, and a NaN guard.
+    """Progress with ETA, a CSV row of windowed metrics every `log_every`
+    steps, a whole-run summary, health checks and a NaN guard.
 
-    Keras' own progress bar restarts at each epoch (each checkpoint chunk);
-    this one counts the whole run. Rows of `csv_path` hold the global step,
-    the learning rate, elapsed seconds and the metrics. Keras reports running
-    means since the start of the epoch; the losses, accuracies and replaced
-    fraction (whose per-step weights are constant or nearly so) are
-    differenced into means over the steps since the previous row, while
-    precision and recall (whose denominators vary a lot from step to step)
-    stay running values since the last checkpoint. A non-finite loss stops
-    training and sets `self.nan_step`, so the caller can keep the last good
-    checkpoint (Keras' `TerminateOnNaN` stops too, but says neither at
-    which step of the whole run nor lets the checkpoint callback skip it).
+    Keras' own progress bar restarts at each epoch (each checkpoint chunk)
+    and its metrics are running values since the epoch began; this callback
+    counts the whole run and logs each metric over exactly the steps since
+    the previous row (the window), whatever Keras resets in between: at
+    each row it reads the metrics' states (`MetricWindow`: means with their
+    weights, AUC's confusion counts), adds what it carried over an epoch's
+    reset, writes the window's values and resets the metrics. So a windowed
+    precision is the window's true positives over the window's flagged
+    tokens, and a windowed ROC AUC is computed from the window's own
+    scores. Rows also hold the number of tokens behind a weighted mean
+    where the model names it (`window_counts`, e.g. the tokens the
+    discriminator flagged, beside its precision). The windows add up to the
+    whole run: `whole_run()` is every metric over all the run's steps
+    (stored with the checkpoints, so a resumed run continues it), and
+    `last_window` the last row's values.
+
+    Reading the metrics syncs the training state to the host only at rows
+    (and at epoch ends). Because the callback resets the model's metrics at
+    each row, Keras' epoch-end values cover the steps since the last row.
+
+    A non-finite loss stops training and sets `self.nan_step`, so the
+    caller can keep the last good checkpoint (Keras' `TerminateOnNaN` stops
+    too, but says neither at which step of the whole run nor lets the
+    checkpoint callback skip it). A `monitor` (e.g. `TrainingHealth`) sees
+    each row and may return warnings, which are printed (with `verbose`)
+    and kept in `self.warnings`.
 
     A resumed run's log describes one run: rows past `start_step` (written
     by the interrupted attempt after its last checkpoint) are dropped, and
@@ -49,10 +66,24 @@ class TrainingLog(keras.callbacks.Callback):
         start_step: the step the run (re)starts from.
         csv_path: CSV file to append to (created with a header).
         log_every: steps between CSV rows and progress updates.
-        verbose: print the progress bar.
+        verbose: print the progress bar (and the monitor's warnings).
         start_seconds: wall time the run had taken before `start_step`.
         micro_batches: batches per optimizer update (gradient
             accumulation; 1 for none).
+        start_state: the arrays a checkpoint stored (`checkpoint_state`):
+            the whole run's metric state so far and the partial window.
+        monitor: an object with `check(step, values, learning_rate,
+            window_start)` returning a list of warnings (dicts with a
+            `message`).
+        on_warning: called with each warning (e.g. to record it).
+
+    Example:
+
+    ```python
+    log = TrainingLog(100, csv_path="log.csv", log_every=10)
+    pretrainer.fit(data, steps_per_epoch=100, callbacks=[log])
+    log.last_window["discriminator_auc"], log.whole_run()
+    ```
     """
 
     def __init__(
@@ -64,16 +95,26 @@ class TrainingLog(keras.callbacks.Callback):
         verbose=1,
         start_seconds=0.0,
         micro_batches=1,
+        start_state=None,
+        monitor=None,
+        on_warning=None,
     ):
         super().__init__()
         self.total_steps = int(total_steps)
         self.step = int(start_step)
+        self.start_step = int(start_step)
         self.start_seconds = float(start_seconds)
         self.csv_path = csv_path
         self.log_every = max(1, int(log_every))
+        self.verbose = verbose
         self.nan_step = None
         self.micro_batches = max(1, int(micro_batches))
         self.at_update = False
+        self.monitor = monitor
+        self.on_warning = on_warning
+        self.warnings = []
+        self.last_window = {}
+        self.last_window_steps = None
         self.progbar = keras.utils.Progbar(
             self.total_steps,
             verbose=verbose,
@@ -81,28 +122,20 @@ class TrainingLog(keras.callbacks.Callback):
             stateful_metrics=SHOWN,
         )
         self._fields = None
-        self._epoch_steps = 0
-        self._previous = ({}, 0)  # cumulative logs and epoch steps at last row
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_steps = 0
-        self._previous = ({}, 0)
-
-    def _window(self, logs):
-        previous, previous_steps = self._previous
-        steps = self._epoch_steps
-        window = {}
-        for key, value in logs.items():
-            if key in RUNNING:
-                window[key] = value
-                continue
-            total = value * steps - previous.get(key, 0.0) * previous_steps
-            window[key] = total / max(steps - previous_steps, 1)
-        self._previous = (logs, steps)
-        return window
+        self._metrics = None  # a MetricWindow, at the start of training
+        state = start_state or {}
+        self._run = MetricWindow.from_arrays(state, RUN_STATE)
+        self._partial = MetricWindow.from_arrays(state, WINDOW_STATE)
+        steps = state.get(STEPS_STATE)
+        # Where the whole run's sums start (old checkpoints had none).
+        self._run_from = (
+            int(np.asarray(steps)[0]) if steps is not None else self.step
+        )
+        self._row_step = self.step  # the step of the last row
 
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
+        self._metrics = MetricWindow(self.model.metrics)
         if self.csv_path is not None and os.path.exists(self.csv_path):
             _drop_rows_after(self.csv_path, self.step)
         self.progbar.update(self.step)
@@ -111,22 +144,25 @@ class TrainingLog(keras.callbacks.Callback):
         """Wall time of the whole run so far, in seconds."""
         return self.start_seconds + time.time() - self.start_time
 
+    def _read(self):
+        # `self.model` brings JAX's training state back to the variables
+        # (and lets a reset reach the next step).
+        self.model
+        return processes.sum_over_ranks(self._metrics.read())
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Keras resets the metrics when the next epoch begins: carry what
+        # they hold since the last row into the next row's window.
+        if self._metrics is not None:
+            self._partial = MetricWindow.add(self._partial, self._read())
+            self._metrics.reset()
+
     def on_train_batch_end(self, batch, logs=None):
         # Epochs hold a whole number of updates, so `batch` (counted from 0
         # in each epoch) tells where an update ends.
         self.at_update = (batch + 1) % self.micro_batches == 0
-        self._epoch_steps += 1
-        logs = {k: float(v) for k, v in (logs or {}).items()}
-        step = self.step + 1 if self.at_update else self.step
-        row = self.at_update and (
-            step % self.log_every == 0 or step >= self.total_steps
-        )
-        if row:
-            # Under torchrun every rank reaches this row: the metrics of
-            # their slices are averaged into the batch's.
-            logs = processes.average_logs(logs)
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
             self.nan_step = self.step + 1
             self.model.stop_training = True
             return
@@ -135,27 +171,87 @@ class TrainingLog(keras.callbacks.Callback):
         self.step += 1
         if self.step >= self.total_steps:
             self.model.stop_training = True
-        if row:
-            window = self._window(logs)
-            self._write(window)
-            shown = [(k, window[k]) for k in SHOWN if k in window]
-            self.progbar.update(
-                self.step, values=shown, finalize=self.step >= self.total_steps
-            )
+        if self.step % self.log_every == 0 or self.step >= self.total_steps:
+            self._row(logs or {})
+
+    def _row(self, logs):
+        state = MetricWindow.add(self._partial, self._read())
+        self._metrics.reset()
+        self._partial = {}
+        self._run = MetricWindow.add(self._run, state)
+        window = self._values(state)
+        # Metrics that cannot be windowed keep Keras' running value.
+        for key, value in logs.items():
+            window.setdefault(key, float(value))
+        self.last_window = window
+        self.last_window_steps = (self._row_step, self.step)
+        self._row_step = self.step
+        learning_rate = self._learning_rate()
+        self._write(window, learning_rate)
+        shown = [(k, window[k]) for k in SHOWN if k in window]
+        self.progbar.update(
+            self.step, values=shown, finalize=self.step >= self.total_steps
+        )
+        if self.monitor is not None:
+            for warning in self.monitor.check(
+                self.step,
+                window,
+                learning_rate,
+                window_start=self.last_window_steps[0],
+            ):
+                self.warnings.append(warning)
+                if self.verbose:
+                    print(f"\n{warning['message']}", flush=True)
+                if self.on_warning is not None:
+                    self.on_warning(warning)
+
+    def _values(self, state):
+        values = self._metrics.results(state)
+        counts = getattr(self._model, "window_counts", None) or {}
+        for metric, column in counts.items():
+            count = MetricWindow.count(state, metric)
+            if count is not None:
+                values[column] = count
+        return values
+
+    def whole_run(self):
+        """Every windowed metric over the run's steps so far (from
+        `whole_run_from`; the partial window since the last row excluded).
+        """
+        return self._values(self._run) if self._metrics else {}
+
+    @property
+    def whole_run_from(self):
+        """The first step the whole-run sums cover (a run resumed from a
+        checkpoint of an older version starts them there)."""
+        return self._run_from
+
+    def checkpoint_state(self):
+        """Arrays for a checkpoint: the whole run's metric state, the
+        window since the last row and where the sums start; call where
+        the model's state is on the host (a checkpoint's save)."""
+        if self._metrics is None:
+            return {}
+        partial = MetricWindow.add(self._partial, self._read())
+        return {
+            **MetricWindow.to_arrays(self._run, RUN_STATE),
+            **MetricWindow.to_arrays(partial, WINDOW_STATE),
+            STEPS_STATE: np.asarray([self._run_from], "int64"),
+        }
 
     def _learning_rate(self):
         optimizer = self.model.optimizer
         lr = optimizer.learning_rate
         return float(keras.ops.convert_to_numpy(lr))
 
-    def _write(self, logs):
+    def _write(self, window, learning_rate):
         if self.csv_path is None:
             return
         row = {
             "step": self.step,
-            "learning_rate": self._learning_rate(),
+            "learning_rate": learning_rate,
             "seconds": round(self.elapsed(), 3),
-            **logs,
+            **window,
         }
         new = not os.path.exists(self.csv_path)
         if self._fields is None:

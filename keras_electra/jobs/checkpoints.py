@@ -3,7 +3,7 @@
 Each checkpoint is a folder written atomically (a temporary folder, then a
 rename): `preset/` (the pretrainer and tokenizer), `training_state.npz`
 (optimizer slots and step, the model's seed states, torch's global RNG,
-the run's wall time so far) and
+the run's wall time so far, the log's metric sums) and
 `state.json` (the step).
 """
 
@@ -31,17 +31,22 @@ def checkpoint_dirs(output):
     return sorted(glob.glob(os.path.join(output, "checkpoints", "ckpt-*")))
 
 
-def save_checkpoint(output, pretrainer, tokenizer, step, keep, seconds=0.0):
+def save_checkpoint(
+    output, pretrainer, tokenizer, step, keep, seconds=0.0, arrays=None
+):
+    """Write checkpoint `step` atomically; `arrays` are more arrays for
+    the training state (the log's metric sums)."""
     path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
     with preset_utils.atomic_directory(path) as tmp:
         pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
-        arrays = {
-            key: keras.ops.convert_to_numpy(variable)
+        state = dict(arrays or {})
+        state.update(
+            (key, keras.ops.convert_to_numpy(variable))
             for key, variable in training_state_variables(pretrainer)
-        }
-        arrays.update(global_rng_state())
-        arrays[ELAPSED_KEY] = np.float64(seconds)  # the run's wall time
-        np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **arrays)
+        )
+        state.update(global_rng_state())
+        state[ELAPSED_KEY] = np.float64(seconds)  # the run's wall time
+        np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **state)
         # Plain writes: the whole folder appears at once or not at all.
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
             json.dump({"step": int(step)}, f)

@@ -34,7 +34,7 @@ def train(run, stop_after=None):
                 f"The run in '{run.output}' already reached "
                 f"{run.start_step} steps."
             )
-        return pretrain_report.finish(run, run.start_step, {})
+        return pretrain_report.finish(run, run.start_step)
     micro = config.gradient_accumulation_steps
     dataset = dataset_for(run, skip_batches=run.start_step * micro)
     if run.verbose:
@@ -44,6 +44,7 @@ def train(run, stop_after=None):
         last_step = min(last_step, run.start_step + int(stop_after))
     run.record("log.csv", "tensorboard", "checkpoints")
     log = _training_log(run, last_step)
+    pretrain_report.write_log_columns(run, log_columns(run.pretrainer))
     stop = StopOnSignal(micro_batches=micro)
 
     save = _saver(run, log)
@@ -78,9 +79,6 @@ def train(run, stop_after=None):
         return pretrain_report.result(None, log.step)
     if log.step % every != 0:
         save(log.step)
-    history = {
-        k: float(v) for k, v in run.pretrainer.get_metrics_result().items()
-    }
     jax_hosts = keras.config.backend() == "jax" and (
         processes.process_count() > 1
     )
@@ -91,13 +89,16 @@ def train(run, stop_after=None):
         pretrain_report.plot_replacements(
             run, next(iter(dataset_for(run, skip_batches=0)))
         )
-    return pretrain_report.finish(run, log.step, history)
+    return pretrain_report.finish(run, log.step, log)
 
 
 def _saver(run, log):
     """`save(step)`: an atomic checkpoint, written by the chief alone."""
 
     def save(step):
+        # Every rank calls this at the same step: under torchrun, the
+        # log's metric sums are added over the ranks.
+        arrays = log.checkpoint_state()
         if not run.chief:
             return
         with processes.chief_alone():
@@ -108,14 +109,33 @@ def _saver(run, log):
                 step,
                 run.config.keep_checkpoints,
                 seconds=log.elapsed(),
+                arrays=arrays,
             )
 
     return save
 
 
+def log_columns(pretrainer):
+    """The columns of the run's `log.csv`."""
+    names = [m.name for m in pretrainer.metrics]
+    counts = getattr(pretrainer, "window_counts", {})
+    return ["step", "learning_rate", "seconds"] + [
+        column
+        for name in names
+        for column in [name] + ([counts[name]] if name in counts else [])
+    ]
+
+
 def _training_log(run, last_step):
+    from keras_electra.callbacks import TrainingHealth
     from keras_electra.callbacks import TrainingLog
 
+    health = TrainingHealth(
+        total_steps=run.config.steps,
+        warmup_steps=run.pretrainer.warmup_steps,
+        vocabulary_size=run.tokenizer.vocabulary_size(),
+        already=[w["kind"] for w in run.warnings],
+    )
     return TrainingLog(
         last_step,
         start_step=run.start_step,
@@ -126,6 +146,9 @@ def _training_log(run, last_step):
             (run.state or {}).get(checkpoints.ELAPSED_KEY, 0.0)
         ),
         micro_batches=run.config.gradient_accumulation_steps,
+        start_state=run.state,
+        monitor=health,
+        on_warning=lambda warning: pretrain_report.record_warning(run, warning),
     )
 
 
@@ -152,6 +175,7 @@ def _callbacks(run, log, save, stop):
                 os.path.join(run.output, "tensorboard"),
                 start_step=run.start_step,
                 micro_batches=run.config.gradient_accumulation_steps,
+                log=log,
                 update_freq=run.config.log_every,
                 write_graph=False,
             )

@@ -259,6 +259,12 @@ class ElectraPretrainer(
         )
         self.discriminator_recall = keras.metrics.Mean("discriminator_recall")
         self.replaced_fraction = keras.metrics.Mean("replaced_fraction")
+        # The loss of a discriminator that knows only the base rate of
+        # replacement and that [CLS] and [SEP] are never replaced: the
+        # baseline of its loss (below it, it has learned something).
+        self.discriminator_prior_loss = keras.metrics.Mean(
+            "discriminator_prior_loss"
+        )
         # Threshold-free: meaningful even while the discriminator flags
         # almost nothing (where precision rests on a handful of tokens).
         self.discriminator_auc = keras.metrics.AUC(
@@ -280,6 +286,13 @@ class ElectraPretrainer(
         self.weight_decay = weight_decay
         self.tie_embeddings = tie_embeddings
         self.compile()
+
+    # Logs that count tokens beside a weighted mean (`TrainingLog`): the
+    # tokens the discriminator flagged, and those really replaced.
+    window_counts = {
+        "discriminator_precision": "discriminator_flagged",
+        "discriminator_recall": "discriminator_replaced",
+    }
 
     # The corruption's settings live in its layer; read them from there.
     replacement = property(lambda self: self.corruption.replacement)
@@ -448,6 +461,21 @@ class ElectraPretrainer(
         )
         self.replaced_fraction.update_state(
             num_replaced / ops.maximum(num_real, 1.0), sample_weight=num_real
+        )
+        # ([CLS] and [SEP] are never corrupted.)
+        token_ids = y_pred["corrupted_ids"]
+        candidates = ops.sum(
+            real
+            * ops.cast(ops.not_equal(token_ids, self.cls_token_id), "float32")
+            * ops.cast(ops.not_equal(token_ids, self.sep_token_id), "float32")
+        )
+        rate = ops.clip(
+            num_replaced / ops.maximum(candidates, 1.0), 1e-7, 1.0 - 1e-7
+        )
+        entropy = -(rate * ops.log(rate) + (1.0 - rate) * ops.log(1.0 - rate))
+        self.discriminator_prior_loss.update_state(
+            entropy * candidates / ops.maximum(num_real, 1.0),
+            sample_weight=num_real,
         )
         self.discriminator_auc.update_state(
             labels, y_pred["discriminator_logits"], sample_weight=real

@@ -34,8 +34,12 @@ def read_log(csv_path):
     return columns
 
 
-def plot_training_curves(csv_path, png_path, title=None, vocabulary_size=None):
-    """Draw a run's curves from its CSV log (see `training_curves_figure`)."""
+def plot_training_curves(
+    csv_path, png_path, title=None, vocabulary_size=None, events=()
+):
+    """Draw a run's curves from its CSV log (see `training_curves_figure`);
+    `events` are `(step, label)` pairs (the health warnings) marked on
+    every panel."""
     import matplotlib.pyplot as plt
 
     log = read_log(csv_path)
@@ -43,9 +47,25 @@ def plot_training_curves(csv_path, png_path, title=None, vocabulary_size=None):
         fig = masked_lm_curves_figure(log, title, vocabulary_size)
     else:
         fig = training_curves_figure(log, title, vocabulary_size)
+    mark_events(fig, events)
     fig.savefig(png_path, dpi=100)
     plt.close(fig)
     return png_path
+
+
+def mark_events(fig, events):
+    """A dotted vertical line at each `(step, label)` on every panel,
+    labelled in the first panel's legend."""
+    for index, (step, label) in enumerate(events):
+        for i, ax in enumerate(fig.axes):
+            ax.axvline(
+                step,
+                color=f"C{3 + index}",
+                linestyle=":",
+                label=f"warning: {label}" if i == 0 else None,
+            )
+    if events and fig.axes:
+        fig.axes[0].legend(fontsize=8)
 
 
 def _prior_entropy(p):
@@ -62,14 +82,18 @@ def training_curves_figure(log, title=None, vocabulary_size=None):
       vocabulary (`ln V`, when `vocabulary_size` is given);
     - the generator's accuracy at the masked slots: its argmax, and how
       often its sample is the original;
-    - the discriminator's loss against the prior's entropy (the loss of
-      predicting the replaced fraction everywhere: below it, the
-      discriminator has learned more than the base rate);
+    - the discriminator's loss against its prior (the loss of predicting
+      the replaced fraction everywhere but [CLS] and [SEP], which are
+      never replaced: below it, the discriminator has learned more than
+      the base rate);
     - its accuracy against flagging nothing ("all original", 1 - replaced
       fraction);
     - its ROC AUC against chance (0.5), a threshold-free measure that means
       something even while it flags few tokens (older logs without AUC show
       precision and recall instead).
+
+    Each point is one row of the log: the window of steps since the
+    previous row (see `TrainingLog`).
     """
     plt = _pyplot()
 
@@ -112,7 +136,15 @@ def training_curves_figure(log, title=None, vocabulary_size=None):
     replaced = series("replaced_fraction")
     ax = axes[1, 0]
     draw(ax, "discriminator_loss", "discriminator")
-    if replaced is not None:
+    prior = series("discriminator_prior_loss")
+    if prior is not None:
+        ax.plot(
+            steps,
+            prior,
+            label="prior (replaced fraction only; [CLS], [SEP] known)",
+            **baseline,
+        )
+    elif replaced is not None:  # logs of earlier versions
         ax.plot(
             steps,
             _prior_entropy(replaced),

@@ -212,24 +212,34 @@ def average_gradients(grads):
     return averaged
 
 
-def average_logs(logs):
-    """A dict of floats averaged over the torch ranks (each logs the
-    metrics of its own slice); unchanged otherwise. JAX hosts already
-    compute their metrics over the global batch."""
+def sum_over_ranks(state):
+    """A metric state (`{name: [numpy arrays]}`, see
+    `keras_electra.metrics.MetricWindow`) summed over the torch ranks, each
+    of which updates its metrics on its own slice of the batch; unchanged
+    otherwise (JAX hosts and `tf.distribute` already aggregate). Every
+    rank must call it at the same step."""
     dist = _torch_group()
-    if dist is None or dist.get_world_size() == 1 or not logs:
-        return logs
+    if dist is None or dist.get_world_size() == 1 or not state:
+        return state
+    import numpy as np
     import torch
 
-    keys = sorted(logs)
+    keys = sorted(state)
+    flat = [np.ravel(a) for k in keys for a in state[k]]
     values = torch.tensor(
-        [float(logs[k]) for k in keys],
-        dtype=torch.float64,
-        device=_torch_device(),
+        np.concatenate(flat), dtype=torch.float64, device=_torch_device()
     )
     dist.all_reduce(values)
-    values = (values / dist.get_world_size()).tolist()
-    return dict(zip(keys, values))
+    values = values.cpu().numpy()
+    out, offset = {}, 0
+    for k in keys:
+        arrays = []
+        for a in state[k]:
+            a = np.asarray(a)
+            arrays.append(values[offset : offset + a.size].reshape(a.shape))
+            offset += a.size
+        out[k] = arrays
+    return out
 
 
 def broadcast_weights(model):
