@@ -28,10 +28,11 @@ def resolve(name):
     folder = os.path.join(cache_dir(), name)
     if is_cached(folder, entry):
         return folder
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+    offline = _offline_variable()
+    if offline:
         raise ValueError(
             f"The released preset '{name}' is not in the cache ({folder}) "
-            "and HF_HUB_OFFLINE is set, so it cannot be fetched. With a "
+            f"and {offline} is set, so it cannot be fetched. With a "
             f"local copy of {entry.discriminator} and {entry.generator}, "
             "convert it once: keras-electra convert --from transformers "
             "--discriminator DISC_FOLDER --generator GEN_FOLDER --output "
@@ -46,6 +47,16 @@ def resolve(name):
         pretrainer, tokenizer = transformers_checkpoint.load_pretrainer(
             entry.discriminator, entry.generator, **entry.settings
         )
+    except transformers_checkpoint.HubUnreachableError:
+        raise ValueError(
+            f"Could not fetch the released preset '{name}' from "
+            f"{entry.discriminator} and {entry.generator}: "
+            f"{transformers_checkpoint.HubUnreachableError.reason}. Check "
+            "the connection (or a Hugging Face mirror: HF_ENDPOINT); or, "
+            "with a local copy of both folders: keras-electra convert "
+            "--from transformers --discriminator DISC_FOLDER --generator "
+            "GEN_FOLDER --output DIR, then use DIR as the preset."
+        ) from None
     except OSError as e:  # network, missing remote files
         reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise ValueError(
@@ -64,12 +75,27 @@ def resolve(name):
             "vocabulary."
         )
     os.makedirs(cache_dir(), exist_ok=True)
-    pretrainer.save_to_preset(folder, tokenizer)  # atomic
+    preset_utils.save_converted(  # atomic
+        pretrainer,
+        folder,
+        tokenizer,
+        {"format": "transformers", **source(entry)},
+    )
     # Written last: a folder without it is an unfinished conversion.
     with open(os.path.join(folder, SOURCE_FILE), "w", encoding="utf-8") as f:
         json.dump(source(entry), f, indent=2)
         f.write("\n")
     return folder
+
+
+def _offline_variable():
+    """The variable that puts the Hub in offline mode, if one does (read as
+    huggingface_hub reads them: 1, ON, YES or TRUE), else None."""
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        value = os.environ.get(variable, "").upper()
+        if value in ("1", "ON", "YES", "TRUE"):
+            return variable
+    return None
 
 
 preset_utils.register_preset_format("released", resolve)

@@ -35,12 +35,56 @@ VOCABULARY_FILE = "vocab.txt"
 # --- reading -----------------------------------------------------------------
 
 
+class HubUnreachableError(CheckpointError):
+    """A remote checkpoint that could not be reached (no network, or the
+    Hub's offline mode) and has no cached copy."""
+
+    reason = (
+        "the Hugging Face Hub could not be reached (no network, or offline "
+        "mode: HF_HUB_OFFLINE) and no copy is cached"
+    )
+
+
 def _exists(path, filename):
     if "://" in path:
         from keras_electra.utils.keras_hub_private import check_file_exists
 
         return check_file_exists(path, filename)
     return os.path.isfile(os.path.join(path, filename))
+
+
+def _config_exists(path):
+    """Whether the folder or handle has a config.json. A handle's hub not
+    reached is said (keras-hub's `check_file_exists` reports it as a
+    missing file: "not a checkpoint folder" would blame the handle)."""
+    if "://" not in path:
+        return _exists(path, preset_utils.CONFIG_FILE)
+    try:
+        preset_utils.get_file(path, preset_utils.CONFIG_FILE)
+    except FileNotFoundError as e:
+        if _unreachable(e):
+            raise HubUnreachableError(
+                f"Could not read '{path}': {HubUnreachableError.reason}. "
+                "Check the connection, or convert a local copy: "
+                "keras-electra convert --from transformers --discriminator "
+                "FOLDER --output DIR."
+            ) from None
+        return False
+    return True
+
+
+def _unreachable(error):
+    """Whether a missing remote file is the Hub not reached (huggingface_hub's
+    `LocalEntryNotFoundError`: no connection or offline, nothing cached)."""
+    try:
+        from huggingface_hub.errors import LocalEntryNotFoundError
+    except ImportError:
+        return False
+    while error is not None:
+        if isinstance(error, LocalEntryNotFoundError):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _local(path, filename):
@@ -51,14 +95,14 @@ def _local(path, filename):
 
 def read_folder_config(path):
     """The folder's config.json (transformers or keras-hub), or None."""
-    if not _exists(path, preset_utils.CONFIG_FILE):
+    if not _config_exists(path):
         return None
     return read_json(_local(path, preset_utils.CONFIG_FILE))
 
 
 def read_config(path):
     """The transformers config of an ELECTRA folder, checked."""
-    if not _exists(path, preset_utils.CONFIG_FILE):
+    if not _config_exists(path):
         raise CheckpointError(
             f"'{path}' is not a transformers checkpoint folder: it has no "
             f"{preset_utils.CONFIG_FILE}."

@@ -67,6 +67,7 @@ def build_shards(
     on_decode_error="stop",
     overwrite=False,
     verbose=True,
+    show_backend_logs=False,
 ):
     """Write pre-training examples from text into sharded TFRecord files.
 
@@ -80,6 +81,10 @@ def build_shards(
     shards (a killed build resumes where it stopped). A `manifest.json`
     records the inputs and settings; a different build into the same folder
     is refused unless `overwrite=True`.
+
+    The worker processes import TensorFlow with its C++ start-up lines
+    hidden, as the command line does, unless `show_backend_logs`
+    (`--verbose`).
 
     Returns a dict with `files`, `examples`, `tokens`, `seconds` and
     `tokens_per_second` (over the shards built by this call).
@@ -166,8 +171,14 @@ def build_shards(
         )
         processes = num_processes or min(len(jobs), os.cpu_count() or 1)
         if processes > 1:
+            from keras_electra.utils.backend_setup import start_quiet_worker
+
             context = multiprocessing.get_context("spawn")
-            with context.Pool(processes) as pool:
+            with context.Pool(
+                processes,
+                initializer=start_quiet_worker,
+                initargs=(show_backend_logs,),
+            ) as pool:
                 results = pool.imap_unordered(_build_one_shard, jobs)
                 for done, result in enumerate(results, start=1):
                     _accumulate(totals, result, progress, done, start)

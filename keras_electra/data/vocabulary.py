@@ -7,6 +7,11 @@ from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import iter_documents
 from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
 
+# keras-hub's WordPiece learner (tensorflow-text's) keeps only the words and
+# pieces it sees at least this many times (its `lower_thresh`), besides
+# every single character: a small corpus gives fewer tokens than asked.
+MIN_PIECE_COUNT = 10
+
 
 def learn_vocabulary(
     inputs,
@@ -57,3 +62,18 @@ def learn_vocabulary(
     )
     os.replace(tmp, output_file)
     return tokenizer
+
+
+def describe_learned(size, asked, path):
+    """The line that says how many tokens were learned into `path`, and,
+    when fewer than `asked`, why (`keras-electra vocab` and `pretrain`)."""
+    short = ""
+    if size < asked:
+        short = (
+            ": the corpus gave no more, as WordPiece keeps only the pieces "
+            f"it sees at least {MIN_PIECE_COUNT} times; more text gives more"
+        )
+    return (
+        f"Learned {size:,} tokens (asked for {asked:,}{short}); written to "
+        f"{path}."
+    )

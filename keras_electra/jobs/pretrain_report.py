@@ -8,6 +8,7 @@ job's result. Reads the `Run` and its log; changes no setting.
 import os
 import signal
 
+from keras_electra.utils import parameter_counts
 from keras_electra.utils import processes
 
 OBJECTIVE_TITLES = {
@@ -16,15 +17,115 @@ OBJECTIVE_TITLES = {
 }
 
 
-def result(preset, step, history=None, interrupted=None):
-    """What `pretrain()` returns."""
+# What each column of `log.csv` holds (written beside it as
+# `log_columns.md`; README, "What the log says").
+LOG_COLUMNS = {
+    "step": "the optimizer update the row ends (counted over the whole run)",
+    "learning_rate": "the learning rate at that step",
+    "seconds": "wall time of the whole run so far",
+    "loss": "total loss (MLM + 50 x RTD; the MLM loss for the baseline)",
+    "generator_loss": "generator's masked-LM cross-entropy (nats) at the "
+    "masked positions",
+    "generator_accuracy": "how often the generator's argmax is the original "
+    "token at the masked positions",
+    "sampled_accuracy": "how often the generator's sample is the original "
+    "token (those count as original for the discriminator)",
+    "discriminator_loss": "discriminator's replaced-token cross-entropy "
+    "(nats) per real token",
+    "discriminator_prior_loss": "the same loss for a discriminator that "
+    "knows only the replaced fraction (and that [CLS] and [SEP] are never "
+    "replaced): its baseline",
+    "discriminator_accuracy": "fraction of real tokens the discriminator "
+    "labels right (flagging nothing scores 1 - replaced_fraction)",
+    "discriminator_precision": "replaced tokens among those it flags",
+    "discriminator_flagged": "tokens it flagged in the window (what "
+    "precision rests on)",
+    "discriminator_recall": "flagged tokens among those replaced",
+    "discriminator_replaced": "tokens replaced in the window (what recall "
+    "rests on)",
+    "discriminator_auc": "ROC AUC of its scores over the window's tokens "
+    "(threshold-free; chance is 0.5)",
+    "replaced_fraction": "fraction of real tokens replaced",
+    "mlm_loss": "masked-LM cross-entropy (nats) of the MLM baseline",
+    "mlm_accuracy": "its accuracy at the masked positions",
+}
+WINDOW_NOTE = (
+    "Every metric is computed over the steps since the previous row (the "
+    "window; from the weighted sums of its steps, not an average of "
+    "per-step values), never over a running span that a checkpoint "
+    "resets."
+)
+
+
+def result(preset, step, history=None, interrupted=None, log=None, warnings=()):
+    """What `pretrain()` returns: `history` is the last window's metrics,
+    `whole_run` every metric over the run (with the steps each covers)."""
     return {
         "preset": preset,
         "step": step,
         "history": history or {},
+        "history_steps": log.last_window_steps if log else None,
+        "whole_run": log.whole_run() if log else {},
+        "whole_run_steps": (log.whole_run_from, log.step) if log else None,
+        "warnings": list(warnings),
         "nan_step": None,
         "interrupted": interrupted,
     }
+
+
+def describe_metrics(values):
+    """`values` on one line: precision and recall with the tokens they
+    rest on."""
+    counts = {
+        "discriminator_precision": "discriminator_flagged",
+        "discriminator_recall": "discriminator_replaced",
+    }
+    shown = []
+    for key in sorted(values):
+        if key in counts.values():
+            continue
+        text = f"{key} {values[key]:.4f}"
+        if key in counts and counts[key] in values:
+            noun = "flagged" if "precision" in key else "replaced"
+            text += f" (of {values[counts[key]]:,.0f} {noun})"
+        shown.append(text)
+    return ", ".join(shown)
+
+
+def write_log_columns(run, columns):
+    """`log_columns.md`: what the columns of `log.csv` hold."""
+    if not run.chief:
+        return
+    run.record("log_columns.md")
+    lines = [
+        "# log.csv",
+        "",
+        WINDOW_NOTE,
+        "",
+        "| column | what it holds |",
+        "|---|---|",
+    ]
+    for column in columns:
+        lines.append(f"| {column} | {LOG_COLUMNS.get(column, '')} |")
+    path = os.path.join(run.output, "log_columns.md")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def record_warning(run, warning):
+    """Add a health warning to the run's `run.json` (the chief's)."""
+    import json
+
+    if not run.chief:
+        return
+    path = os.path.join(run.output, "run.json")
+    with open(path, encoding="utf-8") as f:
+        stored = json.load(f)
+    stored.setdefault("warnings", []).append(warning)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(stored, f, indent=2)
+    os.replace(path + ".tmp", path)
 
 
 def describe(run):
@@ -81,10 +182,17 @@ def describe_towers(pretrainer):
             f"{pretrainer.temperature:g} over "
             f"{pretrainer.temperature_steps} steps"
         )
+    discriminator, generator = parameter_counts.pretrainer_towers(
+        pretrainer.backbone.get_config(),
+        pretrainer.generator.backbone.get_config(),
+        pretrainer.embedding_sharing,
+    )
+    # Counted as `keras-electra info` counts them (`parameter_counts`):
+    # each tower with its head; tied, the generator's count includes the
+    # embeddings it shares with the discriminator.
     return (
-        f"Discriminator {pretrainer.discriminator.count_params():,} "
-        f"parameters, generator {pretrainer.generator.count_params():,} "
-        f"({sharing})"
+        f"Discriminator {discriminator.total:,} parameters (with its "
+        f"head), generator {generator.total:,} ({sharing})"
     )
 
 
@@ -104,13 +212,17 @@ def plot_replacements(run, batch):
     )
 
 
-def finish(run, step, history):
-    """Save the final preset (the chief), draw the curves, say where."""
+def finish(run, step, log=None):
+    """Save the final preset (the chief), draw the curves, say where,
+    and print the last window's and the whole run's metrics."""
     from keras_electra.utils.plotting import plot_training_curves
 
     final = os.path.join(run.output, "preset")
+    history = log.last_window if log else {}
+    warnings = list(run.warnings) + (log.warnings if log else [])
+    done = result(final, step, history, log=log, warnings=warnings)
     if not run.chief:
-        return result(final, step, history)
+        return done
     run.record("preset", "training_curves.png")
     with processes.chief_alone():
         run.pretrainer.save_to_preset(final, run.tokenizer)
@@ -122,12 +234,26 @@ def finish(run, step, history):
             os.path.join(run.output, "training_curves.png"),
             title=f"{OBJECTIVE_TITLES[run.config.objective]} ({step} steps)",
             vocabulary_size=run.tokenizer.vocabulary_size(),
+            events=[(w["step"], w["kind"]) for w in warnings],
         )
     if run.verbose:
+        if history:
+            start, end = done["history_steps"]
+            print(
+                f"Last window (steps {start}-{end}): "
+                f"{describe_metrics(history)}"
+            )
+            start, end = done["whole_run_steps"]
+            print(
+                f"Whole run (steps {start}-{end}): "
+                f"{describe_metrics(done['whole_run'])}"
+            )
         print(f"Done at step {step}. Preset: {final}")
         if png:
             print(f"Training curves: {png}")
-    return result(final, step, history)
+        for warning in warnings:
+            print(f"Health: {warning['kind']} at step {warning['step']}")
+    return done
 
 
 def interrupted(run, step, stop):

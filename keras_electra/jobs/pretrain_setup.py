@@ -58,6 +58,7 @@ class Run:
     verbose: int
     chief: bool
     distribution_summary: str = None
+    warnings: tuple = ()  # health warnings of earlier attempts (run.json)
 
     @property
     def output(self):
@@ -331,11 +332,14 @@ def prepare_run(plan, distribution_summary=None):
         else:
             pretrainer = new_pretrainer(config, tokenizer)
             start_step, state = 0, None
+        # What the health checks said in the run's earlier attempts.
+        warnings = _earlier_warnings(config.output) if state else ()
         if chief:
             RunFolder(config.output).record(RUN_FILE)
             config.save(
                 os.path.join(config.output, RUN_FILE),
                 backend=keras.config.backend(),
+                **({"warnings": list(warnings)} if warnings else {}),
             )
     compile_for_run(pretrainer, config, new=state is None)
     if state is not None:
@@ -350,7 +354,20 @@ def prepare_run(plan, distribution_summary=None):
         verbose=plan.verbose,
         chief=chief,
         distribution_summary=distribution_summary,
+        warnings=tuple(warnings),
     )
+
+
+def _earlier_warnings(output):
+    """The warnings `run.json` records (see
+    `pretrain_report.record_warning`)."""
+    import json
+
+    try:
+        with open(os.path.join(output, RUN_FILE), encoding="utf-8") as f:
+            return tuple(json.load(f).get("warnings", ()))
+    except (OSError, ValueError):
+        return ()
 
 
 def compile_for_run(pretrainer, config, new):
@@ -429,6 +446,7 @@ def prepare_data(config, verbose):
 def _tokenizer(config, verbose):
     """The given vocabulary's tokenizer, the preset's, or one learned from
     the corpus into the run folder (the config then names it)."""
+    from keras_electra.data.vocabulary import describe_learned
     from keras_electra.data.vocabulary import learn_vocabulary
     from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
 
@@ -457,13 +475,7 @@ def _tokenizer(config, verbose):
             on_decode_error=config.on_decode_error,
         ).vocabulary_size()
         if verbose:
-            short = size < config.vocabulary_size
-            print(
-                f"Learned {size:,} tokens (asked for "
-                f"{config.vocabulary_size:,}"
-                f"{': the corpus gave no more' if short else ''}); "
-                f"written to {learned}."
-            )
+            print(describe_learned(size, config.vocabulary_size, learned))
     tokenizer = ElectraTokenizer(vocabulary=learned)
     config = dataclasses.replace(
         config,

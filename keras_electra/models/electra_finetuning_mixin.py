@@ -96,7 +96,7 @@ class ElectraFinetuningMixin:
         callbacks=None,
         validation_split=0.0,
         validation_data=None,
-        shuffle=True,
+        shuffle=None,
         sample_weight=None,
         **kwargs,
     ):
@@ -104,26 +104,23 @@ class ElectraFinetuningMixin:
 
         keras-hub's tasks turn arrays into a dataset themselves and ignore
         `shuffle`; here arrays (and lists of strings) are shuffled each epoch
-        through `tf.data` before batching, as fine-tuning needs.
+        through `tf.data` before batching, as fine-tuning needs. `shuffle`
+        defaults to shuffling arrays and leaving a dataset as it is (it
+        shuffles itself; Keras would warn that `shuffle=True` is ignored).
         """
-        if (
-            shuffle
-            and x is not None
-            and not _is_dataset(x)
-            and not validation_split
-        ):
-            import tensorflow as tf
-
-            data = keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
-            data = _to_sliceable(data)
-            size = len(keras.tree.flatten(data)[0])
-            x = (
-                tf.data.Dataset.from_tensor_slices(data)
-                .shuffle(size, reshuffle_each_iteration=True)
-                .batch(batch_size or 32)
+        if x is not None and not _is_dataset(x) and not validation_split:
+            x = _as_dataset(
+                (x, y, sample_weight),
+                batch_size,
+                shuffle=shuffle is None or shuffle,
             )
             y = sample_weight = batch_size = None
             shuffle = False  # done above
+        if validation_data is not None and not _is_dataset(validation_data):
+            validation_data = _as_dataset(
+                keras.utils.unpack_x_y_sample_weight(validation_data),
+                batch_size,
+            )
         return super().fit(
             x,
             y,
@@ -133,10 +130,69 @@ class ElectraFinetuningMixin:
             callbacks=callbacks,
             validation_split=validation_split,
             validation_data=validation_data,
-            shuffle=shuffle,
+            shuffle=bool(shuffle),
             sample_weight=sample_weight,
             **kwargs,
         )
+
+    # Arrays given to `evaluate` and `predict` go through `tf.data` too:
+    # keras-hub 0.32 would turn them into a grain dataset read with
+    # `grain.ReadOptions(prefetch_buffer_size=8)` (below grain's 16 threads),
+    # and grain logs an absl warning about it on every call.
+
+    def evaluate(
+        self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs
+    ):
+        """`keras.Model.evaluate`; arrays batched through `tf.data`."""
+        if (
+            x is not None
+            and not _is_dataset(x)
+            and not kwargs.get("_use_cached_eval_dataset")
+        ):
+            x = _as_dataset((x, y, sample_weight), batch_size)
+            y = sample_weight = batch_size = None
+        return super().evaluate(
+            x, y, batch_size=batch_size, sample_weight=sample_weight, **kwargs
+        )
+
+    def predict(self, x=None, batch_size=None, **kwargs):
+        """`keras.Model.predict`; arrays batched through `tf.data`."""
+        if x is not None and not _is_dataset(x):
+            x = _as_dataset((x, None, None), batch_size)
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
+
+    # A fine-tuned preset holds the model, not its optimizer's state:
+    # keras-hub's `Task` would save the optimizer's variables into
+    # `task.weights.h5`, and a reloaded model (a new optimizer, not yet
+    # built) would skip them with a warning ("Skipping variable loading for
+    # optimizer").
+
+    def save_task_weights(self, filepath):
+        """Save the weights outside the backbone (not the optimizer's)."""
+        _check_weights_file(filepath)
+        if not self.has_task_weights():
+            raise ValueError(
+                f"Task {self} has no weights not in the `backbone`. "
+                "`save_task_weights()` has nothing to save."
+            )
+        keras.saving.save_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def load_task_weights(self, filepath):
+        """Load what `save_task_weights` wrote (the optimizer state that
+        older presets hold is left out)."""
+        _check_weights_file(filepath)
+        keras.saving.load_weights(
+            self, filepath, objects_to_skip=self._not_task_weights()
+        )
+
+    def _not_task_weights(self):
+        skip = list(self.backbone._flatten_layers())
+        if getattr(self, "optimizer", None) is not None:
+            skip.append(self.optimizer)
+        return skip
 
     def default_loss(self, reduction="sum"):
         raise NotImplementedError
@@ -162,14 +218,42 @@ def _is_dataset(x):
     )
 
 
+def _check_weights_file(filepath):
+    if not str(filepath).endswith(".weights.h5"):
+        raise ValueError(
+            "The filename must end in `.weights.h5`. "
+            f"Received: filepath={filepath}"
+        )
+
+
+def _as_dataset(data, batch_size, shuffle=False):
+    """`(x, y, sample_weight)` arrays (or lists of strings) as a batched
+    `tf.data.Dataset`, shuffled each epoch when `shuffle`."""
+    import tensorflow as tf
+
+    data = _to_sliceable(keras.utils.pack_x_y_sample_weight(*data))
+    dataset = tf.data.Dataset.from_tensor_slices(data)
+    if shuffle:
+        size = len(keras.tree.flatten(data)[0])
+        dataset = dataset.shuffle(size, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size or 32)
+
+
 def _to_sliceable(value):
     """Arrays for `from_tensor_slices`: dicts and tuples are structure, a
-    list is one column (e.g. of strings)."""
+    list is one column (e.g. of strings; of word lists, ragged), a
+    TensorFlow tensor (ragged too) is kept."""
+    import tensorflow as tf
+
     if isinstance(value, dict):
         return {k: _to_sliceable(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_to_sliceable(v) for v in value)
+    if isinstance(value, (tf.Tensor, tf.RaggedTensor)):
+        return value
     if isinstance(value, list):
+        if value and isinstance(value[0], (list, tuple)):
+            return tf.ragged.constant(value)
         return np.asarray(value)
     return keras.ops.convert_to_numpy(value)
 

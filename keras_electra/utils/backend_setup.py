@@ -5,7 +5,8 @@ can configure it (oneDNN notices, "Could not find cuda drivers", "failed
 call to cuInit" on machines without a GPU); `TF_CPP_MIN_LOG_LEVEL` no longer
 hides them. The command line imports the backend and lists its devices
 once, with the process's standard error pointed at the null device, and
-then prints the backend and devices itself. `--verbose` skips this.
+then prints the backend and devices itself; worker processes that import
+TensorFlow afresh start with `start_quiet_worker`. `--verbose` skips this.
 """
 
 import contextlib
@@ -48,6 +49,18 @@ def load_backend(verbose=False):
         processes.initialize()
         devices = describe_devices(keras.config.backend())
     return f"backend {keras.config.backend()} | devices: {devices}"
+
+
+def start_quiet_worker(verbose=False):
+    """A worker process's start (a `multiprocessing` pool's initializer):
+    import TensorFlow and keras-hub's tokenizers as `load_backend` does,
+    their C++ start-up lines hidden unless `verbose`. A worker started with
+    `spawn` imports them afresh, and would print them once per worker."""
+    context = contextlib.nullcontext() if verbose else silenced_stderr()
+    with context:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import keras_hub  # noqa: F401 - TensorFlow (text) and the backend
+        import tensorflow  # noqa: F401
 
 
 def describe_devices(backend):

@@ -66,6 +66,25 @@ class PresetInfo:
         return self.backbone.get("config", {})
 
     @property
+    def converted_from(self):
+        """What a converted preset came from (a dict: its format and the
+        paths or handles), or None for a preset keras-electra trained or
+        a built-in one. Such a preset records no pre-training settings."""
+        if self.metadata and preset_utils.CONVERTED_FROM in self.metadata:
+            return self.metadata[preset_utils.CONVERTED_FROM]
+        # A released pair converted before its metadata said so.
+        from keras_electra.utils.released_presets import SOURCE_FILE
+
+        if "://" not in self.path and preset_utils.preset_has_file(
+            self.path, SOURCE_FILE
+        ):
+            return {
+                "format": "transformers",
+                **preset_utils.load_json(self.path, SOURCE_FILE),
+            }
+        return None
+
+    @property
     def task_config(self):
         """The task's constructor arguments (empty without a task)."""
         return (self.task or {}).get("config", {})

@@ -229,6 +229,35 @@ class atomic_directory:
         return False
 
 
+# The `metadata.json` key of a converted preset: where its weights came from.
+# Such a preset records no pre-training of its own: its task.json holds
+# `ElectraPretrainer`'s defaults (`num_train_steps`, ...), which describe
+# nothing, so `keras-electra info` says "not recorded" instead.
+CONVERTED_FROM = "converted_from"
+
+
+def save_converted(model, preset_dir, tokenizer=None, source=None):
+    """Save a converted model (and its tokenizer) as a preset, atomically,
+    its `metadata.json` recording `source` under `CONVERTED_FROM` (a dict:
+    the format and the paths or handles converted)."""
+    import json
+
+    with atomic_directory(preset_dir) as tmp:
+        if hasattr(model, "generator"):  # a pretrainer saves its tokenizer
+            model.save_to_preset(tmp, tokenizer=tokenizer)
+        else:
+            model.save_to_preset(tmp)
+            if tokenizer is not None:
+                tokenizer.save_to_preset(tmp)
+        path = os.path.join(tmp, METADATA_FILE)
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+        metadata[CONVERTED_FROM] = source or {}
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(metadata, f, indent=4)
+            f.write("\n")
+
+
 def _fsync_tree(root):
     for dirpath, _, filenames in os.walk(root):
         for name in filenames:
