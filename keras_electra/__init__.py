@@ -54,6 +54,7 @@ _EXPORTS = {
     "ElectraEmbedding": "keras_electra.layers.electra_embedding",
     "pretrain": "keras_electra.jobs.pretrain",
     "finetune": "keras_electra.jobs.finetune",
+    "predict_file": "keras_electra.jobs.predict",
 }
 _SUBMODULES = (
     "jobs",

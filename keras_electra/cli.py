@@ -14,6 +14,7 @@ declare their few arguments here.
     keras-electra export --to {transformers,keras-hub} PRESET DIR
     keras-electra finetune --task {classify,tag,qa} --preset PATH \\
         --train FILE --test FILE
+    keras-electra predict MODEL FILE [--output OUT.csv]
 
 The backend is chosen before Keras is imported (`--backend`, else
 `KERAS_BACKEND`, else Keras' configured default) and loaded with its C++
@@ -271,16 +272,10 @@ def _resumed_backend(args):
 
 def _pretrain(args):
     from keras_electra.jobs.pretrain import pretrain
-    from keras_electra.utils import processes
 
     result = pretrain(**options.given_options(args, options.PretrainConfig))
-    if result["interrupted"]:
-        return result["interrupted"]
-    if result["history"] and processes.is_chief():
-        shown = ", ".join(
-            f"{k} {v:.4f}" for k, v in sorted(result["history"].items())
-        )
-        print(f"Final metrics (last chunk): {shown}")
+    # (The job prints the last window's and the whole run's metrics.)
+    return result["interrupted"] or None
 
 
 def _build_data(args):
@@ -299,11 +294,13 @@ def _build_data(args):
         blank_lines_separate_documents=not args.one_document_per_file,
         on_decode_error=args.on_decode_error,
         overwrite=args.overwrite,
+        show_backend_logs=args.verbose,
     )
     print(f"Shards in {args.output}: {len(result['files'])} files.")
 
 
 def _vocab(args):
+    from keras_electra.data.vocabulary import describe_learned
     from keras_electra.data.vocabulary import learn_vocabulary
 
     tokenizer = learn_vocabulary(
@@ -315,12 +312,13 @@ def _vocab(args):
         lowercase=not args.cased,
         strip_accents=not args.cased,
     )
-    print(f"Wrote {tokenizer.vocabulary_size():,} tokens to {args.output}.")
+    print(describe_learned(tokenizer.vocabulary_size(), args.size, args.output))
 
 
 def _info(args):
     import json
 
+    from keras_electra.utils import parameter_counts
     from keras_electra.utils import preset_utils
     from keras_electra.utils import released_presets
     from keras_electra.utils.preset_info import PresetInfo
@@ -356,12 +354,14 @@ def _info(args):
         f"Backbone ({info.backbone['class_name']}): "
         f"{json.dumps(_arch(info.backbone_config))}"
     )
-    if info.metadata is not None:
-        count = info.metadata["parameter_count"]
-        print(f"Discriminator backbone parameters: {count:,}")
     generator = info.generator_backbone_config
     if generator is not None:
         print(f"Generator backbone: {json.dumps(_arch(generator))}")
+    for line in parameter_counts.describe_preset(info):
+        print(line)
+    if info.converted_from is not None:
+        print(f"Pre-training: not recorded ({_converted(info)})")
+    elif generator is not None:
         keys = (
             "mask_rate",
             "learning_rate",
@@ -381,6 +381,21 @@ def _info(args):
         if has and name and "://" not in info.path:
             state = _h5_state(os.path.join(info.path, name))
         print(f"{label}: {state}")
+
+
+def _converted(info):
+    """Where a converted preset came from, and the settings it was given
+    for continued pre-training (a released pair: the paper's)."""
+    source = info.converted_from
+    towers = [source.get(k) for k in ("discriminator", "generator")]
+    text = f"converted from {source.get('format', 'a checkpoint')}"
+    if any(towers):
+        text += " " + " and ".join(t for t in towers if t)
+    settings = source.get("settings")
+    if settings:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+        text += f"; set for continued pre-training: {shown}"
+    return text
 
 
 def _h5_state(path):
@@ -430,23 +445,30 @@ def _convert(args):
                 "leave out --generator."
             )
         model, tokenizer = conversion.load_keras_hub(args.discriminator)
-    _save_preset(model, args.output, tokenizer)
+    _save_preset(model, args.output, tokenizer, _source(args))
     print(
         f"Wrote {type(model).__name__} preset to {args.output}"
         f"{' with its tokenizer' if tokenizer is not None else ''}."
     )
 
 
-def _save_preset(model, output, tokenizer):
+def _source(args):
+    """What `convert` read, as the preset's metadata records it."""
+
+    def where(path):
+        return path if path is None or "://" in path else os.path.abspath(path)
+
+    return {
+        "format": args.source,
+        "discriminator": where(args.discriminator),
+        "generator": where(args.generator),
+    }
+
+
+def _save_preset(model, output, tokenizer, source):
     from keras_electra.utils import preset_utils
 
-    if hasattr(model, "generator"):  # a pretrainer saves atomically itself
-        model.save_to_preset(output, tokenizer=tokenizer)
-        return
-    with preset_utils.atomic_directory(output) as tmp:
-        model.save_to_preset(tmp)
-        if tokenizer is not None:
-            tokenizer.save_to_preset(tmp)
+    preset_utils.save_converted(model, output, tokenizer, source)
 
 
 def _export(args):
@@ -491,15 +513,81 @@ def _load_any(preset):
 
 
 def _finetune(args):
+    from keras_electra.jobs.finetune import default_output
     from keras_electra.jobs.finetune import finetune
     from keras_electra.jobs.finetune_tasks import describe_outputs
     from keras_electra.jobs.finetune_tasks import describe_result
 
     print(f"keras-electra finetune | {args.backend_summary}")
-    result = finetune(**options.given_options(args, options.FinetuneConfig))
+    given = options.given_options(args, options.FinetuneConfig)
+    # The command line keeps the model: without --output, in a new folder.
+    given.setdefault("output", default_output(args.task))
+    result = finetune(**given, command_line=True)
     print(describe_result(args.task, result))
-    if getattr(args, "output", None):
-        print(describe_outputs(args.task, args.output))
+    print(describe_outputs(args.task, given["output"]))
+    if args.task == "classify":
+        print(f"Predict: keras-electra predict {given['output']} FILE.csv")
+
+
+def _predict_arguments(p):
+    p.add_argument(
+        "model",
+        help="output folder of `finetune --task classify` (or its model/)",
+    )
+    p.add_argument(
+        "file", help="CSV/TSV with a header and a text column (labels: opt.)"
+    )
+    p.add_argument(
+        "--output", help="CSV (or .tsv) to write (default: standard output)"
+    )
+    p.add_argument("--batch-size", type=int, default=32, help="texts per batch")
+    p.add_argument(
+        "--text-column",
+        help="default: the model's, else the first that is not the label",
+    )
+    p.add_argument(
+        "--pair-column",
+        help="second text column (default: the model's, if it read pairs)",
+    )
+    p.add_argument(
+        "--label-column",
+        help="optional labels, for the accuracy (default: the model's)",
+    )
+
+
+def _predict(args):
+    from keras_electra.jobs.predict import predict_file
+    from keras_electra.jobs.predict import write_predictions
+
+    # Without --output the table goes to stdout, and the rest to stderr.
+    say = sys.stderr if args.output is None else sys.stdout
+    if args.output is not None:
+        print(f"keras-electra predict | {args.backend_summary}")
+    if args.batch_size < 1:
+        raise ValueError(
+            f"--batch-size must be positive. Received: {args.batch_size}."
+        )
+    result = predict_file(
+        args.model,
+        args.file,
+        output=args.output,
+        text_column=args.text_column,
+        pair_column=args.pair_column,
+        label_column=args.label_column,
+        batch_size=args.batch_size,
+    )
+    if args.output is None:
+        write_predictions(result, sys.stdout)
+    for note in result["notes"]:
+        print(note, file=sys.stderr)
+    if result["accuracy"] is not None:
+        print(
+            f"Accuracy on the {result['labelled']} labelled rows: "
+            f"{result['accuracy']:.4f}",
+            file=say,
+        )
+    if args.output is not None:
+        print(f"Wrote {len(result['rows'])} predictions to {args.output}.")
 
 
 def _arch(config):
@@ -604,6 +692,21 @@ COMMANDS = {
             "--train train.tsv --test test.tsv --output pos_run",
         ],
         _finetune_arguments,
+    ),
+    "predict": (
+        _predict,
+        "classify a file's texts with a fine-tuned classifier",
+        "Classify the texts of a CSV/TSV file with the output of `finetune "
+        "--task classify`:\nthe text column(s), the predicted class (its "
+        "name if the labels were names) and\none probability column per "
+        "class, as CSV; a label column gives the accuracy.",
+        [
+            "keras-electra predict finetune_classify new.csv --output "
+            "predictions.csv",
+            "keras-electra predict reviews/model reviews.tsv --text-column "
+            "review | head",
+        ],
+        _predict_arguments,
     ),
     "info": (
         _info,

@@ -16,7 +16,7 @@ GOOD_TEXT = "The whale swam north.\nIt was a long way.\n\nA new day came.\n"
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, micro_preset, preset):
+def files(tmp_path_factory, micro_preset, preset, tokenizer):
     """Every input the cases read, good and bad, in one folder."""
     root = tmp_path_factory.mktemp("inputs")
 
@@ -62,6 +62,7 @@ def files(tmp_path_factory, micro_preset, preset):
     (root / "broken_preset").mkdir()
     (root / "broken_preset" / "config.json").write_text("{ not json")
     (root / "a_folder").mkdir()
+    classifier = _classifier(preset, tokenizer, root / "classifier")
     return dict(
         root=str(root),
         micro=micro_preset,
@@ -82,6 +83,11 @@ def files(tmp_path_factory, micro_preset, preset):
         latin1_csv=write(
             "latin1.csv", data="text,label\ncaf\xe9,1\n".encode("latin-1")
         ),
+        named=write("named.csv", "text,label\ngood film,pos\nbad film,neg\n"),
+        unseen=write("unseen.csv", "text,label\ngood film,neutral\n"),
+        one_name=write("one_name.csv", "text,label\ngood film,pos\n"),
+        mixed=write("mixed.csv", "text,label\ngood film,1\nbad film,neg\n"),
+        classifier=classifier,
         squad=write("squad.json", json.dumps(squad)),
         no_question=write(
             "no_question.json", squad_with(lambda qa: qa.pop("question"))
@@ -95,6 +101,33 @@ def files(tmp_path_factory, micro_preset, preset):
             squad_with(lambda qa: qa["answers"][0].update(answer_start=99)),
         ),
     )
+
+
+def _classifier(preset, tokenizer, folder):
+    """A fine-tuned-looking classifier folder (untrained: only its files
+    matter), as `finetune --task classify --output` writes it."""
+    from keras_electra import ElectraTextClassifier
+
+    preprocessor = ElectraTextClassifier.preprocessor_cls(
+        tokenizer, sequence_length=16
+    )
+    model = ElectraTextClassifier.from_preset(
+        preset, num_classes=2, preprocessor=preprocessor
+    )
+    model.save_to_preset(str(folder / "model"))
+    tokenizer.save_to_preset(str(folder / "model"))
+    (folder / "model" / "classifier.json").write_text(
+        json.dumps(
+            dict(
+                class_names=["neg", "pos"],
+                num_classes=2,
+                text_column=None,
+                pair_column=None,
+                label_column="label",
+            )
+        )
+    )
+    return str(folder)
 
 
 def _pretrain(f, *extra):
@@ -118,7 +151,7 @@ def _pretrain(f, *extra):
     ]
 
 
-def _finetune(f, *extra, train=None, task="classify"):
+def _finetune(f, *extra, train=None, task="classify", test=None):
     return [
         "finetune",
         "--task",
@@ -128,11 +161,15 @@ def _finetune(f, *extra, train=None, task="classify"):
         "--train",
         train or f["train"],
         "--test",
-        f["train"],
+        test or train or f["train"],
         "--sequence-length",
         "16",
         *extra,
     ]
+
+
+def _predict(f, *extra, model=None, file=None):
+    return ["predict", model or f["classifier"], file or f["named"], *extra]
 
 
 def _build(f, *extra):
@@ -201,6 +238,19 @@ CASES = [
     ("qa start abc", lambda f: _finetune(f, train=f["bad_start"], task="qa"), "answer_start 'abc' is not an integer"),
     ("qa start outside", lambda f: _finetune(f, train=f["outside"], task="qa"), "outside its context"),
     ("finetune no tokenizer", lambda f: _finetune(f)[:4] + ["electra_tiny"] + _finetune(f)[5:], "has no tokenizer"),
+    ("finetune labels mixed", lambda f: _finetune(f, train=f["mixed"]), "line 3: label 'neg' is not a number, unlike line 2's '1'"),
+    ("finetune unseen name", lambda f: _finetune(f, train=f["named"], test=f["unseen"]), "unseen.csv, line 2: label 'neutral' is not a class of the training file (neg, pos)"),
+    ("finetune one class name", lambda f: _finetune(f, train=f["one_name"]), "has one class name ('pos')"),
+    ("finetune names + classes", lambda f: _finetune(f, "--num-classes", "3", train=f["named"]), "not --num-classes 3: leave --num-classes out"),
+    ("finetune names regression", lambda f: _finetune(f, "--num-classes", "1", train=f["named"]), "regression (--num-classes 1) needs numbers"),
+    ("predict model missing", lambda f: _predict(f, model=f["root"] + "/nope"), "is not a folder"),
+    ("predict not a model", lambda f: _predict(f, model=f["root"] + "/not_a_preset"), "holds no fine-tuned model"),
+    ("predict pretrainer", lambda f: _predict(f, model=f["trained"]), "holds no fine-tuned classifier (ElectraPretrainer)"),
+    ("predict no column", lambda f: _predict(f, "--text-column", "review"), "has no column 'review' (columns: text, label). Name the text column with --text-column"),
+    ("predict file missing", lambda f: _predict(f, file=f["root"] + "/nope.csv"), "does not exist"),
+    ("predict output folder missing", lambda f: _predict(f, "--output", f["root"] + "/no/p.csv"), "does not exist: create it first"),
+    ("predict pair on single texts", lambda f: _predict(f, "--pair-column", "label"), "fine-tuned on single texts: leave out --pair-column"),
+    ("predict batch 0", lambda f: _predict(f, "--batch-size", "0"), "--batch-size must be positive"),
     ("info broken json", lambda f: ["info", f["root"] + "/broken_preset"], "is not readable JSON"),
     ("info unknown", lambda f: ["info", "electra_nope"], "Unknown preset"),
     ("convert tf1 + generator", lambda f: ["convert", "--from", "tf1", "--discriminator", f["root"], "--generator", f["root"], "--output", f["root"] + "/c"], "leave out --generator"),

@@ -148,7 +148,7 @@ def test_help_describes_every_command_and_version(capsys):
     assert exit.value.code == 0
     assert capsys.readouterr().out.startswith("keras-electra ")
     commands = build_parser()._subparsers._group_actions[0].choices
-    assert len(commands) == 7
+    assert len(commands) == 8
     for name in commands:
         with pytest.raises(SystemExit):
             main([name, "--help"])

@@ -2,7 +2,8 @@
 
 - classify: CSV or TSV with a header; the text column (default: the first
   column that is not the label), an optional second text column for sentence
-  pairs, and an integer label column (default "label").
+  pairs, and a label column (default "label") of integers 0..n-1, of real
+  values (regression), or of class names ("positive", "negative").
 - tag: CoNLL style, one `word<TAB>tag` per line, a blank line between
   sentences.
 - qa: SQuAD JSON (v1.1 or v2.0), or CSV with columns question, context,
@@ -37,17 +38,36 @@ def _open(path):
         ) from None
 
 
+AUTO = "auto"  # `read_classification_file`: numbers or names, as found
+
+
 def read_classification_file(
     path,
     text_column=None,
     pair_column=None,
     label_column="label",
     num_classes=None,
+    class_names=AUTO,
 ):
-    """`(texts, pairs or None, labels)` from a CSV/TSV file with a header."""
-    delimiter = "\t" if str(path).endswith((".tsv", ".tab")) else ","
+    """`(texts, pairs or None, labels)` from a CSV/TSV file with a header.
+
+    Labels are numbers (class ids `0..num_classes-1`, or real values when
+    `num_classes=1`), or class names: strings such as "positive", returned
+    as they are (without surrounding spaces) for the caller to number.
+
+    Args:
+        path: the file; `.tsv` and `.tab` files are tab-separated.
+        text_column: default: the first column that is not the label.
+        pair_column: the second text of sentence pairs, if any.
+        label_column: the label column.
+        num_classes: checks numeric labels (1: regression, real values).
+        class_names: what the labels are: "auto" (numbers if the first
+            label is one, else names; a file of both is refused), None
+            (numbers only), or a list of names (a test file's labels must
+            be names of the training file's classes).
+    """
     with _open(path) as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
+        reader = csv.DictReader(f, delimiter=_delimiter(path))
         columns = reader.fieldnames or []
         if label_column not in columns:
             raise TaskFileError(
@@ -55,41 +75,32 @@ def read_classification_file(
                 f"{', '.join(columns) or 'none'}). Name the label column with "
                 "--label-column."
             )
-        others = [c for c in columns if c != label_column]
-        text_column = text_column or (others[0] if others else None)
-        for name in (text_column, pair_column):
-            if name is not None and name not in columns:
-                raise TaskFileError(
-                    f"'{path}' has no column '{name}' (columns: "
-                    f"{', '.join(columns)})."
-                )
+        text_column = _text_columns(
+            path, columns, text_column, pair_column, label_column
+        )
+        if num_classes == 1:
+            class_names = None  # regression: real values
         texts, pairs, labels = [], [], []
+        first = None  # (line, value) of the first label, under "auto"
         for line, row in enumerate(reader, start=2):
             value = (row.get(label_column) or "").strip()
-            try:
-                label = float(value)
-            except ValueError:
+            if not value:
                 raise TaskFileError(
-                    f"{path}, line {line}: label {value!r} is not a number."
-                ) from None
-            if not math.isfinite(label):
-                raise TaskFileError(
-                    f"{path}, line {line}: label {value!r} is not a finite "
-                    "number."
+                    f"{path}, line {line}: no label (the '{label_column}' "
+                    "column is empty)."
                 )
-            if num_classes != 1:
-                if (
-                    label != int(label)
-                    or label < 0
-                    or (num_classes is not None and label >= num_classes)
-                ):
-                    limit = f"[0, {num_classes})" if num_classes else ">= 0"
-                    raise TaskFileError(
-                        f"{path}, line {line}: label {value!r} is outside "
-                        f"the classes {limit}. Labels must be integers "
-                        "0..num_classes-1 (--num-classes)."
-                    )
-                label = int(label)
+            if class_names == AUTO:
+                first = first or (line, value)
+                label = _auto_label(path, line, value, first, num_classes)
+            elif class_names is None:
+                label = _number_label(path, line, value, num_classes)
+            elif value in class_names:
+                label = value
+            else:
+                raise TaskFileError(
+                    f"{path}, line {line}: label {value!r} is not a class of "
+                    f"the training file ({', '.join(class_names)})."
+                )
             texts.append(row.get(text_column) or "")
             if pair_column:
                 pairs.append(row.get(pair_column) or "")
@@ -97,6 +108,119 @@ def read_classification_file(
     if not texts:
         raise TaskFileError(f"'{path}' has a header but no examples.")
     return texts, (pairs if pair_column else None), labels
+
+
+def read_texts_file(
+    path, text_column=None, pair_column=None, label_column=None
+):
+    """`(texts, pairs or None, labels or None, text_column)` from a CSV/TSV
+    file with a header, for predictions: the labels are optional (None when
+    `label_column` is not a column), and kept as the file's strings.
+
+    `text_column` defaults to the first column that is not `label_column`.
+    """
+    with _open(path) as f:
+        reader = csv.DictReader(f, delimiter=_delimiter(path))
+        columns = reader.fieldnames or []
+        text_column = _text_columns(
+            path, columns, text_column, pair_column, label_column
+        )
+        has_labels = label_column is not None and label_column in columns
+        texts, pairs, labels = [], [], []
+        for row in reader:
+            texts.append(row.get(text_column) or "")
+            if pair_column:
+                pairs.append(row.get(pair_column) or "")
+            if has_labels:
+                labels.append((row.get(label_column) or "").strip())
+    if not texts:
+        raise TaskFileError(f"'{path}' has a header but no rows.")
+    return (
+        texts,
+        pairs if pair_column else None,
+        labels if has_labels else None,
+        text_column,
+    )
+
+
+def _delimiter(path):
+    return "\t" if str(path).endswith((".tsv", ".tab")) else ","
+
+
+def _text_columns(path, columns, text_column, pair_column, label_column):
+    """The text column (default: the first that is not the label), with
+    both text columns checked; a missing one names the flag that sets it."""
+    others = [c for c in columns if c != label_column]
+    text_column = text_column or (others[0] if others else None)
+    for name, flag in ((text_column, "text"), (pair_column, "pair")):
+        if name is not None and name not in columns:
+            raise TaskFileError(
+                f"'{path}' has no column '{name}' (columns: "
+                f"{', '.join(columns)}). Name the {flag} column with "
+                f"--{flag}-column."
+            )
+    if text_column is None:
+        raise TaskFileError(
+            f"'{path}' has no text column (columns: "
+            f"{', '.join(columns) or 'none'}). Add one, or name it with "
+            "--text-column."
+        )
+    return text_column
+
+
+def _number(value):
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _auto_label(path, line, value, first, num_classes):
+    """A number or a name, of the same kind as the file's first label."""
+    first_line, first_value = first
+    if _number(first_value) is None:
+        if _number(value) is not None:
+            raise TaskFileError(
+                f"{path}, line {line}: label {value!r} is a number, unlike "
+                f"line {first_line}'s {first_value!r}: use class names or "
+                "numbers, not both."
+            )
+        return value
+    if _number(value) is None:
+        raise TaskFileError(
+            f"{path}, line {line}: label {value!r} is not a number, unlike "
+            f"line {first_line}'s {first_value!r}: use class names or "
+            "numbers, not both."
+        )
+    return _number_label(path, line, value, num_classes)
+
+
+def _number_label(path, line, value, num_classes):
+    label = _number(value)
+    if label is None:
+        needs = ": regression (--num-classes 1) needs numbers"
+        raise TaskFileError(
+            f"{path}, line {line}: label {value!r} is not a number"
+            f"{needs if num_classes == 1 else ''}."
+        )
+    if not math.isfinite(label):
+        raise TaskFileError(
+            f"{path}, line {line}: label {value!r} is not a finite number."
+        )
+    if num_classes != 1:
+        if (
+            label != int(label)
+            or label < 0
+            or (num_classes is not None and label >= num_classes)
+        ):
+            limit = f"[0, {num_classes})" if num_classes else ">= 0"
+            raise TaskFileError(
+                f"{path}, line {line}: label {value!r} is outside the "
+                f"classes {limit}. Labels must be integers "
+                "0..num_classes-1 (--num-classes), or class names."
+            )
+        label = int(label)
+    return label
 
 
 def read_tagged_file(path):

@@ -35,16 +35,22 @@ This module imports no backend: the command line reads `FINETUNING_TASKS`
 Keras backend is chosen. The entries' methods import what they use.
 """
 
+import json
 import os
 from types import SimpleNamespace
 
 import numpy as np
+
+from keras_electra.utils.option_errors import OptionError
 
 # The task-specific options of `finetune()` (and of the command line); their
 # defaults and help are `jobs/options.py`'s `FinetuneConfig`. A task takes
 # those its entry lists in `options`; the others are refused unless they
 # keep their default.
 TASK_OPTIONS = ("num_classes", "text_column", "pair_column", "label_column")
+
+# Kept with a fine-tuned classifier's preset (see `ClassifyTask`).
+CLASSIFIER_FILE = "classifier.json"
 
 
 class FinetuningTask:
@@ -75,13 +81,16 @@ class FinetuningTask:
     - `evaluate(job, model, preprocessor, data)`: the test metrics
       (`{"test_examples": n, <metrics>...}`).
 
-    and may write extra files with `write_files(output, result)`.
+    and may write extra files with `write_files(output, result)`, and
+    files kept with the saved model with `write_model_files(folder,
+    result)`.
 
     `job` holds the settings every task shares (see
     `keras_electra.jobs.finetune`): `path`, `tokenizer`, `train`, `test`,
     `batch_size`, `sequence_length`, `load_weights`, `seed`, `verbose`,
-    `subsample(n)` (the indices of the training examples to use) and
-    `fit(model, data, n)`.
+    `subsample(n)` (the indices of the training examples to use),
+    `fit(model, data, n)` and `warn(template, **values)` (a one-line
+    warning, with options named as `{o.epochs}`).
     """
 
     name = None
@@ -105,6 +114,10 @@ class FinetuningTask:
 
     def write_files(self, output, result):
         """Write the task's extra files (`output_files`) into `output`."""
+
+    def write_model_files(self, folder, result):
+        """Write files the saved model needs beside its preset (in the
+        output's `model/` folder, `folder` while it is written)."""
 
     @staticmethod
     def model_with_preprocessor(job, model_cls, **kwargs):
@@ -139,6 +152,36 @@ class FinetuningTask:
 
     def __repr__(self):
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+# A classifier's test predictions have collapsed when at least this share
+# of them is one class while the test labels are less one-sided.
+COLLAPSE_SHARE = 0.95
+
+
+def collapsed_class(labels, predictions, share=COLLAPSE_SHARE):
+    """The class (nearly) every prediction is, when the labels are not.
+
+    Args:
+        labels, predictions: class ids of the test examples.
+        share: "nearly every": at least this share of the predictions.
+
+    Returns: `(class id, count)` when at least `share` of the predictions
+    are one class while no class holds `share` of the labels (a model that
+    predicts the majority class of mixed labels); else None.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    predictions = np.asarray(predictions).reshape(-1)
+    if not len(predictions):
+        return None
+    classes, counts = np.unique(predictions, return_counts=True)
+    top = int(np.argmax(counts))
+    _, label_counts = np.unique(labels, return_counts=True)
+    if counts[top] < share * len(predictions):
+        return None
+    if label_counts.max() >= share * len(labels):
+        return None  # the labels are one-sided too
+    return int(classes[top]), int(counts[top])
 
 
 # Name -> entry, in the order the command line lists them.
@@ -212,6 +255,21 @@ class ClassifyTask(FinetuningTask):
     a header (see `read_classification_file`); `num_classes=1` regresses
     real-valued labels. Reports accuracy, macro F1 and the confusion matrix
     (drawn into `confusion_matrix.png`), or MSE and Pearson's r.
+
+    Labels are class ids (0..n-1) or class names: strings such as
+    "positive", whose classes are the training file's distinct names,
+    sorted (`class_names` in the result; the confusion matrix's rows and
+    columns follow them). A test file's names must be among them. When
+    nearly all test predictions are one class while the labels are mixed,
+    a warning says so (`collapsed_class`).
+
+    The saved model keeps `classifier.json` beside its preset: the class
+    names (None for ids), the number of classes and the text columns it
+    read, for `keras-electra predict`. A side file rather than the task's
+    config (`task.json`): the classifier stays the plain keras-hub
+    `TextClassifier` that `from_preset` and `export` know, the names are
+    the job's (the model only has outputs), and the file reads without a
+    backend.
     """
 
     name = "classify"
@@ -234,12 +292,42 @@ class ClassifyTask(FinetuningTask):
         texts, pairs, labels = read_classification_file(
             job.train, text_column, pair_column, label_column, num_classes
         )
-        if num_classes is None:
+        class_names = None
+        if isinstance(labels[0], str):
+            class_names = sorted(set(labels))
+            if len(class_names) < 2:
+                raise OptionError(
+                    "'{path}' has one class name ({name!r}): a classifier "
+                    "needs examples of two or more classes.",
+                    path=job.train,
+                    name=class_names[0],
+                )
+            if num_classes not in (None, len(class_names)):
+                raise OptionError(
+                    "'{path}' has {count} class names ({names}), not "
+                    "{o.num_classes} {given}: leave {o.num_classes} out "
+                    "with class names.",
+                    path=job.train,
+                    count=len(class_names),
+                    names=", ".join(class_names),
+                    given=num_classes,
+                )
+            num_classes = len(class_names)
+        elif num_classes is None:
             num_classes = int(max(labels)) + 1
         # Checked against the classes found in training, with file and line.
         test_texts, test_pairs, test_labels = read_classification_file(
-            job.test, text_column, pair_column, label_column, num_classes
+            job.test,
+            text_column,
+            pair_column,
+            label_column,
+            num_classes,
+            class_names=class_names,
         )
+        if class_names is not None:
+            ids = {name: i for i, name in enumerate(class_names)}
+            labels = [ids[name] for name in labels]
+            test_labels = [ids[name] for name in test_labels]
         return SimpleNamespace(
             texts=texts,
             pairs=pairs,
@@ -248,6 +336,12 @@ class ClassifyTask(FinetuningTask):
             test_pairs=test_pairs,
             test_labels=test_labels,
             num_classes=num_classes,
+            class_names=class_names,
+            columns=dict(
+                text_column=text_column,
+                pair_column=pair_column,
+                label_column=label_column,
+            ),
         )
 
     def build(self, job, data):
@@ -290,16 +384,41 @@ class ClassifyTask(FinetuningTask):
             "test_examples": len(data.test_texts),
             "num_classes": data.num_classes,
         }
+        if data.class_names is not None:
+            result["class_names"] = data.class_names
+        result["classifier"] = {
+            "class_names": data.class_names,
+            "num_classes": data.num_classes,
+            **data.columns,
+        }
         if data.num_classes == 1:
             predictions = np.asarray(out).reshape(-1)
             truth = np.asarray(data.test_labels, "float32")
             result["mse"] = float(np.mean((predictions - truth) ** 2))
             result["pearson"] = float(np.corrcoef(predictions, truth)[0, 1])
-        else:
-            result.update(
-                classification_report(
-                    data.test_labels, np.argmax(out, -1), data.num_classes
-                )
+            return result
+        predictions = np.argmax(out, -1)
+        result.update(
+            classification_report(
+                data.test_labels, predictions, data.num_classes
+            )
+        )
+        collapsed = collapsed_class(data.test_labels, predictions)
+        if collapsed is not None:
+            name = collapsed[0]
+            if data.class_names is not None:
+                name = repr(data.class_names[name])
+            job.warn(
+                "{count} of {total} test predictions are class {name} "
+                "while the test labels hold {classes} classes: the model "
+                "likely learned little beyond the commonest class (too few "
+                "updates: {updates}, or an unsuitable learning rate). Raise "
+                "{o.epochs}, or change {o.learning_rate}.",
+                count=collapsed[1],
+                total=len(predictions),
+                name=name,
+                classes=len(set(data.test_labels)),
+                updates=job.updates,
             )
         return result
 
@@ -310,10 +429,18 @@ class ClassifyTask(FinetuningTask):
             return  # regression
         plot_confusion_matrix(
             result["confusion_matrix"],
-            [str(i) for i in range(result["num_classes"])],
+            result.get("class_names")
+            or [str(i) for i in range(result["num_classes"])],
             os.path.join(output, "confusion_matrix.png"),
             title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
         )
+
+    def write_model_files(self, folder, result):
+        with open(
+            os.path.join(folder, CLASSIFIER_FILE), "w", encoding="utf-8"
+        ) as f:
+            json.dump(result["classifier"], f, indent=2)
+            f.write("\n")
 
 
 @register_finetuning_task

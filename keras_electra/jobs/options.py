@@ -42,6 +42,12 @@ OBJECTIVES = ("rtd", "mlm")
 DECODE_ERRORS = ("stop", "skip")
 DEFAULT_STEPS = 300  # a new run's length when `steps` is not given
 DEFAULT_SEQUENCE_LENGTH = 128  # without shards (which fix their own)
+# Fine-tuning's epochs when `epochs` is not given: DEFAULT_EPOCHS, or more
+# for small data, so that training makes at least MIN_UPDATES optimizer
+# updates, but never more than MAX_EPOCHS (`jobs/finetune.default_epochs`).
+DEFAULT_EPOCHS = 3
+MIN_UPDATES = 60
+MAX_EPOCHS = 20
 
 
 class PretrainingError(OptionError):
@@ -520,9 +526,17 @@ class FinetuneConfig(_Options):
     test: str = option(help="same format as {o.train}", required=True)
     output: typing.Optional[str] = option(
         None,
-        "folder for the fine-tuned model, metrics.json and the task's plots",
+        "folder for the fine-tuned model, metrics.json and the task's plots "
+        "(the command line's default: a new folder finetune_TASK; in "
+        "Python, none: the metrics are returned, nothing is written)",
     )
-    epochs: int = option(3, "passes over the training file", check=positive)
+    epochs: typing.Optional[int] = option(
+        None,
+        f"passes over the training file (default: {DEFAULT_EPOCHS}, or more "
+        f"for small data: enough for {MIN_UPDATES} updates, at most "
+        f"{MAX_EPOCHS}); a given value is obeyed exactly",
+        check=positive,
+    )
     batch_size: int = option(32, "examples per step", check=positive)
     sequence_length: int = option(128, "tokens per input", check=at_least(8))
     learning_rate: typing.Optional[float] = option(
@@ -538,7 +552,7 @@ class FinetuneConfig(_Options):
     num_classes: typing.Optional[int] = option(
         None,
         "classify: number of classes (1 = regression); default: the "
-        "largest training label + 1",
+        "largest training label + 1, or the number of class names",
         check=positive,
     )
     text_column: typing.Optional[str] = option(
@@ -547,7 +561,11 @@ class FinetuneConfig(_Options):
     pair_column: typing.Optional[str] = option(
         None, "classify: second text column"
     )
-    label_column: str = option("label", "classify: label column")
+    label_column: str = option(
+        "label",
+        "classify: label column: class ids 0..n-1, class names (such as "
+        "positive, negative) or, with {o.num_classes} 1, real values",
+    )
     max_train_examples: typing.Optional[int] = option(
         None, "train on a random sample of this size", check=positive
     )

@@ -34,6 +34,13 @@ class Spelling:
         return f"`{name}`"
 
 
+def spell(template, command_line=False, **values):
+    """`template` with its `{o.name}` options spelled for the caller
+    (flags when `command_line`) and its `{key}` values filled in: the
+    messages that are not errors (notes, warnings) read like the errors."""
+    return template.format(o=Spelling(command_line), **values)
+
+
 class OptionError(ValueError):
     """A bad option value; the message says how to fix it.
 
@@ -61,7 +68,7 @@ class OptionError(ValueError):
         super().__init__(self._render(command_line=False))
 
     def _render(self, command_line):
-        return self.template.format(o=Spelling(command_line), **self.values)
+        return spell(self.template, command_line, **self.values)
 
     def for_command_line(self):
         return self._render(command_line=True)

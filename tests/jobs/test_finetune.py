@@ -5,8 +5,10 @@ import json
 import keras_electra
 
 
-def test_finetune_command(preset, tmp_path, capsys):
+def test_finetune_command(preset, tmp_path, capsys, monkeypatch):
     from keras_electra.cli import main
+
+    monkeypatch.chdir(tmp_path)  # runs without --output write finetune_*/
 
     train, test = tmp_path / "train.csv", tmp_path / "test.csv"
     rows = ["sentence,label"] + [

@@ -86,7 +86,8 @@ def test_the_python_api_takes_its_defaults_from_the_schema():
                 1,
             ), (function.__name__, parameter.name)
     assert PretrainConfig().batch_size == 32
-    assert FinetuneConfig("tag", "p", "a", "b").epochs == 3
+    # None: 3 epochs, or more for small data (`finetune.default_epochs`).
+    assert FinetuneConfig("tag", "p", "a", "b").epochs is None
 
 
 def test_choices_come_from_the_registries():
