@@ -31,6 +31,7 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
         self.start_step = int(start_step)
         self.micro_batches = max(1, int(micro_batches))
         self.log = log
+        self._written = None
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -42,12 +43,21 @@ class RunTensorBoard(keras.callbacks.TensorBoard):
             super().on_train_batch_begin(batch // self.micro_batches, logs)
 
     def on_train_batch_end(self, batch, logs=None):
-        if (batch + 1) % self.micro_batches == 0:
-            if self.log is not None:
-                rows = self.log.last_window_steps
-                just_written = rows is not None and rows[1] == self.log.step
-                logs = dict(self.log.last_window) if just_written else {}
+        if (batch + 1) % self.micro_batches:
+            return
+        if self.log is None:
             super().on_train_batch_end(batch // self.micro_batches, logs)
+            return
+        super().on_train_batch_end(batch // self.micro_batches, {})
+        rows = self.log.last_window_steps
+        if rows is None or rows[1] != self.log.step or rows == self._written:
+            return
+        # Every row, the last one too (Keras would keep only the steps
+        # that are multiples of `update_freq`).
+        self._written = rows
+        with self._train_writer.as_default(), self.summary.record_if(True):
+            for name, value in self.log.last_window.items():
+                self.summary.scalar(f"batch_{name}", value, step=rows[1])
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, None if self.log is not None else logs)

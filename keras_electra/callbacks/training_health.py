@@ -1,3 +1,5 @@
+"""Health checks of a pre-training run's log rows (`TrainingHealth`)."""
+
 import math
 
 # The discriminator "sits at its prior" while its windowed loss is at
@@ -17,8 +19,8 @@ COLLAPSE_ADVICE = (
     "Levers: a higher sampling temperature (--temperature 2), which "
     "kept the discriminator learning in our measurements; a smaller "
     "generator (--generator-size); --replacement uniform (random "
-    "replacements); or more data and compute (the paper's runs are "
-    "about 47,000 times a CPU session's)."
+    "replacements); or more data and compute (the paper's ELECTRA-Small "
+    "used about 47,000 times the FLOPs of our 2,000-step CPU study)."
 )
 
 
@@ -121,7 +123,9 @@ class TrainingHealth:
                 "nothing. Check the learning rate and the number of steps "
                 "the schedule was built for.",
             )
-        after_warmup = step > self.warmup_steps
+        # The whole window after the warm-up.
+        start = previous if previous is not None else step
+        after_warmup = start >= self.warmup_steps
         loss, prior = (
             values.get("discriminator_loss"),
             values.get("discriminator_prior_loss"),

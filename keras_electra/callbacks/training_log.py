@@ -76,6 +76,8 @@ class TrainingLog(keras.callbacks.Callback):
             window_start)` returning a list of warnings (dicts with a
             `message`).
         on_warning: called with each warning (e.g. to record it).
+        columns: the CSV's columns in order (more keys of the first row
+            are added after them); by default the first row's keys.
 
     Example:
 
@@ -98,11 +100,11 @@ class TrainingLog(keras.callbacks.Callback):
         start_state=None,
         monitor=None,
         on_warning=None,
+        columns=None,
     ):
         super().__init__()
         self.total_steps = int(total_steps)
         self.step = int(start_step)
-        self.start_step = int(start_step)
         self.start_seconds = float(start_seconds)
         self.csv_path = csv_path
         self.log_every = max(1, int(log_every))
@@ -122,16 +124,16 @@ class TrainingLog(keras.callbacks.Callback):
             stateful_metrics=SHOWN,
         )
         self._fields = None
+        self._columns = list(columns) if columns else None
         self._metrics = None  # a MetricWindow, at the start of training
         state = start_state or {}
         self._run = MetricWindow.from_arrays(state, RUN_STATE)
         self._partial = MetricWindow.from_arrays(state, WINDOW_STATE)
-        steps = state.get(STEPS_STATE)
-        # Where the whole run's sums start (old checkpoints had none).
-        self._run_from = (
-            int(np.asarray(steps)[0]) if steps is not None else self.step
-        )
-        self._row_step = self.step  # the step of the last row
+        # Where the whole run's sums start and the step of the last row
+        # (the partial window's start); old checkpoints had neither.
+        steps = np.asarray(state.get(STEPS_STATE, [self.step, self.step]))
+        self._run_from = int(steps[0])
+        self._row_step = int(steps[-1])
 
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
@@ -162,7 +164,12 @@ class TrainingLog(keras.callbacks.Callback):
         # in each epoch) tells where an update ends.
         self.at_update = (batch + 1) % self.micro_batches == 0
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        bad = loss is not None and not math.isfinite(float(loss))
+        if processes.torchrun_world_size() > 1:
+            # Every rank must take the same branch: the rows and saves
+            # below add the ranks' metric states together.
+            bad = processes.any_process(bad)
+        if bad:
             self.nan_step = self.step + 1
             self.model.stop_training = True
             return
@@ -236,7 +243,7 @@ class TrainingLog(keras.callbacks.Callback):
         return {
             **MetricWindow.to_arrays(self._run, RUN_STATE),
             **MetricWindow.to_arrays(partial, WINDOW_STATE),
-            STEPS_STATE: np.asarray([self._run_from], "int64"),
+            STEPS_STATE: np.asarray([self._run_from, self._row_step], "int64"),
         }
 
     def _learning_rate(self):
@@ -256,7 +263,8 @@ class TrainingLog(keras.callbacks.Callback):
         new = not os.path.exists(self.csv_path)
         if self._fields is None:
             if new:
-                self._fields = list(row)
+                columns = self._columns or []
+                self._fields = columns + [k for k in row if k not in columns]
             else:
                 with open(self.csv_path, encoding="utf-8") as f:
                     self._fields = next(csv.reader(f))

@@ -67,8 +67,11 @@ def pretrain(
 
     Returns:
         A dict with `preset` (the final preset folder, or None if the run
-        stopped early), `step`, `history` (last logged metrics),
-        `interrupted` (the exit status after a signal) and `nan_step`.
+        stopped early), `step`, `history` (the metrics of the last log
+        window, whose steps are `history_steps`), `whole_run` (every metric
+        over the run's steps `whole_run_steps`), `warnings` (the health
+        warnings, see `TrainingHealth`), `interrupted` (the exit status
+        after a signal) and `nan_step`.
     """
     if output is not None:
         options["output"] = output

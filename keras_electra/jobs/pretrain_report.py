@@ -23,7 +23,9 @@ LOG_COLUMNS = {
     "step": "the optimizer update the row ends (counted over the whole run)",
     "learning_rate": "the learning rate at that step",
     "seconds": "wall time of the whole run so far",
-    "loss": "total loss (MLM + 50 x RTD; the MLM loss for the baseline)",
+    "loss": "total loss: the generator's MLM loss plus the "
+    "discriminator's weight (50 by default) x its RTD loss; the MLM loss "
+    "for the masked-LM baseline",
     "generator_loss": "generator's masked-LM cross-entropy (nats) at the "
     "masked positions",
     "generator_accuracy": "how often the generator's argmax is the original "
@@ -73,20 +75,18 @@ def result(preset, step, history=None, interrupted=None, log=None, warnings=()):
     }
 
 
-def describe_metrics(values):
-    """`values` on one line: precision and recall with the tokens they
-    rest on."""
-    counts = {
-        "discriminator_precision": "discriminator_flagged",
-        "discriminator_recall": "discriminator_replaced",
-    }
+def describe_metrics(values, counts=None):
+    """`values` on one line; a weighted mean named in `counts` (a
+    pretrainer's `window_counts`: precision and recall) with the tokens it
+    rests on."""
+    counts = counts or {}
     shown = []
     for key in sorted(values):
         if key in counts.values():
             continue
         text = f"{key} {values[key]:.4f}"
         if key in counts and counts[key] in values:
-            noun = "flagged" if "precision" in key else "replaced"
+            noun = counts[key].rsplit("_", 1)[-1]
             text += f" (of {values[counts[key]]:,.0f} {noun})"
         shown.append(text)
     return ", ".join(shown)
@@ -238,15 +238,16 @@ def finish(run, step, log=None):
         )
     if run.verbose:
         if history:
+            counts = getattr(run.pretrainer, "window_counts", None)
             start, end = done["history_steps"]
             print(
                 f"Last window (steps {start}-{end}): "
-                f"{describe_metrics(history)}"
+                f"{describe_metrics(history, counts)}"
             )
             start, end = done["whole_run_steps"]
             print(
                 f"Whole run (steps {start}-{end}): "
-                f"{describe_metrics(done['whole_run'])}"
+                f"{describe_metrics(done['whole_run'], counts)}"
             )
         print(f"Done at step {step}. Preset: {final}")
         if png:

@@ -332,8 +332,15 @@ def prepare_run(plan, distribution_summary=None):
         else:
             pretrainer = new_pretrainer(config, tokenizer)
             start_step, state = 0, None
-        # What the health checks said in the run's earlier attempts.
-        warnings = _earlier_warnings(config.output) if state else ()
+        # What the health checks said in the run's earlier attempts, up
+        # to the checkpoint it resumes from (later rows are dropped).
+        warnings = ()
+        if state:
+            warnings = tuple(
+                w
+                for w in _earlier_warnings(config.output)
+                if w.get("step", 0) <= start_step
+            )
         if chief:
             RunFolder(config.output).record(RUN_FILE)
             config.save(

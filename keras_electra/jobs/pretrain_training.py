@@ -69,10 +69,14 @@ def train(run, stop_after=None):
                 step=log.nan_step,
                 latest=latest[-1] if latest else "(none yet)",
             )
-        if stop.signal is not None:
+        # Ranks stopped by another's signal save with it (the save adds
+        # the ranks' metric states together).
+        if processes.any_process(stop.signal is not None):
             if log.step % every:  # a periodic checkpoint did not just save it
                 save(log.step)
-            return pretrain_report.interrupted(run, log.step, stop)
+            if stop.signal is not None:
+                return pretrain_report.interrupted(run, log.step, stop)
+            return pretrain_report.result(None, log.step)
     if log.step < config.steps:
         # Stopped early (`stop_after`): like a killed run, nothing is saved
         # beyond the last periodic checkpoint.
@@ -147,6 +151,7 @@ def _training_log(run, last_step):
         ),
         micro_batches=run.config.gradient_accumulation_steps,
         start_state=run.state,
+        columns=log_columns(run.pretrainer),
         monitor=health,
         on_warning=lambda warning: pretrain_report.record_warning(run, warning),
     )

@@ -51,6 +51,7 @@ class MetricWindow:
 
     @property
     def names(self):
+        """The names of the windowed metrics."""
         return list(self.metrics)
 
     def read(self):
@@ -134,4 +135,8 @@ def _to_numpy(variable):
         # A JAX array over several hosts: metric states are replicated,
         # so this host's first shard holds the whole value.
         value = value.addressable_data(0)
+    elif hasattr(value, "read_value"):
+        # A TensorFlow variable; under `tf.distribute`, a sync-on-read
+        # variable whose read adds up the replicas' states.
+        value = value.read_value()
     return np.array(keras.ops.convert_to_numpy(value), "float64")

@@ -443,8 +443,9 @@ class ElectraPretrainer(
         num_flagged = ops.sum(flagged)
         true_positives = ops.sum(flagged * labels)
         agree = ops.cast(ops.equal(flagged, labels), "float32") * real
+        # Weighted by the real tokens, as its baseline below is.
         self.discriminator_loss_tracker.update_state(
-            self.discriminator_loss(y_pred)
+            self.discriminator_loss(y_pred), sample_weight=num_real
         )
         # Ratios are weighted by their denominators, so the running means are
         # the exact ratios over everything seen since the last reset.

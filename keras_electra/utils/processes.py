@@ -214,9 +214,10 @@ def average_gradients(grads):
 
 def sum_over_ranks(state):
     """A metric state (`{name: [numpy arrays]}`, see
-    `keras_electra.metrics.MetricWindow`) summed over the torch ranks, each
-    of which updates its metrics on its own slice of the batch; unchanged
-    otherwise (JAX hosts and `tf.distribute` already aggregate). Every
+    `keras_electra.metrics.metric_window.MetricWindow`) summed over the
+    torch ranks, each of which updates its metrics on its own slice of the
+    batch; unchanged otherwise (JAX hosts and `tf.distribute` already
+    aggregate). Every
     rank must call it at the same step."""
     dist = _torch_group()
     if dist is None or dist.get_world_size() == 1 or not state:
