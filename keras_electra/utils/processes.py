@@ -217,8 +217,7 @@ def sum_over_ranks(state):
     `keras_electra.metrics.metric_window.MetricWindow`) summed over the
     torch ranks, each of which updates its metrics on its own slice of the
     batch; unchanged otherwise (JAX hosts and `tf.distribute` already
-    aggregate). Every
-    rank must call it at the same step."""
+    aggregate). Every rank must call it at the same step."""
     dist = _torch_group()
     if dist is None or dist.get_world_size() == 1 or not state:
         return state
