@@ -71,7 +71,16 @@ def test_metric_window_adds_states_exactly():
             np.testing.assert_array_equal(a, b)
 
 
-def _fit_rows(steps_per_epoch, tmp_path):
+class _Always:
+    """A monitor that warns at every row."""
+
+    def check(self, step, values, learning_rate, window_start):
+        assert window_start == step - 4
+        assert "discriminator_prior_loss" in values
+        return [{"step": step, "kind": "k", "message": f"at step {step}"}]
+
+
+def _fit_rows(steps_per_epoch, tmp_path, **kwargs):
     """Rows of 4-step windows of 8 steps of the tiny pretrainer, fit in
     epochs (checkpoint chunks) of `steps_per_epoch`."""
     import tensorflow as tf
@@ -80,7 +89,7 @@ def _fit_rows(steps_per_epoch, tmp_path):
     model = tiny_pretrainer(dropout=0.0)
     data = tf.data.Dataset.from_tensors(random_batch()).repeat()
     path = tmp_path / f"log-{steps_per_epoch}.csv"
-    log = TrainingLog(8, csv_path=str(path), log_every=4, verbose=0)
+    log = TrainingLog(8, csv_path=str(path), log_every=4, **kwargs)
     model.fit(
         data,
         steps_per_epoch=steps_per_epoch,
@@ -91,12 +100,20 @@ def _fit_rows(steps_per_epoch, tmp_path):
     return read_log(path), log
 
 
-def test_windows_do_not_restart_at_epochs(tmp_path):
+def test_windows_do_not_restart_at_epochs(tmp_path, capsys):
     """Rows every 4 steps, epochs (the job's checkpoint chunks) of 3: each
     row is the window of its 4 steps, as in one epoch of 8, and the
-    whole-run summary adds the windows up."""
-    chunked, log = _fit_rows(3, tmp_path)
-    single, _ = _fit_rows(8, tmp_path)
+    whole-run summary adds the windows up; a monitor sees each row, and
+    its warnings are printed and handed on."""
+    seen = []
+    chunked, log = _fit_rows(
+        3, tmp_path, verbose=1, monitor=_Always(), on_warning=seen.append
+    )
+    single, _ = _fit_rows(8, tmp_path, verbose=0)
+    assert [w["step"] for w in seen] == [4, 8]
+    assert log.warnings == seen
+    out = capsys.readouterr().out
+    assert "at step 4" in out and "at step 8" in out
     assert chunked["step"] == single["step"] == [4.0, 8.0]
     for key in KEYS:
         np.testing.assert_allclose(
@@ -179,25 +196,3 @@ def test_windows_survive_checkpoints_and_resume(
     header = (tmp_path / "whole" / "log.csv").read_text().splitlines()[0]
     for column in header.split(","):
         assert f"| {column} | " in note and f"| {column} | |" not in note
-
-
-def test_monitor_warnings_are_printed_and_handed_on(capsys):
-    """A monitor's warnings reach the console and `on_warning`."""
-
-    class Always:
-        def check(self, step, values, learning_rate, window_start):
-            assert window_start == step - 2
-            assert "discriminator_prior_loss" in values
-            return [{"step": step, "kind": "k", "message": f"at {step}"}]
-
-    seen = []
-    log = TrainingLog(
-        4, log_every=2, verbose=1, monitor=Always(), on_warning=seen.append
-    )
-    model = tiny_pretrainer()
-    batch = random_batch()
-    model.fit(batch, batch_size=2, epochs=4, callbacks=[log], verbose=0)
-    assert [w["step"] for w in seen] == [2, 4]
-    out = capsys.readouterr().out
-    assert "at 2" in out and "at 4" in out
-    assert log.warnings == seen
