@@ -520,9 +520,17 @@ def _finetune(args):
 
     print(f"keras-electra finetune | {args.backend_summary}")
     given = options.given_options(args, options.FinetuneConfig)
-    # The command line keeps the model: without --output, in a new folder.
-    given.setdefault("output", default_output(args.task))
-    result = finetune(**given, command_line=True)
+    # The command line keeps the model: without --output, in a new folder
+    # (made now, so that no other run takes it; removed if left empty).
+    reserved = "output" not in given
+    if reserved:
+        given["output"] = default_output(args.task)
+    try:
+        result = finetune(**given, command_line=True)
+    except BaseException:
+        if reserved and not os.listdir(given["output"]):
+            os.rmdir(given["output"])
+        raise
     print(describe_result(args.task, result))
     print(describe_outputs(args.task, given["output"]))
     if args.task == "classify":
@@ -575,9 +583,17 @@ def _predict(args):
         pair_column=args.pair_column,
         label_column=args.label_column,
         batch_size=args.batch_size,
+        command_line=True,
     )
     if args.output is None:
-        write_predictions(result, sys.stdout)
+        try:
+            write_predictions(result, sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `predict ... | head`: the reader stopped. What is still
+            # buffered goes nowhere, without a traceback at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     for note in result["notes"]:
         print(note, file=sys.stderr)
     if result["accuracy"] is not None:

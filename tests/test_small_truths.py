@@ -45,6 +45,7 @@ def _main(capsys, argv):
 # === vocab: why fewer tokens than asked ===
 
 
+@once_per_suite  # learns a WordPiece vocabulary twice
 def test_vocab_says_why_it_learned_fewer_tokens_as_pretrain_does(
     tmp_path, capsys, micro_preset
 ):
@@ -97,6 +98,7 @@ def _info_of(*models):
     )
 
 
+@once_per_suite  # counts from configs; model builds
 @pytest.mark.parametrize("sharing", ["tied", "untied", "gdes"])
 def test_parameter_counts_are_keras_counts(sharing):
     pretrainer = tiny_pretrainer(embedding_sharing=sharing)
@@ -116,6 +118,7 @@ def test_parameter_counts_are_keras_counts(sharing):
     assert f"Both towers: {distinct:,} distinct parameters" in lines
 
 
+@once_per_suite
 def test_parameter_counts_of_single_models():
     from keras_electra.models.electra_masked_lm_pretrainer import (
         ElectraMaskedLMPretrainer,
@@ -143,6 +146,7 @@ def test_parameter_counts_of_single_models():
     ]
 
 
+@once_per_suite
 def test_info_counts_the_parameters_pretrain_prints(preset, capsys):
     import re
 
@@ -161,6 +165,7 @@ def test_info_counts_the_parameters_pretrain_prints(preset, capsys):
 # === info: only the training a preset records ===
 
 
+@once_per_suite
 @needs_shared
 def test_info_on_a_converted_preset_says_its_training_is_not_recorded(
     tmp_path, capsys
@@ -186,6 +191,7 @@ def test_info_on_a_converted_preset_says_its_training_is_not_recorded(
     assert "num_train_steps" not in text and "1000000" not in text
 
 
+@once_per_suite
 def test_info_on_a_released_pair_converted_before_it_was_recorded(
     preset, tmp_path, capsys
 ):
@@ -242,6 +248,10 @@ def test_build_data_workers_start_quietly(tmp_path, capfd):
 
 # === fine-tuned models: no spurious warnings ===
 
+# These run on every backend: the warnings come from each backend's
+# trainer and weight loading. The other sections are backend-neutral
+# (configs, files, messages) and run once, in the torch suite.
+
 
 @pytest.fixture
 def classifier(preset):
@@ -267,6 +277,47 @@ def test_fit_on_a_dataset_leaves_shuffling_to_it(classifier):
     # Keras' "`shuffle=True` was passed, but will be ignored" came from the
     # default `shuffle=True`; a dataset shuffles itself.
     assert not _warned(record, "shuffle"), _warned(record, "shuffle")
+
+
+@once_per_suite  # `fit`'s arguments, before any backend's `fit` runs
+def test_validation_arrays_are_batched_by_validation_batch_size():
+    from keras_electra.models.electra_finetuning_mixin import (
+        ElectraFinetuningMixin,
+    )
+
+    class Recorder:
+        def fit(self, x=None, y=None, **kwargs):
+            return dict(kwargs, x=x, y=y)
+
+    class Model(ElectraFinetuningMixin, Recorder):
+        pass
+
+    texts, labels = np.array(["a", "b", "c", "d", "e"]), np.arange(5)
+
+    def batches(dataset):
+        return [len(x) for x, _ in dataset.as_numpy_iterator()]
+
+    got = Model().fit(
+        texts,
+        labels,
+        batch_size=2,
+        validation_data=(texts, labels),
+        validation_batch_size=4,
+    )
+    assert batches(got["x"]) == [2, 2, 1]
+    assert batches(got["validation_data"]) == [4, 1]
+    assert "validation_batch_size" not in got  # used above
+    # Without it, validation is batched as training is.
+    got = Model().fit(
+        texts, labels, batch_size=2, validation_data=(texts, labels)
+    )
+    assert batches(got["validation_data"]) == [2, 2, 1]
+    # A dataset's batches are its own; Keras takes the size as given.
+    data = tf.data.Dataset.from_tensor_slices((texts, labels)).batch(5)
+    got = Model().fit(
+        data, validation_data=data, validation_batch_size=4, shuffle=False
+    )
+    assert got["validation_batch_size"] == 4
 
 
 def test_predict_and_evaluate_on_arrays_log_no_grain_warning(
@@ -325,6 +376,7 @@ def no_hub(tmp_path, monkeypatch):
     return released
 
 
+@once_per_suite  # a subprocess without a backend
 def test_info_on_a_released_name_loads_no_backend(tmp_path):
     out = run_without_backend(
         "import os\n"
@@ -337,6 +389,7 @@ def test_info_on_a_released_name_loads_no_backend(tmp_path):
     assert "Not fetched yet" in out
 
 
+@once_per_suite  # refused before any model
 def test_pretrain_checks_the_corpus_before_fetching_a_released_pair(
     no_hub, tmp_path, capsys
 ):
@@ -352,6 +405,7 @@ def test_pretrain_checks_the_corpus_before_fetching_a_released_pair(
     assert not (tmp_path / "cache").exists()
 
 
+@once_per_suite
 @pytest.mark.parametrize("variable", ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"])
 def test_offline_as_the_hub_spells_it_fails_in_one_line(
     no_hub, tmp_path, capsys, monkeypatch, variable
@@ -376,6 +430,7 @@ def test_offline_as_the_hub_spells_it_fails_in_one_line(
     assert "keras-electra convert --from transformers" in err[0]
 
 
+@once_per_suite
 def test_an_unreachable_hub_is_named_not_a_missing_config(
     no_hub, tmp_path, capsys, monkeypatch
 ):

@@ -63,8 +63,11 @@ def read_classification_file(
         num_classes: checks numeric labels (1: regression, real values).
         class_names: what the labels are: "auto" (numbers if the first
             label is one, else names; a file of both is refused), None
-            (numbers only), or a list of names (a test file's labels must
-            be names of the training file's classes).
+            (numbers only: a test file whose training file has class ids),
+            or a list of names (a test file's labels must be names of the
+            training file's classes).
+
+    `classification_columns` names the columns this reads.
     """
     with _open(path) as f:
         reader = csv.DictReader(f, delimiter=_delimiter(path))
@@ -93,7 +96,9 @@ def read_classification_file(
                 first = first or (line, value)
                 label = _auto_label(path, line, value, first, num_classes)
             elif class_names is None:
-                label = _number_label(path, line, value, num_classes)
+                label = _number_label(
+                    path, line, value, num_classes, ids_only=True
+                )
             elif value in class_names:
                 label = value
             else:
@@ -110,22 +115,54 @@ def read_classification_file(
     return texts, (pairs if pair_column else None), labels
 
 
+def classification_columns(
+    path, text_column=None, pair_column=None, label_column="label"
+):
+    """The columns `read_classification_file` reads from `path` with these
+    arguments: a dict of `text_column` (the default resolved: the first
+    column that is not the label), `pair_column` and `label_column`."""
+    with _open(path) as f:
+        columns = read_columns(path, f)
+    return dict(
+        text_column=_text_columns(
+            path, columns, text_column, pair_column, label_column
+        ),
+        pair_column=pair_column,
+        label_column=label_column,
+    )
+
+
+def read_columns(path, f=None):
+    """The column names of a CSV/TSV file's header (of the open file `f`,
+    if given)."""
+    if f is None:
+        with _open(path) as f:
+            return read_columns(path, f)
+    return next(csv.reader(f, delimiter=_delimiter(path)), [])
+
+
 def read_texts_file(
     path, text_column=None, pair_column=None, label_column=None
 ):
     """`(texts, pairs or None, labels or None, text_column)` from a CSV/TSV
-    file with a header, for predictions: the labels are optional (None when
-    `label_column` is not a column), and kept as the file's strings.
+    file with a header, for predictions: labels only with a `label_column`
+    (kept as the file's strings), which the file must have.
 
     `text_column` defaults to the first column that is not `label_column`.
     """
     with _open(path) as f:
         reader = csv.DictReader(f, delimiter=_delimiter(path))
         columns = reader.fieldnames or []
+        if label_column is not None and label_column not in columns:
+            raise TaskFileError(
+                f"'{path}' has no column '{label_column}' (columns: "
+                f"{', '.join(columns) or 'none'}). Name its label column "
+                "with --label-column, or leave it out."
+            )
         text_column = _text_columns(
             path, columns, text_column, pair_column, label_column
         )
-        has_labels = label_column is not None and label_column in columns
+        has_labels = label_column is not None
         texts, pairs, labels = [], [], []
         for row in reader:
             texts.append(row.get(text_column) or "")
@@ -195,13 +232,19 @@ def _auto_label(path, line, value, first, num_classes):
     return _number_label(path, line, value, num_classes)
 
 
-def _number_label(path, line, value, num_classes):
+def _number_label(path, line, value, num_classes, ids_only=False):
     label = _number(value)
     if label is None:
-        needs = ": regression (--num-classes 1) needs numbers"
+        why = ""
+        if num_classes == 1:
+            why = ": regression (--num-classes 1) needs numbers"
+        elif ids_only:
+            why = (
+                ": the training file's labels are class ids, so this "
+                "file's must be too (or use class names in both)"
+            )
         raise TaskFileError(
-            f"{path}, line {line}: label {value!r} is not a number"
-            f"{needs if num_classes == 1 else ''}."
+            f"{path}, line {line}: label {value!r} is not a number{why}."
         )
     if not math.isfinite(label):
         raise TaskFileError(

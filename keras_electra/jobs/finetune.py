@@ -66,16 +66,25 @@ def default_epochs(num_examples, batch_size):
 
 
 def default_output(task, parent="."):
-    """A new folder name for the command line's fine-tuning without
-    `--output`: `finetune_<task>`, else `finetune_<task>-2`, `-3`, ...:
-    the first that does not exist in `parent` (nothing is overwritten).
+    """A new folder for the command line's fine-tuning without `--output`:
+    `finetune_<task>`, else `finetune_<task>-2`, `-3`, ...: the first that
+    does not exist in `parent` (nothing is overwritten).
+
+    The folder is created here, empty, so that two runs started in the
+    same folder cannot pick the same one; the caller removes it
+    (`os.rmdir`) if its run writes nothing.
+
+    Returns: the folder's path.
     """
     name = f"finetune_{task}"
     path, n = os.path.join(parent, name), 1
-    while os.path.lexists(path):
-        n += 1
-        path = os.path.join(parent, f"{name}-{n}")
-    return os.path.normpath(path)
+    while True:
+        try:
+            os.mkdir(path)
+            return os.path.normpath(path)
+        except FileExistsError:
+            n += 1
+            path = os.path.join(parent, f"{name}-{n}")
 
 
 def finetune(
@@ -220,20 +229,21 @@ class _Job:
             index = np.sort(rng.choice(n, limit, replace=False))
         return index
 
-    def fit(self, model, data, n):
+    def fit(self, model, data, n, unit="examples"):
         """Compile with the recipe for `n` examples, then train on `data`.
 
         `data` is an unbatched `tf.data.Dataset` of raw examples: it is
         shuffled anew each epoch and batched here; the task's own
         preprocessor runs over it inside `fit`. A tuple of arrays (already
         preprocessed) is shuffled by Keras instead. Without `epochs`,
-        `default_epochs(n, batch_size)` are run.
+        `default_epochs(n, batch_size)` are run. `unit` names the `n` rows
+        in the printed note ("windows" for the question answerer's).
         """
         epochs = self.epochs or default_epochs(n, self.batch_size)
         steps = max(1, -(-n // self.batch_size)) * epochs
         self.epochs_run, self.updates = epochs, steps
         if self.verbose:
-            template, values = self._epochs_note(n, epochs, steps)
+            template, values = self._epochs_note(n, epochs, steps, unit)
             print(self.spell(template, **values))
         model.compile(
             num_train_steps=steps,
@@ -258,10 +268,10 @@ class _Job:
             verbose=self.verbose,
         )
 
-    def _epochs_note(self, n, epochs, steps):
+    def _epochs_note(self, n, epochs, steps, unit="examples"):
         """The line that says how long training runs, and why."""
         template = (
-            "Training {n:,} examples for {epochs} epoch{s} ({steps} "
+            "Training {n:,} {unit} for {epochs} epoch{s} ({steps} "
             "update{u} of batch {batch})"
         )
         if self.epochs is not None or epochs == DEFAULT_EPOCHS:
@@ -276,7 +286,8 @@ class _Job:
                 ": small data gets up to {most} epochs, toward {least} "
                 "updates; set {o.epochs} to choose."
             )
-        values = dict(n=n, epochs=epochs, steps=steps, batch=self.batch_size)
+        values = dict(n=n, unit=unit, epochs=epochs, steps=steps)
+        values.update(batch=self.batch_size)
         values.update(s="s"[: epochs - 1], u="s"[: steps - 1])
         return template, dict(values, least=MIN_UPDATES, most=MAX_EPOCHS)
 

@@ -76,7 +76,8 @@ class FinetuningTask:
     - `build(job, data)`: `(model, preprocessor)` from the preset at
       `job.path`, with `job.tokenizer` and `job.load_weights`.
     - `train(job, model, preprocessor, data)`: fine-tunes through the shared
-      `job.fit(model, data, n)`; returns the training sizes
+      `job.fit(model, data, n)` (`unit="windows"` when its `n` rows are
+      not examples); returns the training sizes
       (`{"train_examples": n, ...}`).
     - `evaluate(job, model, preprocessor, data)`: the test metrics
       (`{"test_examples": n, <metrics>...}`).
@@ -264,12 +265,13 @@ class ClassifyTask(FinetuningTask):
     a warning says so (`collapsed_class`).
 
     The saved model keeps `classifier.json` beside its preset: the class
-    names (None for ids), the number of classes and the text columns it
-    read, for `keras-electra predict`. A side file rather than the task's
-    config (`task.json`): the classifier stays the plain keras-hub
-    `TextClassifier` that `from_preset` and `export` know, the names are
-    the job's (the model only has outputs), and the file reads without a
-    backend.
+    names (None for ids), the number of classes and the columns it read
+    (the text column by name, also when it was found as the first), for
+    `keras-electra predict`. The test file is read by the same columns.
+    A side file rather than the task's config (`task.json`): the
+    classifier stays the plain keras-hub `TextClassifier` that
+    `from_preset` and `export` know, the names are the job's (the model
+    only has outputs), and the file reads without a backend.
     """
 
     name = "classify"
@@ -287,11 +289,19 @@ class ClassifyTask(FinetuningTask):
         pair_column=None,
         label_column="label",
     ):
+        from keras_electra.data.task_files import classification_columns
         from keras_electra.data.task_files import read_classification_file
 
         texts, pairs, labels = read_classification_file(
             job.train, text_column, pair_column, label_column, num_classes
         )
+        # The columns read, the default text column resolved: the test
+        # file and `predict` read the same ones, wherever they stand.
+        columns = classification_columns(
+            job.train, text_column, pair_column, label_column
+        )
+        if text_column is None:
+            _check_text_column(job.test, job.train, columns["text_column"])
         class_names = None
         if isinstance(labels[0], str):
             class_names = sorted(set(labels))
@@ -318,10 +328,8 @@ class ClassifyTask(FinetuningTask):
         # Checked against the classes found in training, with file and line.
         test_texts, test_pairs, test_labels = read_classification_file(
             job.test,
-            text_column,
-            pair_column,
-            label_column,
-            num_classes,
+            **columns,
+            num_classes=num_classes,
             class_names=class_names,
         )
         if class_names is not None:
@@ -337,11 +345,7 @@ class ClassifyTask(FinetuningTask):
             test_labels=test_labels,
             num_classes=num_classes,
             class_names=class_names,
-            columns=dict(
-                text_column=text_column,
-                pair_column=pair_column,
-                label_column=label_column,
-            ),
+            columns=columns,
         )
 
     def build(self, job, data):
@@ -441,6 +445,21 @@ class ClassifyTask(FinetuningTask):
         ) as f:
             json.dump(result["classifier"], f, indent=2)
             f.write("\n")
+
+
+def _check_text_column(test, train, text_column):
+    """A test file without the training file's (default) text column is
+    refused, not read by another column that stands first."""
+    from keras_electra.data.task_files import TaskFileError
+    from keras_electra.data.task_files import read_columns
+
+    columns = read_columns(test)
+    if text_column not in columns:
+        raise TaskFileError(
+            f"'{test}' has no column '{text_column}', the text column of "
+            f"'{train}' (columns: {', '.join(columns) or 'none'}). Give "
+            "both files the same text column."
+        )
 
 
 @register_finetuning_task
@@ -590,7 +609,7 @@ class QATask(FinetuningTask):
             [data.contexts[i] for i in index],
             [data.answers[i][0] if data.answers[i] else None for i in index],
         )
-        job.fit(model, (batch.x, batch.y), len(batch))
+        job.fit(model, (batch.x, batch.y), len(batch), unit="windows")
         return {"train_examples": int(len(index)), "train_windows": len(batch)}
 
     def evaluate(self, job, model, preprocessor, data):

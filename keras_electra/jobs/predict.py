@@ -22,6 +22,7 @@ import numpy as np
 
 from keras_electra.jobs.finetune_tasks import CLASSIFIER_FILE
 from keras_electra.utils.option_errors import OptionError
+from keras_electra.utils.option_errors import spell
 
 CLASSIFIERS = ("ElectraTextClassifier", "ElectraClassifier")
 # The other fine-tuned models, by the task that made them.
@@ -88,8 +89,17 @@ def find_classifier(model):
     )
     path = os.path.join(folder, CLASSIFIER_FILE)
     if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            facts.update(json.load(f), recorded=True)
+        try:
+            with open(path, encoding="utf-8") as f:
+                kept = json.load(f)
+            if not isinstance(kept, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:  # JSON and UTF-8 errors too
+            raise ValueError(
+                f"'{path}' is not readable ({e}): restore it, or fine-tune "
+                "again with --output."
+            ) from None
+        facts.update(kept, recorded=True)
     return folder, facts
 
 
@@ -102,6 +112,7 @@ def predict_file(
     pair_column=None,
     label_column=None,
     batch_size=32,
+    command_line=False,
 ):
     """Classify the texts of a CSV/TSV file with a fine-tuned classifier.
 
@@ -113,10 +124,14 @@ def predict_file(
             None writes nothing (`write_predictions` writes the result to
             any open file, as the command line does to stdout).
         text_column, pair_column, label_column: the file's columns;
-            default: those the model was fine-tuned on (the first column
-            that is not the label; pairs only if it read pairs; "label").
-            The label column is optional.
+            default: those the model was fine-tuned on (by name: a file
+            without them is refused; pairs only if it read pairs). A
+            model without recorded columns reads the first column that
+            is not the label. Labels are optional: the model's label
+            column is read if the file has it; a given one must exist.
         batch_size: texts per prediction batch.
+        command_line: spell options in `notes` as flags (`--label-column`),
+            as the command line does.
 
     Returns: a dict: `header` and `rows` (the table written), `predictions`
     (class names, ids, or values for a regressor), `probabilities`
@@ -124,21 +139,29 @@ def predict_file(
     and `labelled` (with a label column of the model's classes; else None
     and 0) and `notes` (why the labels gave no accuracy).
     """
+    from keras_electra.data.task_files import read_columns
     from keras_electra.data.task_files import read_texts_file
 
     if output is not None:
         _check_output(os.fspath(output))
     folder, facts = find_classifier(model)
-    label_column = label_column or facts["label_column"] or "label"
-    text_column = text_column or facts["text_column"]
-    if pair_column is None:
-        pair_column = facts["pair_column"]
-    elif facts["pair_column"] is None and facts["recorded"]:
+    single = facts["recorded"] and facts["pair_column"] is None
+    if pair_column is not None and single:
         raise OptionError(
             "'{model}' was fine-tuned on single texts: leave out "
             "{o.pair_column}.",
             model=model,
         )
+    columns = read_columns(file)
+    if label_column is None:
+        # The model's label column, if this file has one: labels are
+        # optional here.
+        label_column = facts["label_column"] or "label"
+        label_column = label_column if label_column in columns else None
+    if text_column is None:
+        text_column = _recorded(file, columns, facts, "text")
+    if pair_column is None:
+        pair_column = _recorded(file, columns, facts, "pair")
     texts, pairs, labels, text_column = read_texts_file(
         file, text_column, pair_column, label_column
     )
@@ -147,6 +170,7 @@ def predict_file(
     if probabilities is not None and names is not None:
         predictions = [names[i] for i in predictions]
     accuracy, labelled, notes = _accuracy(file, labels, predictions, facts)
+    notes = [spell(note, command_line, **values) for note, values in notes]
 
     header = [text_column] + ([pair_column] if pairs is not None else [])
     header += [label_column] if labels is not None else []
@@ -194,6 +218,23 @@ def _check_output(output):
         raise ValueError(f"'{parent}' does not exist: create it first.")
 
 
+def _recorded(file, columns, facts, kind):
+    """The `kind` ("text", "pair") column the model was fine-tuned on, which
+    `file` must have; None when the model recorded none."""
+    name = facts[f"{kind}_column"]
+    if name is not None and name not in columns:
+        raise OptionError(
+            "'{file}' has no column '{name}', the {kind} column the model "
+            "was fine-tuned on (columns: {columns}). Name the file's {kind} "
+            "column with {o." + kind + "_column}.",
+            file=file,
+            name=name,
+            kind=kind,
+            columns=", ".join(columns) or "none",
+        )
+    return name
+
+
 def _predict(folder, texts, pairs, batch_size):
     """`(probabilities or None, predicted ids or values)`."""
     from keras_electra.models.electra_text_classifier import (
@@ -218,11 +259,12 @@ def _predict(folder, texts, pairs, batch_size):
 
 def _accuracy(file, labels, predictions, facts):
     """`(accuracy, labelled rows, notes)` from the file's labels, if they
-    are the model's classes (empty labels are skipped)."""
+    are the model's classes (empty labels are skipped); a note is a
+    `(template, values)` pair for `spell`."""
     if labels is None:
         return None, 0, []
     if facts["num_classes"] == 1:
-        return None, 0, ["A regressor's predictions get no accuracy."]
+        return None, 0, [("A regressor's predictions get no accuracy.", {})]
     names = facts["class_names"]
     known = names or [str(i) for i in range(facts["num_classes"])]
     pairs = []
@@ -234,8 +276,18 @@ def _accuracy(file, labels, predictions, facts):
                 None,
                 0,
                 [
-                    f"{file}, line {line}: label {label!r} is not a class "
-                    f"of the model ({', '.join(known)}): no accuracy."
+                    (
+                        "{file}, line {line}: label {label!r} is not a "
+                        "class of the model ({known}): no accuracy. Name "
+                        "the column of the model's labels with "
+                        "{o.label_column}, or leave the labels out.",
+                        dict(
+                            file=file,
+                            line=line,
+                            label=label,
+                            known=", ".join(known),
+                        ),
+                    )
                 ],
             )
         pairs.append((label, str(guess)))

@@ -108,6 +108,16 @@ class ElectraFinetuningMixin:
         defaults to shuffling arrays and leaving a dataset as it is (it
         shuffles itself; Keras would warn that `shuffle=True` is ignored).
         """
+        # Validation arrays are batched by `validation_batch_size`, else
+        # by `batch_size` (as Keras does), before it is cleared below.
+        validation_batch_size = kwargs.pop("validation_batch_size", None)
+        if validation_data is not None and not _is_dataset(validation_data):
+            validation_data = _as_dataset(
+                keras.utils.unpack_x_y_sample_weight(validation_data),
+                validation_batch_size or batch_size,
+            )
+        elif validation_batch_size is not None:
+            kwargs["validation_batch_size"] = validation_batch_size
         if x is not None and not _is_dataset(x) and not validation_split:
             x = _as_dataset(
                 (x, y, sample_weight),
@@ -116,11 +126,6 @@ class ElectraFinetuningMixin:
             )
             y = sample_weight = batch_size = None
             shuffle = False  # done above
-        if validation_data is not None and not _is_dataset(validation_data):
-            validation_data = _as_dataset(
-                keras.utils.unpack_x_y_sample_weight(validation_data),
-                batch_size,
-            )
         return super().fit(
             x,
             y,

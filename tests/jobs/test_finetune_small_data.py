@@ -5,19 +5,25 @@ model kept by the command line, and `keras-electra predict`."""
 import csv
 import io
 import json
+import os
+import sys
 
 import pytest
 from helpers import SHARED
+from helpers import once_per_suite
 
 from keras_electra.cli import main
 from keras_electra.data.task_files import TaskFileError
 from keras_electra.data.task_files import read_classification_file
+from keras_electra.jobs.finetune import _Job
 from keras_electra.jobs.finetune import default_epochs
 from keras_electra.jobs.finetune import default_output
 from keras_electra.jobs.finetune import finetune
 from keras_electra.jobs.finetune_tasks import collapsed_class
 from keras_electra.jobs.options import FinetuneConfig
 from keras_electra.jobs.predict import predict_file
+from keras_electra.utils.option_errors import OptionError
+from keras_electra.utils.option_errors import spell
 
 GOOD, BAD = "good film the dog", "bad film the dog"
 
@@ -66,14 +72,53 @@ def test_the_shared_tasks_keep_three_epochs():
     assert sentences == 800 and default_epochs(sentences, 32) == 3
 
 
-def test_default_output_is_a_new_folder(tmp_path):
-    assert default_output("classify", str(tmp_path)) == str(
-        tmp_path / "finetune_classify"
+def _note(n, epochs, steps, given=None, batch_size=32, **kwargs):
+    """The line a job training `n` rows prints (options as flags)."""
+    job = _Job(
+        path="preset",
+        tokenizer=None,
+        train="train",
+        test="test",
+        epochs=given,
+        batch_size=batch_size,
+        sequence_length=16,
+        learning_rate=1e-4,
+        layerwise_decay=0.8,
+        load_weights=True,
+        max_train_examples=None,
+        seed=0,
+        verbose=1,
     )
-    (tmp_path / "finetune_classify").mkdir()
+    template, values = job._epochs_note(n, epochs, steps, **kwargs)
+    return spell(template, command_line=True, **values)
+
+
+def test_the_epochs_note_says_what_it_counts():
+    assert _note(8, 20, 20, batch_size=8) == (
+        "Training 8 examples for 20 epochs (20 updates of batch 8): small "
+        "data gets up to 20 epochs, toward 60 updates; set --epochs to "
+        "choose."
+    )
+    assert _note(8, 1, 1, given=1) == (
+        "Training 8 examples for 1 epoch (1 update of batch 32)."
+    )
+    # The question answerer trains on windows, more than its questions.
+    assert _note(700, 3, 66, unit="windows") == (
+        "Training 700 windows for 3 epochs (66 updates of batch 32)."
+    )
+
+
+def test_default_output_is_a_new_folder(tmp_path):
+    first = default_output("classify", str(tmp_path))
+    assert first == str(tmp_path / "finetune_classify")
+    # Reserved: made, empty, so that the next run cannot take it too.
+    assert os.listdir(first) == []
     (tmp_path / "finetune_classify-2").write_text("a file counts too")
     assert default_output("classify", str(tmp_path)) == str(
         tmp_path / "finetune_classify-3"
+    )
+    assert default_output("classify", str(tmp_path)) == str(
+        tmp_path / "finetune_classify-4"
     )
 
 
@@ -116,6 +161,14 @@ def test_class_names_are_read_and_checked(tmp_path):
     empty = _csv(tmp_path / "empty.csv", ["a film,pos", "b film,"])
     with pytest.raises(TaskFileError, match="line 3: no label"):
         read_classification_file(empty)
+    # A test file of names for a training file of ids: says which to use.
+    with pytest.raises(TaskFileError) as error:
+        read_classification_file(train, num_classes=2, class_names=None)
+    assert str(error.value) == (
+        f"{train}, line 2: label 'positive' is not a number: the training "
+        "file's labels are class ids, so this file's must be too (or use "
+        "class names in both)."
+    )
 
 
 # === Training on class names, and predicting with them ===
@@ -126,12 +179,22 @@ def named_run(preset, tmp_path_factory):
     """A classifier fine-tuned on class names with the default epochs."""
     root = tmp_path_factory.mktemp("named")
     train = _csv(root / "train.csv", _named_rows(16))
+    # The test file's first column is an id that reads as the opposite
+    # text: it is read by the training file's text column, by name.
+    test = _csv(
+        root / "test.csv",
+        [
+            f"{BAD if i % 2 else GOOD},{row}"
+            for i, row in enumerate(_named_rows(16))
+        ],
+        header="id,sentence,label",
+    )
     output = root / "run"
     result = finetune(
         "classify",
         preset,
         train,
-        train,
+        test,
         output=str(output),
         batch_size=8,
         sequence_length=16,
@@ -152,7 +215,14 @@ def test_class_names_round_trip(named_run):
     assert result["epochs_given"] is False and result["warnings"] == []
     assert json.loads((output / "metrics.json").read_text()) == result
     kept = json.loads((output / "model" / "classifier.json").read_text())
-    assert kept["class_names"] == ["neg", "pos"] and kept["num_classes"] == 2
+    assert kept == dict(
+        class_names=["neg", "pos"],
+        num_classes=2,
+        # The column found as the default, by name.
+        text_column="sentence",
+        pair_column=None,
+        label_column="label",
+    )
     # Python's predictions use the names.
     new = _csv(output.parent / "new.csv", [f"{GOOD},", f"{BAD},"])
     predicted = predict_file(output, new)
@@ -166,6 +236,27 @@ def test_class_names_round_trip(named_run):
     ]
     assert predicted["probabilities"].sum(-1) == pytest.approx([1, 1], 1e-5)
     assert predicted["accuracy"] is None  # empty labels are skipped
+    # A new file with a leading id column: its texts are classified.
+    ids = _csv(
+        output.parent / "ids.csv",
+        [f"{BAD},{GOOD}", f"{GOOD},{BAD}"],
+        header="id,sentence",
+    )
+    predicted = predict_file(output, ids)
+    assert predicted["predictions"] == ["pos", "neg"]
+    assert predicted["header"][:2] == ["sentence", "prediction"]
+    # A file without the model's text column is refused, not guessed at.
+    other = _csv(output.parent / "other.csv", [GOOD], header="review")
+    with pytest.raises(OptionError) as error:
+        predict_file(output, other)
+    assert str(error.value) == (
+        f"'{other}' has no column 'sentence', the text column the model was "
+        "fine-tuned on (columns: review). Name the file's text column with "
+        "`text_column`."
+    )
+    assert predict_file(output, other, text_column="review")["predictions"] == [
+        "pos"
+    ]
 
 
 def test_an_unseen_test_name_is_named_with_file_and_line(preset, tmp_path):
@@ -179,9 +270,11 @@ def test_an_unseen_test_name_is_named_with_file_and_line(preset, tmp_path):
     )
 
 
+@once_per_suite  # the warning is plain Python (see test_collapsed_class)
 def test_predictions_collapsed_to_one_class_warn(preset, tmp_path, capsys):
     train = _csv(tmp_path / "train.csv", _named_rows(8))
-    # One text, two labels: the predictions cannot but be one class.
+    # One text, two labels: the predictions cannot but be one class, after
+    # any training (one update here).
     test = _csv(tmp_path / "test.csv", [f"{GOOD},pos", f"{GOOD},neg"] * 4)
     output = tmp_path / "run"
     result = finetune(
@@ -190,6 +283,7 @@ def test_predictions_collapsed_to_one_class_warn(preset, tmp_path, capsys):
         train,
         test,
         output=str(output),
+        epochs=1,
         batch_size=8,
         sequence_length=16,
         learning_rate=1e-7,
@@ -197,7 +291,7 @@ def test_predictions_collapsed_to_one_class_warn(preset, tmp_path, capsys):
     )
     (warning,) = result["warnings"]
     assert warning.startswith("8 of 8 test predictions are class '")
-    assert "too few updates: 20" in warning
+    assert "too few updates: 1" in warning
     assert "Raise `epochs`, or change `learning_rate`." in warning
     saved = json.loads((output / "metrics.json").read_text())
     assert saved["warnings"] == [warning]
@@ -208,7 +302,7 @@ def test_predictions_collapsed_to_one_class_warn(preset, tmp_path, capsys):
         len(lines) == 1
         and "Raise --epochs, or change --learning-rate" in (lines[0])
     )
-    assert "8 examples for 20 epochs (20 updates of batch 8): small " in (
+    assert "Training 8 examples for 1 epoch (1 update of batch 8)." in (
         captured.out
     )
 
@@ -216,6 +310,7 @@ def test_predictions_collapsed_to_one_class_warn(preset, tmp_path, capsys):
 # === The command line: a kept model, and predict ===
 
 
+@once_per_suite  # the command line's own work; training is tested above
 def test_the_command_line_keeps_the_model_in_a_new_folder(
     preset, tmp_path, monkeypatch, capsys
 ):
@@ -246,12 +341,33 @@ def test_the_command_line_keeps_the_model_in_a_new_folder(
     assert len(table) == 9 and {row[2] for row in table[1:]} <= {"0", "1"}
 
 
-def test_predict_command(named_run, tmp_path, capsys):
+@once_per_suite
+def test_a_failed_run_leaves_no_empty_folder(
+    preset, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    train = _csv(tmp_path / "train.csv", [f"{GOOD},1"])
+    test = _csv(tmp_path / "test.csv", [f"{GOOD},pos"])
+    argv = ["finetune", "--task", "classify", "--preset", preset]
+    assert main(argv + ["--train", train, "--test", test]) == 2
+    assert "must be too" in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == ["test.csv", "train.csv"]
+
+
+def _broken_pipe():
+    """A standard output whose reader has gone, as under `| head`."""
+    read, write = os.pipe()
+    os.close(read)
+    return os.fdopen(write, "w")
+
+
+@once_per_suite  # the command line's own work; predictions are tested above
+def test_predict_command(named_run, tmp_path, capsys, monkeypatch):
     _, output = named_run
     labelled = _csv(
         tmp_path / "labelled.tsv",
         [f"{GOOD}\tpos", f"{BAD}\tneg"],
-        header="text\tlabel",
+        header="sentence\tlabel",
     )
     written = tmp_path / "predictions.csv"
     # The model/ folder works as well as the output folder.
@@ -268,10 +384,23 @@ def test_predict_command(named_run, tmp_path, capsys):
     captured = capsys.readouterr()
     assert (
         captured.out.splitlines()[0]
-        == "text,label,prediction,prob_neg,prob_pos"
+        == "sentence,label,prediction,prob_neg,prob_pos"
     )
     assert "Accuracy on the 2 labelled rows" in captured.err
     # Labels that are not the model's classes give no accuracy, and say so.
     other = _csv(tmp_path / "other.csv", [f"{GOOD},great"])
     result = predict_file(output, other)
-    assert result["accuracy"] is None and "not a class" in result["notes"][0]
+    assert result["accuracy"] is None and result["notes"] == [
+        f"{other}, line 2: label 'great' is not a class of the model (neg, "
+        "pos): no accuracy. Name the column of the model's labels with "
+        "`label_column`, or leave the labels out."
+    ]
+    # `predict ... | head`: a reader that stops early is no error.
+    stdout = _broken_pipe()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        assert main(["predict", str(output), labelled]) == 0
+    finally:
+        monkeypatch.undo()
+        stdout.close()
+    assert "Traceback" not in capsys.readouterr().err
