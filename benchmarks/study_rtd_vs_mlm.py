@@ -222,9 +222,11 @@ def evaluate_command(args):
     jobs = []  # (priority, arm, step, preset, kinds)
     names = list(plan["arms"])
     first = checkpoints_of(args.output, names[0])
-    if first:
+    if first and "random" in (args.arms or ["random"]):
         jobs.append((0, "random", 0, first[-1][1], ("probe", "finetune")))
     for name in names:
+        if args.arms and name not in args.arms:
+            continue
         run = os.path.join(args.output, name, "run.json")
         if not os.path.exists(run):
             continue
@@ -537,6 +539,12 @@ def main():
                 type=int,
                 default=2,
                 help="probe every n-th checkpoint of the run's grid",
+            )
+            p.add_argument(
+                "--arms",
+                nargs="+",
+                help="evaluate only these arms (and `random` only if "
+                "named); default: every arm and random weights",
             )
     args = parser.parse_args()
     {

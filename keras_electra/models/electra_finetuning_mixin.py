@@ -2,10 +2,11 @@ import keras
 import numpy as np
 
 from keras_electra.layers.initializers import reference_default_initializer
+from keras_electra.models.task_weights_mixin import TaskWeightsMixin
 from keras_electra.optimizers.finetuning import finetuning_optimizer
 
 
-class ElectraFinetuningMixin:
+class ElectraFinetuningMixin(TaskWeightsMixin):
     """ELECTRA's fine-tuning recipe as `compile()` for keras-hub tasks.
 
     Mixed in before the keras-hub base class (`TextClassifier`, `Task`):
@@ -167,38 +168,6 @@ class ElectraFinetuningMixin:
             batch_size = None
         return super().predict(x, batch_size=batch_size, **kwargs)
 
-    # A fine-tuned preset holds the model, not its optimizer's state:
-    # keras-hub's `Task` would save the optimizer's variables into
-    # `task.weights.h5`, and a reloaded model (a new optimizer, not yet
-    # built) would skip them with a warning ("Skipping variable loading for
-    # optimizer").
-
-    def save_task_weights(self, filepath):
-        """Save the weights outside the backbone (not the optimizer's)."""
-        _check_weights_file(filepath)
-        if not self.has_task_weights():
-            raise ValueError(
-                f"Task {self} has no weights not in the `backbone`. "
-                "`save_task_weights()` has nothing to save."
-            )
-        keras.saving.save_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def load_task_weights(self, filepath):
-        """Load what `save_task_weights` wrote (the optimizer state that
-        older presets hold is left out)."""
-        _check_weights_file(filepath)
-        keras.saving.load_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def _not_task_weights(self):
-        skip = list(self.backbone._flatten_layers())
-        if getattr(self, "optimizer", None) is not None:
-            skip.append(self.optimizer)
-        return skip
-
     def default_loss(self, reduction="sum"):
         raise NotImplementedError
 
@@ -221,14 +190,6 @@ def _is_dataset(x):
         "MapDataset",
         "IterDataset",
     )
-
-
-def _check_weights_file(filepath):
-    if not str(filepath).endswith(".weights.h5"):
-        raise ValueError(
-            "The filename must end in `.weights.h5`. "
-            f"Received: filepath={filepath}"
-        )
 
 
 def _as_dataset(data, batch_size, shuffle=False):

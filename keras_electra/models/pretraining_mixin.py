@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from keras_electra.layers.electra_corruption import ElectraCorruption
+from keras_electra.models.task_weights_mixin import TaskWeightsMixin
 from keras_electra.optimizers.electra_adamw import ElectraAdamW
 from keras_electra.optimizers.electra_schedule import (
     ElectraLearningRateSchedule,
@@ -15,7 +16,7 @@ from keras_electra.optimizers.finetuning import check_accumulation
 from keras_electra.utils import preset_utils
 
 
-class PretrainingMixin:
+class PretrainingMixin(TaskWeightsMixin):
     """The corruption, masked-LM loss and metrics, `make_optimizer` and
     `compile` of a pre-training task.
 
@@ -203,26 +204,6 @@ class PretrainingMixin:
         (a task that stores them differently while training overrides
         it)."""
         return contextlib.nullcontext(self)
-
-    def save_task_weights(self, filepath):
-        """Save the weights outside the backbone (not the optimizer's)."""
-        keras.saving.save_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def load_task_weights(self, filepath):
-        """Load what `save_task_weights` wrote."""
-        keras.saving.load_weights(
-            self, filepath, objects_to_skip=self._not_task_weights()
-        )
-
-    def _not_task_weights(self):
-        # The backbone goes to model.weights.h5; the optimizer state is not
-        # part of a preset (training checkpoints store it separately).
-        skip = list(self.backbone._flatten_layers())
-        if getattr(self, "optimizer", None) is not None:
-            skip.append(self.optimizer)
-        return skip
 
 
 def scale_for_replicas(loss):
