@@ -16,11 +16,13 @@ AT_UNIFORM = 0.98
 MIN_PATIENCE = 30
 
 COLLAPSE_ADVICE = (
-    "Levers: a higher sampling temperature (--temperature 2), which "
-    "kept the discriminator learning in our measurements; a smaller "
-    "generator (--generator-size); --replacement uniform (random "
-    "replacements); or more data and compute (the paper's ELECTRA-Small "
-    "used about 47,000 times the FLOPs of our 2,000-step CPU study)."
+    "Levers: a hotter generator (--temperature 3 kept the discriminator "
+    "learning and fine-tuned best of the ELECTRA settings in our "
+    "2,000-step CPU study, though not above random weights at that "
+    "budget; BENCHMARKS.md); --replacement uniform (random "
+    "replacements); a smaller generator (--generator-size; it did not "
+    "help there); or more data and compute (the paper's ELECTRA-Small "
+    "used about 47,000 times that study's FLOPs)."
 )
 
 
