@@ -418,6 +418,15 @@ def test_offline_as_the_hub_spells_it_fails_in_one_line(
     )
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv(variable, "ON")  # huggingface_hub's spellings
+    status, err = _pretrain_released(capsys, tmp_path)
+    assert status == 2 and len(err) == 1, err
+    assert f"{variable} is set" in err[0]
+    assert "keras-electra convert --from transformers" in err[0]
+
+
+def _pretrain_released(capsys, tmp_path):
+    """`keras-electra pretrain --preset RELEASED` on a small corpus:
+    `(status, stderr lines)`."""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     status, _, err = _main(
@@ -425,9 +434,7 @@ def test_offline_as_the_hub_spells_it_fails_in_one_line(
         ["pretrain", "--preset", RELEASED, "--corpus", str(corpus)]
         + ["--output", str(tmp_path / "run")],
     )
-    assert status == 2 and len(err) == 1, err
-    assert f"{variable} is set" in err[0]
-    assert "keras-electra convert --from transformers" in err[0]
+    return status, err
 
 
 @once_per_suite
@@ -442,13 +449,7 @@ def test_an_unreachable_hub_is_named_not_a_missing_config(
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    status, _, err = _main(
-        capsys,
-        ["pretrain", "--preset", RELEASED, "--corpus", str(corpus)]
-        + ["--output", str(tmp_path / "run")],
-    )
+    status, err = _pretrain_released(capsys, tmp_path)
     assert status == 2 and len(err) == 1, err
     assert "no config.json" not in err[0]
     assert "the Hugging Face Hub could not be reached" in err[0]
