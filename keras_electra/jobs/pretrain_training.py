@@ -43,8 +43,9 @@ def train(run, stop_after=None):
     if stop_after is not None:
         last_step = min(last_step, run.start_step + int(stop_after))
     run.record("log.csv", "tensorboard", "checkpoints")
-    log = _training_log(run, last_step)
-    pretrain_report.write_log_columns(run, log_columns(run.pretrainer))
+    columns = log_columns(run.pretrainer)
+    log = _training_log(run, last_step, columns)
+    pretrain_report.write_log_columns(run, columns)
     stop = StopOnSignal(micro_batches=micro)
 
     save = _saver(run, log)
@@ -130,7 +131,7 @@ def log_columns(pretrainer):
     ]
 
 
-def _training_log(run, last_step):
+def _training_log(run, last_step, columns):
     from keras_electra.callbacks import TrainingHealth
     from keras_electra.callbacks import TrainingLog
 
@@ -151,7 +152,7 @@ def _training_log(run, last_step):
         ),
         micro_batches=run.config.gradient_accumulation_steps,
         start_state=run.state,
-        columns=log_columns(run.pretrainer),
+        columns=columns,
         monitor=health,
         on_warning=lambda warning: pretrain_report.record_warning(run, warning),
     )
