@@ -11,7 +11,9 @@ per layer, 4*B*L^2*H for attention, the embedding projection), the same
 count for both sides. Each side runs in its own process, after `--warmup`
 untimed calls (compilation included there); ours runs the compiled
 `predict_on_batch` (XLA on JAX and TensorFlow, eager on PyTorch), the
-reference `ElectraModel` under `torch.no_grad()`.
+reference `ElectraModel` under `torch.no_grad()`. MFU is against each
+side's own backend's float32 matmul and numpy's with OpenBLAS unpinned,
+measured before and after the sides (see `pretrain_throughput.py`).
 """
 
 import argparse
@@ -104,6 +106,11 @@ def main():
         "--shapes", default="32x128,64x128,16x256,32x256,8x512,16x512"
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    # Passed by the shared driver (`common.measure`); calls here are one
+    # forward pass each.
+    parser.add_argument(
+        "--steps-per-execution", type=int, default=1, help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     measure = lambda name, run: common.measure(name, run, __file__)  # noqa: E731
     if args.worker:
@@ -112,19 +119,22 @@ def main():
         return common.scaling(args, forward_flops, measure)
     config = common.preset_config(args.preset)
     flops = forward_flops(config, args.batch_size, args.sequence_length)
-    peak = common.matmul_peak()
+    sides = ["transformers"] + args.backends.split(",")
+    peaks = common.matmul_peaks(sides)
     tokens = args.batch_size * args.sequence_length
     print(
         f"{args.preset} discriminator forward, batch {args.batch_size} x "
         f"{args.sequence_length}, {args.steps} timed calls; "
-        f"{flops / 1e9:.1f} GFLOP per call; measured fp32 matmul peak "
-        f"{peak / 1e9:.0f} GFLOP/s"
+        f"{flops / 1e9:.1f} GFLOP per call; float32 2048x2048 matmul peaks "
+        f"(GFLOP/s): {common.describe_peaks(peaks)}"
     )
-    rows = {
-        name: measure(name, args)
-        for name in ["transformers"] + args.backends.split(",")
-    }
-    common.print_comparison(rows, flops, peak, tokens, "s/call")
+    rows = {name: measure(name, args) for name in sides}
+    peaks = common.best_peaks(peaks, common.matmul_peaks(sides))
+    print(
+        "peaks again after the rows; the higher of each: "
+        f"{common.describe_peaks(peaks)}"
+    )
+    common.print_comparison(rows, flops, peaks, tokens, "s/call")
 
 
 if __name__ == "__main__":

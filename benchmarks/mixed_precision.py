@@ -1,27 +1,62 @@
 """Mixed precision side by side: float32, mixed_bfloat16, mixed_float16.
 
 For each backend (each in its own process) and policy, a pretrainer of a
-built-in size trains a few dozen joint steps on Zipf-distributed token ids
-(a stand-in for text: losses fall as the generator learns the unigram
-distribution). Printed per row: the towers' compute dtype, the first and
-last losses, the median step time and tokens per second, and for float16
-the final dynamic loss scale. Made for a GPU; runs anywhere:
+built-in size trains joint steps on Zipf-distributed token ids (a stand-in
+for text: losses fall as the generator learns the unigram distribution).
+Printed per row: the towers' compute dtype, the mean loss of the first and
+last epochs, the steady-state step time and tokens per second, and for
+float16 the final dynamic loss scale. Made for a GPU; runs anywhere:
 
     python benchmarks/mixed_precision.py --size small --batch-size 128
-    python benchmarks/mixed_precision.py --size tiny --steps 6  # CPU smoke
+    python benchmarks/mixed_precision.py --size tiny --steps 6 \
+        --batch-size 4 --steps-per-execution 2  # CPU smoke
 
-Needs no TensorFlow (arrays, not tf.data).
+The steps run in one Keras `fit` call with `--steps-per-execution` steps
+per host call (PyTorch: 1, the only value its trainer takes), in epochs of
+`--steps-per-execution` steps: the first epoch (compilation) is not timed,
+then at least `--steps` steps are. Keras reads the losses only at an
+epoch's end, so the host never waits for the device between the steps of
+an epoch (an earlier version called `train_on_batch` and read the loss
+after every step, which timed host and device one after the other). The
+batches are made before the clock starts, so the host's random numbers
+are not timed.
+
+Needs no TensorFlow nor grain: the batches go to Keras' own `fit` as a
+Python generator, not through keras-hub's dataset conversion.
 """
 
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
+
+import pretrain_throughput as common
 
 POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def zipf_batches(count, batch_size, sequence_length, seed=0):
+    """`count` batches of Zipf-distributed ids 1000-29999 ([CLS] ... [SEP])."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ranks = np.arange(1, 29000, dtype="float64")
+    p = 1.0 / ranks
+    p /= p.sum()
+    shape = (batch_size, sequence_length)
+    batches = []
+    for _ in range(count):
+        ids = 1000 + rng.choice(len(ranks), size=shape, p=p)
+        ids[:, 0], ids[:, -1] = 101, 102
+        batches.append(
+            {
+                "token_ids": ids.astype("int32"),
+                "segment_ids": np.zeros(shape, "int32"),
+                "padding_mask": np.ones(shape, "int32"),
+            }
+        )
+    return batches
 
 
 def run_one(args):
@@ -36,39 +71,40 @@ def run_one(args):
         vocabulary_size=30522,
         seed=0,
     )
-    pretrainer.compile(num_train_steps=args.steps * 10, warmup_steps=2)
-    rng = np.random.default_rng(0)
-    ranks = np.arange(1, 29000, dtype="float64")  # ids 1000-29999
-    p = 1.0 / ranks
-    p /= p.sum()
-    shape = (args.batch_size, args.sequence_length)
-    times, losses = [], []
-    for _ in range(args.steps):
-        ids = 1000 + rng.choice(len(ranks), size=shape, p=p)
-        ids[:, 0], ids[:, -1] = 101, 102
-        batch = {
-            "token_ids": ids.astype("int32"),
-            "segment_ids": np.zeros(shape, "int32"),
-            "padding_mask": np.ones(shape, "int32"),
-        }
-        start = time.perf_counter()
-        logs = pretrainer.train_on_batch(batch, return_dict=True)
-        loss = float(logs["loss"])  # a host value: the step has finished
-        times.append(time.perf_counter() - start)
-        losses.append(loss)
+    per = common.steps_per_execution(args.steps_per_execution)
+    pretrainer.compile(
+        num_train_steps=args.steps * 10,
+        warmup_steps=2,
+        steps_per_execution=per,
+    )
+    batches = zipf_batches(
+        args.distinct_batches, args.batch_size, args.sequence_length
+    )
+    executions = max(1, args.steps_per_execution // per)
+    timing = common.fit_timing(
+        pretrainer,
+        batches,
+        per,
+        per * executions,
+        args.steps,
+        executions_per_epoch=executions,
+    )
+    losses = [timing["first_logs"]["loss"], timing["last_logs"]["loss"]]
     optimizer = pretrainer.optimizer
     scale = getattr(optimizer, "dynamic_scale", None)
     embeddings = pretrainer.backbone.token_embedding.embeddings
-    step = statistics.median(times[len(times) // 2 :])
+    step = timing["seconds_per_step"]
     return {
         "backend": keras.config.backend(),
         "policy": args.policy,
         "compute": pretrainer.discriminator.backbone.compute_dtype,
         "weights": embeddings.dtype,
         "first_loss": losses[0],
-        "last_loss": statistics.mean(losses[-5:]),
-        "finite": all(np.isfinite(losses)),
+        "last_loss": losses[1],
+        "finite": bool(np.all(np.isfinite(losses))),
         "step_s": step,
+        "steps_timed": timing["steps"],
+        "steps_per_execution": per,
         "tokens_per_s": args.batch_size * args.sequence_length / step,
         "loss_scale": None
         if scale is None
@@ -95,7 +131,9 @@ def _device():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="small")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=40, help="timed steps")
+    parser.add_argument("--steps-per-execution", type=int, default=10)
+    parser.add_argument("--distinct-batches", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--sequence-length", type=int, default=128)
     parser.add_argument("--backends", default="jax,torch")
@@ -116,6 +154,10 @@ def main():
                     args.size,
                     "--steps",
                     str(args.steps),
+                    "--steps-per-execution",
+                    str(args.steps_per_execution),
+                    "--distinct-batches",
+                    str(args.distinct_batches),
                     "--batch-size",
                     str(args.batch_size),
                     "--sequence-length",
@@ -125,7 +167,16 @@ def main():
                 ],
                 capture_output=True,
                 text=True,
-                env={**os.environ, "KERAS_BACKEND": backend},
+                env={
+                    **os.environ,
+                    "KERAS_BACKEND": backend,
+                    "TF_CPP_MIN_LOG_LEVEL": "3",
+                    "PYTHONPATH": os.pathsep.join(
+                        filter(
+                            None, [common.ROOT, os.environ.get("PYTHONPATH")]
+                        )
+                    ),
+                },
             )
             if done.returncode:
                 print(f"{backend} {policy} failed:\n{done.stderr[-2000:]}")
@@ -134,11 +185,12 @@ def main():
             print(json.dumps(rows[-1]), flush=True)
     print(
         f"\nelectra_{args.size}, batch {args.batch_size} x "
-        f"{args.sequence_length}, {args.steps} steps "
+        f"{args.sequence_length}, {args.steps} timed steps, "
+        f"{args.steps_per_execution} per execution "
         f"({rows[0]['device'] if rows else '?'})"
     )
     print(
-        "| backend | policy | compute | loss first -> last | step (s) "
+        "| backend | policy | compute | loss first -> last epoch | step (s) "
         "| tokens/s | loss scale |"
     )
     print("| --- | --- | --- | --- | ---: | ---: | ---: |")

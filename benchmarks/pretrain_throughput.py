@@ -2,13 +2,18 @@
 usual Hugging Face transformers joint step, in one run, one table.
 
     python benchmarks/pretrain_throughput.py --preset electra_small \
-        --batch-size 8 --sequence-length 128 --steps 5
+        --batch-size 8 --sequence-length 128 --steps 8
 
 Each measurement runs in its own process (a Keras backend is fixed at
-import), after `--warmup` untimed steps (compilation included there). Our
-side runs all its steps in one `fit` call and times the steady-state steps
-with a callback (a separate short `fit` per timing would add its per-call
-set-up, about 0.5-1 s on TensorFlow, to every step).
+import). Our side runs in one `fit` call, compiled with
+`--steps-per-execution` steps per host call (PyTorch: 1, the only value
+Keras' PyTorch trainer takes), in epochs of that many steps: the epochs
+holding the first `--warmup` steps (compilation included) are not timed,
+then `--steps` steps (rounded up to whole epochs) are, from the end of the
+last warm-up epoch to the end of the last epoch (`fit_timing`). Keras
+reads the logs only at epoch ends, so nothing waits for the device
+between the steps of an epoch (no per-step host sync). The reference runs
+its hand-written loop.
 
 FLOPs are counted analytically, the same count for both sides (the useful
 work of ELECTRA's step): per tower and layer, 2*B*L*(4*H^2 + 2*H*F) for the
@@ -16,8 +21,15 @@ projections and feed-forward, plus 4*B*L^2*H for attention scores and
 values; the embedding projection 2*B*L*E*H; the discriminator head
 2*B*L*H^2; the generator head only at the P = int((rate + 0.005) * L) masked
 positions, 2*B*P*(Hg*E + E*V). A training step counts 3x the forward
-FLOPs. MFU is against this machine's float32 matmul peak, measured here with
-a 2048x2048 numpy matmul.
+FLOPs.
+
+MFU is printed against two float32 peaks, measured by `_peak.py` (a
+2048x2048 matmul, each in its own process) before and after the sides
+(the higher of the two is kept: a peak is a ceiling, which the cores'
+other users only lower): the side's own backend's matmul ("MFU own";
+PyTorch's for the transformers reference) and numpy's with OpenBLAS's
+core pinning removed for that one measurement ("MFU numpy"; the
+machine's float32 matmul ceiling).
 """
 
 import argparse
@@ -79,16 +91,42 @@ def preset_config(preset):
     }
 
 
-def matmul_peak(n=2048, repeats=5):
-    import numpy as np
+def matmul_peaks(sides):
+    """Float32 matmul FLOP/s of each side's own backend (PyTorch's for
+    `"transformers"`) and of `"numpy"` with OpenBLAS unpinned, keyed by
+    backend (see `_peak.py`)."""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import _peak
 
-    a = np.random.rand(n, n).astype("float32")
-    b = np.random.rand(n, n).astype("float32")
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start)
+    backends = sorted({own_backend(side) for side in sides})
+    measured = _peak.measure_peaks(["numpy_unpinned"] + backends)
+    peaks = {"numpy": measured.pop("numpy_unpinned")}
+    peaks.update(measured)
+    return peaks
+
+
+def best_peaks(first, second):
+    """Per source, the higher of two measurements of `matmul_peaks` (a
+    peak is a ceiling: the cores' other users only lower it)."""
+    return {
+        name: max(filter(None, [rate, second.get(name)]), default=None)
+        for name, rate in first.items()
+    }
+
+
+def own_backend(side):
+    """The backend whose matmul bounds `side` ("transformers": PyTorch)."""
+    return "torch" if side == "transformers" else side
+
+
+def describe_peaks(peaks):
+    """`numpy 407, jax 350, ...` in GFLOP/s ("n/a" where not measured;
+    numpy's measured with OpenBLAS's pinning removed)."""
+    return ", ".join(
+        f"{name} {'n/a' if rate is None else f'{rate / 1e9:.0f}'}"
+        for name, rate in peaks.items()
+    )
 
 
 # --- workers (run in a subprocess) -------------------------------------------
@@ -104,44 +142,140 @@ def run_ours(args):
 
         keras.config.set_dtype_policy(args.dtype)
     pretrainer = keras_electra.ElectraPretrainer.from_preset(args.preset)
-    pretrainer.compile(num_train_steps=10_000)
-    batch = _batch(args, np)
-    data = {
-        k: np.repeat(v, args.warmup + args.steps, axis=0)
-        for k, v in batch.items()
-    }
-    return steady_state_seconds(
-        lambda callback: pretrainer.fit(
-            data,
-            batch_size=args.batch_size,
-            epochs=1,
-            verbose=0,
-            shuffle=False,
-            callbacks=[callback],
-        ),
+    per = steps_per_execution(args.steps_per_execution)
+    pretrainer.compile(num_train_steps=10_000, steps_per_execution=per)
+    timing = fit_timing(
+        pretrainer,
+        [_batch(args, np)],
+        per,
         args.warmup,
+        args.steps,
+        executions_per_epoch=max(1, args.steps_per_execution // per),
     )
+    return timing["seconds_per_step"]
 
 
-def steady_state_seconds(run, warmup):
-    """Mean seconds per step of `run(callback)` after `warmup` steps.
+def steps_per_execution(wanted):
+    """`wanted`, or 1 on PyTorch (Keras' PyTorch trainer runs one step per
+    call: it accepts no other value)."""
+    import keras
 
-    One `fit` call runs every step; a callback stamps the end of each batch,
-    so the timed steps are Keras' own steady-state loop, without the
-    per-call set-up (data adapter, first trace) that a separate short `fit`
-    would add to each timing.
+    return 1 if keras.config.backend() == "torch" else max(1, int(wanted))
+
+
+def fit_timing(
+    model,
+    batches,
+    per_execution,
+    warmup,
+    steps=None,
+    seconds=None,
+    executions_per_epoch=1,
+    callbacks=(),
+):
+    """Steady-state seconds per step of `model.fit`, with no per-step sync.
+
+    One `fit` call runs epochs of `executions_per_epoch` executions of
+    `per_execution` steps (the value the model was compiled with) over
+    `batches`, cycled. The first epochs, holding at least `warmup` steps
+    (compilation included), are not timed; then epochs are timed until
+    `steps` steps or `seconds` have passed. The clock is read at each
+    epoch's end, after Keras has turned the epoch's logs into numbers,
+    which waits for the device; no callback acts after a batch, so Keras
+    does not wait for the device between the steps of an epoch. It is also
+    read as each execution is handed to the backend: how long the host
+    took to dispatch the epoch's steps (the host's share of the step when
+    it is close to the wall time, a lower bound otherwise).
+
+    Args:
+        model: a compiled Keras model.
+        batches: a list of batches: inputs (e.g. dicts of arrays), or
+            `(x, y)` tuples.
+        per_execution: the model's `steps_per_execution`.
+        warmup: untimed steps, rounded up to whole epochs.
+        steps: timed steps, rounded up to whole epochs (or None).
+        seconds: time at least this long instead (or as well: whichever
+            ends later).
+        executions_per_epoch: executions between two reads of the clock.
+        callbacks: more Keras callbacks (e.g. a profiler's).
+
+    Returns:
+        A dict: `seconds_per_step` (wall time per timed step),
+        `dispatch_seconds_per_step` (None with one execution per epoch),
+        `steps` (timed), `warmup_seconds`, `first_logs` and `last_logs`
+        (the first and last epochs' metrics: means over each epoch).
+
+    Example:
+
+    ```python
+    model.compile(steps_per_execution=4, ...)
+    timing = fit_timing(model, [batch], 4, warmup=4, steps=8)
+    print(timing["seconds_per_step"])
+    ```
     """
     import keras
 
-    stamps = []
+    epoch_steps = per_execution * executions_per_epoch
+    warm_epochs = max(1, -(-warmup // epoch_steps))
+    timed_epochs = max(1, -(-(steps or 1) // epoch_steps))
+    ends, dispatched, logs_seen = [], [], []
 
-    class Stamp(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            stamps.append(time.perf_counter())
+    class Clock(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            ends.append(time.perf_counter())
 
-    run(Stamp())
-    timed = stamps[max(warmup, 1) - 1 :]
-    return (timed[-1] - timed[0]) / (len(timed) - 1)
+        def on_epoch_begin(self, epoch, logs=None):
+            dispatched.append([])  # the executions' hand-off times
+
+        def on_train_batch_begin(self, batch, logs=None):
+            dispatched[-1].append(time.perf_counter())
+
+        def on_epoch_end(self, epoch, logs=None):
+            # Keras turned `logs` into numbers: the device has finished.
+            ends.append(time.perf_counter())
+            logs_seen.append(dict(logs or {}))
+            timed = len(ends) - 1 - warm_epochs
+            long_enough = seconds is None or (
+                timed > 0 and ends[-1] - ends[warm_epochs] >= seconds
+            )
+            if timed >= timed_epochs and long_enough:
+                self.model.stop_training = True
+
+    def cycle():
+        while True:
+            for batch in batches:
+                yield batch if isinstance(batch, tuple) else (batch,)
+
+    # Keras' own `fit`: keras-hub's `Task.fit` would first turn the
+    # generator into a grain or tf.data dataset (it needs one of them; a
+    # GPU machine may have neither), and the batches need no preprocessing.
+    keras.Model.fit(
+        model,
+        cycle(),
+        steps_per_epoch=epoch_steps,
+        epochs=10**9,
+        shuffle=False,
+        verbose=0,
+        callbacks=[Clock(), *callbacks],
+    )
+    timed = len(ends) - 1 - warm_epochs
+    wall = ends[-1] - ends[warm_epochs]
+    dispatch = None
+    if executions_per_epoch > 1:
+        # From the first execution's hand-off to the last's covers all
+        # but one execution's dispatch: scaled to all of them.
+        dispatch = sum(
+            (stamps[-1] - stamps[0]) * len(stamps) / (len(stamps) - 1)
+            for stamps in dispatched[warm_epochs:]
+        ) / (timed * epoch_steps)
+    return {
+        "seconds_per_step": wall / (timed * epoch_steps),
+        "dispatch_seconds_per_step": dispatch,
+        "steps": timed * epoch_steps,
+        "warmup_seconds": ends[warm_epochs] - ends[0],
+        "first_logs": logs_seen[0],
+        "last_logs": logs_seen[-1],
+    }
 
 
 def run_transformers(args):
@@ -215,6 +349,8 @@ def run_transformers(args):
     start = time.perf_counter()
     for _ in range(args.steps):
         step()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
     return (time.perf_counter() - start) / args.steps
 
 
@@ -261,6 +397,8 @@ def measure(name, args, script=__file__):
         str(args.steps),
         "--warmup",
         str(args.warmup),
+        "--steps-per-execution",
+        str(args.steps_per_execution),
         "--dtype",
         args.dtype,
     ]
@@ -277,8 +415,15 @@ def main():
     parser.add_argument("--preset", default="electra_small")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--sequence-length", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=4,
+        help="our side's steps per host call (1 on PyTorch, which "
+        "accepts no other value)",
+    )
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument(
         "--dtype",
@@ -307,27 +452,33 @@ def main():
     flops = step_flops(
         preset_config(args.preset), args.batch_size, args.sequence_length
     )
-    peak = matmul_peak()
+    sides = ["transformers"] + args.backends.split(",")
+    peaks = matmul_peaks(sides)
     tokens = args.batch_size * args.sequence_length
     print(
         f"{args.preset}, batch {args.batch_size} x {args.sequence_length}, "
-        f"{args.steps} timed steps, ours in {args.dtype}; "
-        f"{flops / 1e9:.1f} GFLOP per step; "
-        f"measured fp32 matmul peak {peak / 1e9:.0f} GFLOP/s"
+        f"{args.steps} timed steps, ours in {args.dtype} with "
+        f"{args.steps_per_execution} steps per execution; "
+        f"{flops / 1e9:.1f} GFLOP per step; float32 2048x2048 matmul peaks "
+        f"(GFLOP/s): {describe_peaks(peaks)}"
     )
-    rows = {
-        name: measure(name, args)
-        for name in ["transformers"] + args.backends.split(",")
-    }
-    print_comparison(rows, flops, peak, tokens, "s/step")
+    rows = {name: measure(name, args) for name in sides}
+    peaks = best_peaks(peaks, matmul_peaks(sides))
+    print(
+        "peaks again after the rows; the higher of each: "
+        f"{describe_peaks(peaks)}"
+    )
+    print_comparison(rows, flops, peaks, tokens, "s/step")
 
 
-def print_comparison(rows, flops, peak, tokens, unit):
-    """The table of one run: each side against the transformers reference."""
+def print_comparison(rows, flops, peaks, tokens, unit):
+    """The table of one run: each side against the transformers reference,
+    MFU against its own backend's matmul peak and numpy's."""
     reference = rows.get("transformers")
     print(
         f"{'side':14s} {unit:>8s} {'tokens/s':>9s} {'vs HF':>6s} "
-        f"{'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}"
+        f"{'GFLOP/s':>8s} {'MFU own':>8s} {'MFU numpy':>9s} "
+        f"{'peak RSS MB':>11s}"
     )
     for name, row in rows.items():
         if row is None:
@@ -339,24 +490,31 @@ def print_comparison(rows, flops, peak, tokens, unit):
         achieved = flops / row["seconds"]
         print(
             f"{name:14s} {row['seconds']:8.3f} {tokens / row['seconds']:9.0f} "
-            f"{ratio:6.2f} {achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+            f"{ratio:6.2f} {achieved / 1e9:8.1f} "
+            f"{_share(achieved, peaks.get(own_backend(name))):>8s} "
+            f"{_share(achieved, peaks.get('numpy')):>9s} "
             f"{row['rss_mb']:11.0f}"
         )
+
+
+def _share(achieved, peak):
+    return "n/a" if not peak else f"{achieved / peak:.1%}"
 
 
 def scaling(args, flops_fn, measure_fn):
     """One row per (batch, length): tokens/s, GFLOP/s and peak memory."""
     import copy
 
-    peak = matmul_peak()
     backend = args.backends.split(",")[0]
+    peaks = matmul_peaks([backend, "transformers"])
     print(
-        f"{args.preset}: {backend} vs transformers; measured fp32 matmul "
-        f"peak {peak / 1e9:.0f} GFLOP/s"
+        f"{args.preset}: {backend} vs transformers; float32 2048x2048 "
+        f"matmul peaks (GFLOP/s): {describe_peaks(peaks)}"
     )
     print(
         f"{'batch x length':>14s} {'side':>12s} {'s/step':>8s} "
-        f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'MFU':>6s} {'peak RSS MB':>11s}"
+        f"{'tokens/s':>9s} {'GFLOP/s':>8s} {'MFU own':>8s} "
+        f"{'MFU numpy':>9s} {'peak RSS MB':>11s}"
     )
     for shape in args.shapes.split(","):
         batch, length = (int(v) for v in shape.split("x"))
@@ -372,7 +530,9 @@ def scaling(args, flops_fn, measure_fn):
             print(
                 f"{shape:>14s} {name:>12s} {row['seconds']:8.3f} "
                 f"{batch * length / row['seconds']:9.0f} "
-                f"{achieved / 1e9:8.1f} {achieved / peak:6.1%} "
+                f"{achieved / 1e9:8.1f} "
+                f"{_share(achieved, peaks.get(own_backend(name))):>8s} "
+                f"{_share(achieved, peaks.get('numpy')):>9s} "
                 f"{row['rss_mb']:11.0f}",
                 flush=True,
             )
