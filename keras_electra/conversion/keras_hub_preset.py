@@ -18,19 +18,27 @@ differences that matter when weights move between them:
 keras-hub presets hold the encoder only, so the discriminator's head is
 not part of an export, and an import gives an `ElectraBackbone` (or an
 `ElectraDiscriminator` whose head starts from random weights).
+
+Our two departures from the reference do not travel: a token table padded
+for tensor cores (`pad_vocabulary_to_multiple_of`) is exported without its
+extra rows and padded with zero rows on import when that override is
+given; keras-hub has one dropout rate, so an export carries `dropout` and
+not `attention_dropout` (pass it again as an override on import).
 """
 
 import os
 import warnings
 
 from keras_electra.conversion.state_dict import CheckpointError
+from keras_electra.conversion.state_dict import fit_rows
 from keras_electra.utils import preset_utils
 
 KERAS_HUB_CLASS = "keras_hub>ElectraBackbone"
 
 
 def _layer_pairs(ours, hub):
-    """(our layer, keras-hub layer) pairs holding the same weights."""
+    """(our layer, keras-hub layer) pairs holding the same weights, the
+    token tables first (`_copy_weights` fits their rows)."""
     embedding = ours.embedding
     pairs = [
         (embedding.token_embedding, hub.token_embedding),
@@ -42,6 +50,19 @@ def _layer_pairs(ours, hub):
         pairs.append((ours.embeddings_projection, hub.embeddings_projection))
     pairs.extend(zip(ours.transformer_layers, hub.transformer_layers))
     return pairs
+
+
+def _copy_weights(pairs, to_hub):
+    """Copy each pair's weights from ours to keras-hub's (`to_hub`) or
+    back; the token table's rows are fitted to the destination's (our
+    table may be padded for tensor cores, keras-hub's never is)."""
+    for index, (ours, hub) in enumerate(pairs):
+        source, target = (ours, hub) if to_hub else (hub, ours)
+        values = source.get_weights()
+        if index == 0:  # the token table
+            rows = target.get_weights()[0].shape[0]
+            values = [fit_rows(value, rows) for value in values]
+        target.set_weights(values)
 
 
 def load_backbone(preset, dtype=None, load_weights=True, **overrides):
@@ -69,8 +90,7 @@ def load_backbone(preset, dtype=None, load_weights=True, **overrides):
     }
     backbone = ElectraBackbone(dtype=dtype, **arguments)
     if load_weights:
-        for ours, theirs in _layer_pairs(backbone, hub):
-            ours.set_weights(theirs.get_weights())
+        _copy_weights(_layer_pairs(backbone, hub), to_hub=False)
     return backbone
 
 
@@ -130,8 +150,7 @@ def save_backbone(model, preset_dir, tokenizer=None):
         max_sequence_length=backbone.max_sequence_length,
         num_segments=backbone.num_segments,
     )
-    for ours, theirs in _layer_pairs(backbone, hub):
-        theirs.set_weights(ours.get_weights())
+    _copy_weights(_layer_pairs(backbone, hub), to_hub=True)
     with preset_utils.atomic_directory(preset_dir) as tmp:
         hub.save_to_preset(tmp)
         if tokenizer is not None:

@@ -39,6 +39,7 @@ from keras_electra.models.electra_masked_lm_pretrainer import (  # noqa: F401
     ElectraMaskedLMPretrainer,
 )
 from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
+from keras_electra.models.electra_pretrainer import SIZE_CHANGING_BACKBONE_ARGS
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
 from keras_electra.utils import preset_utils
 from keras_electra.utils.keras_hub_private import KerasPresetLoader
@@ -224,9 +225,7 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
             )
         check_pretrainer_overrides(cls, kwargs)
         has_weights = load_weights and self.info.has_task_weights
-        resized = sorted(
-            set(kwargs) & {*SHARED_BACKBONE_ARGS[:4], "generator_size"}
-        )
+        resized = _resizing_overrides(config, kwargs)
         if has_weights and resized:
             raise ValueError(
                 f"Cannot change {', '.join(resized)} while loading the "
@@ -276,6 +275,23 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
         if has_weights:
             pretrainer.gdes_from_merged()
         return pretrainer
+
+
+def _resizing_overrides(config, kwargs):
+    """The overrides in `kwargs` that change the shapes of a stored
+    pretrainer's (`task.json` `config`) weights: `generator_size`, and the
+    `SIZE_CHANGING_BACKBONE_ARGS` whose value differs from a tower's stored
+    one (they apply to both towers; a preset saved before an argument
+    existed holds its default, None)."""
+    towers = [
+        config["config"][tower]["config"]["backbone"]["config"]
+        for tower in TOWERS
+    ]
+    resized = {"generator_size"} & set(kwargs)
+    for key in set(SIZE_CHANGING_BACKBONE_ARGS) & set(kwargs):
+        if any(tower.get(key) != kwargs[key] for tower in towers):
+            resized.add(key)
+    return sorted(resized)
 
 
 class _ConvertedPresetLoader(PresetLoader):

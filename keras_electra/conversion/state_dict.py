@@ -30,15 +30,35 @@ EMBEDDING_KEYS = (
 # the attention layers' head axes folded in) and torch's [out, in].
 TABLE, VECTOR, LINEAR = "table", "vector", "linear"
 
+# `ElectraBackbone` arguments no other format stores (departures from the
+# reference, see its docstring): a conversion takes them as overrides and
+# gives them to both towers.
+BACKBONE_OPTIONS = ("attention_dropout", "pad_vocabulary_to_multiple_of")
+
+
+def fit_rows(value, rows):
+    """`value` with `rows` rows: the first ones, or zeros added after them
+    (a token table padded for tensor cores, in and out of other formats)."""
+    if value.shape[0] >= rows:
+        return value[:rows]
+    padding = np.zeros((rows - value.shape[0],) + value.shape[1:], value.dtype)
+    return np.concatenate([value, padding])
+
 
 class Entry:
-    """One variable: its transformers name, the Keras variable and its kind."""
+    """One variable: its transformers name, the Keras variable and its kind.
 
-    def __init__(self, key, variable, kind, in_dim=None):
+    `rows`: for a table or vector indexed by token id, the real vocabulary
+    size; the variable's rows beyond it (a padded token table's) are left
+    out of the state and zero when loaded.
+    """
+
+    def __init__(self, key, variable, kind, in_dim=None, rows=None):
         self.key = key
         self.variable = variable
         self.kind = kind
         self.in_dim = in_dim
+        self.rows = rows
 
     def from_keras(self):
         value = np.asarray(
@@ -47,7 +67,9 @@ class Entry:
         if self.kind == LINEAR:
             return np.ascontiguousarray(value.reshape(self.in_dim, -1).T)
         if self.kind == VECTOR:
-            return value.reshape(-1)
+            value = value.reshape(-1)
+        if self.rows is not None:
+            value = np.ascontiguousarray(value[: self.rows])
         return value
 
     def expected_shape(self):
@@ -55,13 +77,17 @@ class Entry:
         if self.kind == LINEAR:
             return (int(np.prod(shape)) // self.in_dim, self.in_dim)
         if self.kind == VECTOR:
-            return (int(np.prod(shape)),)
+            shape = (int(np.prod(shape)),)
+        if self.rows is not None:
+            shape = (self.rows,) + shape[1:]
         return shape
 
     def to_keras(self, value):
         value = np.asarray(value, dtype="float32")
         if self.kind == LINEAR:
             value = value.T
+        if self.rows is not None:
+            value = fit_rows(value, int(self.variable.shape[0]))
         return value.reshape(tuple(self.variable.shape))
 
 
@@ -82,6 +108,7 @@ def embedding_entries(embedding, prefix="electra."):
         f"{p}.word_embeddings.weight",
         embedding.token_embedding.embeddings,
         TABLE,
+        rows=embedding.vocabulary_size,
     )
     yield Entry(
         f"{p}.position_embeddings.weight",
@@ -160,7 +187,8 @@ def generator_entries(generator, prefix="electra.", include_embedding=True):
     """Entries of an `ElectraGenerator` (`ElectraForMaskedLM`).
 
     The output projection (`generator_lm_head.weight`) is tied to the word
-    embeddings, so it has no entry of its own.
+    embeddings, so it has no entry of its own; the output bias, like the
+    word table, keeps its real vocabulary's rows only.
     """
     backbone = generator.backbone
     yield from backbone_entries(backbone, prefix, include_embedding)
@@ -173,7 +201,12 @@ def generator_entries(generator, prefix="electra.", include_embedding=True):
     yield from _layer_norm(
         "generator_predictions.LayerNorm", head._intermediate_layer_norm
     )
-    yield Entry("generator_lm_head.bias", head._bias, VECTOR)
+    yield Entry(
+        "generator_lm_head.bias",
+        head._bias,
+        VECTOR,
+        rows=backbone.vocabulary_size,
+    )
 
 
 def entries_for(model, prefix="electra."):
@@ -249,6 +282,11 @@ def backbone_config(config):
         if value is None:
             raise CheckpointError(f"The ELECTRA config lacks '{field}'.")
         result[argument] = value
+    # One dropout for both, as in the reference, unless the config says
+    # otherwise.
+    attention = config.get("attention_probs_dropout_prob")
+    if attention is not None and attention != result["dropout"]:
+        result["attention_dropout"] = attention
     return result
 
 
@@ -343,6 +381,7 @@ def require_head(state, source, kind):
 def build_pretrainer(d_config, g_config, dtype, kwargs, states=None):
     """An `ElectraPretrainer` from two towers' backbone arguments.
 
+    `BACKBONE_OPTIONS` in `kwargs` apply to both towers.
     `tie_embeddings` in `kwargs` decides whether the towers share one
     embedding block; without it (or with `None`) they share one when the
     checkpoint's two blocks are the same (same width and, given `states`,
@@ -353,6 +392,9 @@ def build_pretrainer(d_config, g_config, dtype, kwargs, states=None):
     from keras_electra.models.electra_pretrainer import ElectraPretrainer
 
     kwargs = dict(kwargs)
+    options = {k: kwargs.pop(k) for k in BACKBONE_OPTIONS if k in kwargs}
+    d_config = {**d_config, **options}
+    g_config = {**g_config, **options}
     tie = kwargs.pop("tie_embeddings", None)
     same_width = d_config["embedding_dim"] == g_config["embedding_dim"]
     if tie is None:

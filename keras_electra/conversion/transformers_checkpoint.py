@@ -132,12 +132,19 @@ def read_config(path):
 
 
 def transformers_config(backbone, architecture):
-    """A transformers `ElectraConfig` dict for one of our backbones."""
+    """A transformers `ElectraConfig` dict for one of our backbones.
+
+    `vocab_size` is the real vocabulary's: a token table padded for tensor
+    cores is written without its extra rows (`state_dict.Entry`).
+    """
     config = {"architectures": [architecture], "model_type": "electra"}
     for field, argument in CONFIG_FIELDS.items():
         config[field] = getattr(backbone, argument)
+    attention_dropout = backbone.attention_dropout
+    if attention_dropout is None:
+        attention_dropout = backbone.dropout
     config.update(
-        attention_probs_dropout_prob=backbone.dropout,
+        attention_probs_dropout_prob=attention_dropout,
         hidden_act="gelu",
         initializer_range=0.02,
         pad_token_id=0,

@@ -1,3 +1,5 @@
+import numbers
+
 import keras
 from keras_hub.layers import PositionEmbedding
 
@@ -15,14 +17,26 @@ class ElectraEmbedding(keras.layers.Layer):
     projection from `embedding_dim` to each tower's `hidden_dim` is not part of
     the block: each tower keeps its own.
 
+    `pad_vocabulary_to_multiple_of` is a departure from the reference, off by
+    default: the token table gets extra rows up to the next multiple (e.g.
+    30,522 -> 30,528 for 64), so that the generator's output matmul, whose
+    width is the number of rows, has a size tensor cores tile evenly. No
+    token id ever reaches those rows (the tokenizer has `vocabulary_size`
+    ids) and the generator's head never predicts them
+    (`ElectraMaskedLMHead(predicted_vocabulary_size=...)`); conversion to other
+    formats drops them.
+
     Args:
-        vocabulary_size: int. Number of token ids.
+        vocabulary_size: int. Number of token ids (the tokenizer's).
         embedding_dim: int. Width of the three tables.
         max_sequence_length: int. Number of learned positions.
         num_segments: int. Number of segment (token type) ids.
         dropout: float. Dropout rate applied after the LayerNorm.
         layer_norm_epsilon: float. LayerNorm epsilon (`1e-12` in the
             original).
+        pad_vocabulary_to_multiple_of: int or None. Pad the token table to
+            a multiple of this many rows (64 or 128 suit tensor cores);
+            `None` (the reference) keeps `vocabulary_size` rows.
         dtype: string or `keras.DTypePolicy`. Forwarded to every sub-layer.
 
     Example:
@@ -47,10 +61,17 @@ class ElectraEmbedding(keras.layers.Layer):
         num_segments=2,
         dropout=0.1,
         layer_norm_epsilon=1e-12,
+        pad_vocabulary_to_multiple_of=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.vocabulary_size = int(vocabulary_size)
+        self.pad_vocabulary_to_multiple_of = check_vocabulary_multiple(
+            pad_vocabulary_to_multiple_of
+        )
+        self.padded_vocabulary_size = padded_vocabulary_size(
+            self.vocabulary_size, self.pad_vocabulary_to_multiple_of
+        )
         self.embedding_dim = int(embedding_dim)
         self.max_sequence_length = int(max_sequence_length)
         self.num_segments = int(num_segments)
@@ -58,7 +79,7 @@ class ElectraEmbedding(keras.layers.Layer):
         self.layer_norm_epsilon = float(layer_norm_epsilon)
 
         self.token_embedding = keras.layers.ReversibleEmbedding(
-            input_dim=self.vocabulary_size,
+            input_dim=self.padded_vocabulary_size,
             output_dim=self.embedding_dim,
             embeddings_initializer=electra_kernel_initializer(),
             dtype=self.dtype_policy,
@@ -138,9 +159,36 @@ class ElectraEmbedding(keras.layers.Layer):
                 "num_segments": self.num_segments,
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "pad_vocabulary_to_multiple_of": (
+                    self.pad_vocabulary_to_multiple_of
+                ),
             }
         )
         return config
+
+
+def check_vocabulary_multiple(multiple):
+    """`pad_vocabulary_to_multiple_of`, checked: None or a positive int."""
+    if multiple is None:
+        return None
+    if (
+        isinstance(multiple, bool)
+        or not isinstance(multiple, numbers.Integral)
+        or multiple < 1
+    ):
+        raise ValueError(
+            "`pad_vocabulary_to_multiple_of` must be None or a positive "
+            f"integer (64 or 128 suit tensor cores). Received: {multiple!r}"
+        )
+    return int(multiple)
+
+
+def padded_vocabulary_size(vocabulary_size, multiple):
+    """Rows of a token table of `vocabulary_size` ids padded to a multiple
+    of `multiple` (`None`: no padding)."""
+    if not multiple:
+        return int(vocabulary_size)
+    return -(-int(vocabulary_size) // multiple) * multiple
 
 
 class _Untracked:

@@ -1,6 +1,12 @@
 import keras
+import numpy as np
 from keras import ops
 from keras_hub.layers import MaskedLMHead
+
+# The logit of a token id the head never predicts (a padded table's extra
+# rows): exp(-1e9 - max) is exactly 0 in float32, so softmax, sampling,
+# argmax and the cross-entropy are those of the real ids alone.
+NEVER_PREDICTED_LOGIT = -1e9
 
 
 @keras.saving.register_keras_serializable(package="keras_electra")
@@ -12,6 +18,19 @@ class ElectraMaskedLMHead(MaskedLMHead):
     and the bias are added in float32: keras-hub's layer adds a float32 bias
     to bfloat16 logits, which TensorFlow refuses, and ELECTRA's softmax,
     sampling and loss run in float32 anyway.
+
+    With a token table padded for tensor cores (`ElectraBackbone(
+    pad_vocabulary_to_multiple_of=...)`, a departure from the reference),
+    `predicted_vocabulary_size` is the number of real ids: the logits of
+    the table's extra rows are set to -1e9, so no softmax, sample or argmax
+    ever picks them and the loss is that of the real ids. The logits keep
+    the table's (padded) width.
+
+    Args:
+        predicted_vocabulary_size: int or None. The ids the head predicts,
+            `0 .. predicted_vocabulary_size - 1`; `None` (default) predicts
+            every row of the token table.
+        **kwargs: `keras_hub.layers.MaskedLMHead`'s arguments.
 
     Example:
     ```python
@@ -27,6 +46,18 @@ class ElectraMaskedLMHead(MaskedLMHead):
     ```
     """
 
+    def __init__(self, predicted_vocabulary_size=None, **kwargs):
+        super().__init__(**kwargs)
+        if predicted_vocabulary_size is not None:
+            predicted_vocabulary_size = int(predicted_vocabulary_size)
+            if not 0 < predicted_vocabulary_size <= self.vocabulary_size:
+                raise ValueError(
+                    "`predicted_vocabulary_size` must be in [1, "
+                    f"{self.vocabulary_size}] (the token table's rows). "
+                    f"Received: {predicted_vocabulary_size}"
+                )
+        self.predicted_vocabulary_size = predicted_vocabulary_size
+
     def call(self, inputs, mask_positions):
         positions = ops.expand_dims(mask_positions, axis=-1)
         x = ops.take_along_axis(inputs, positions, axis=1)
@@ -37,6 +68,19 @@ class ElectraMaskedLMHead(MaskedLMHead):
         else:
             outputs = ops.matmul(x, self._kernel)
         outputs = ops.cast(outputs, "float32") + ops.cast(self._bias, "float32")
+        unpredicted = self.vocabulary_size - (
+            self.predicted_vocabulary_size or self.vocabulary_size
+        )
+        if unpredicted:
+            # A constant: XLA folds it into the bias add's fusion.
+            predicted = np.arange(self.vocabulary_size)
+            predicted = predicted < self.predicted_vocabulary_size
+            outputs = ops.where(predicted, outputs, NEVER_PREDICTED_LOGIT)
         if self.activation is not None:
             outputs = self.activation(outputs)
         return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config["predicted_vocabulary_size"] = self.predicted_vocabulary_size
+        return config

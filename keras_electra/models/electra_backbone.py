@@ -3,6 +3,7 @@ from keras_hub.layers import TransformerEncoder
 from keras_hub.models import Backbone
 
 from keras_electra.layers.electra_embedding import ElectraEmbedding
+from keras_electra.layers.electra_embedding import check_vocabulary_multiple
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.layers.initializers import reference_default_initializer
 from keras_electra.utils.preset_mixin import PresetMixin
@@ -25,6 +26,27 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
     the generator shares the discriminator's embeddings. Sharing is not part of
     `get_config()`: `ElectraPretrainer` restores it when it is deserialised.
 
+    Two options depart from the reference to keep an accelerator busy; both
+    are off by default:
+    - `attention_dropout=0.0` drops no attention probabilities (the
+      reference drops them at `dropout`, 0.1), so Keras' `MultiHeadAttention`
+      computes attention with the fused `keras.ops.dot_product_attention`
+      instead of softmax, dropout and two einsums: a flash attention kernel
+      where the backend has one (JAX: cuDNN on NVIDIA GPUs from Ampere on, in
+      float16/bfloat16; PyTorch: `scaled_dot_product_attention`, whose
+      memory-efficient kernel takes the padding mask; JAX on TPU: the splash
+      kernel). TensorFlow has none: its fused op is the same composed
+      computation. Residual and embedding dropout stay at `dropout`.
+    - `pad_vocabulary_to_multiple_of=64` (or 128) pads the token table, and
+      with it the generator's output projection and bias, to a multiple of
+      that many rows for tensor cores. The tokenizer never produces the
+      extra ids and the generator's head gives them a logit of -1e9, so
+      sampling and losses are those of the real vocabulary. Exports to
+      transformers and keras-hub drop the extra rows; imports (those two
+      and TF1 checkpoints) add them, as zeros, when asked to pad.
+      `vocabulary_size` stays the real size; `padded_vocabulary_size` is
+      the table's.
+
     Args:
         vocabulary_size: int. Size of the token vocabulary.
         num_layers: int. Number of transformer blocks.
@@ -34,11 +56,20 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         embedding_dim: int. Width of the embedding tables. Defaults to
             `hidden_dim`.
         dropout: float. Dropout rate for embeddings, attention and hidden
-            layers.
+            layers (attention probabilities too unless `attention_dropout`
+            is set).
         max_sequence_length: int. Number of learned positions.
         num_segments: int. Number of segment ids.
         layer_norm_epsilon: float. Epsilon of every LayerNorm.
         embedding: optional `ElectraEmbedding` to share with another backbone.
+        attention_dropout: float or None. Dropout rate of the attention
+            probabilities; `None` (default, the reference) uses `dropout`.
+            `0.0` lets Keras use its fused attention kernel (a departure from
+            the reference; see above).
+        pad_vocabulary_to_multiple_of: int or None. Pad the token table to a
+            multiple of this many rows (64 or 128 for tensor cores; a
+            departure from the reference, see above). `None` (default) keeps
+            `vocabulary_size` rows.
         dtype: string or `keras.DTypePolicy` for computations and weights.
 
     Example:
@@ -61,6 +92,22 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         "padding_mask": np.array([[1, 1, 1, 1, 0]]),
     }
     backbone(inputs).shape  # (1, 5, 32)
+
+    # Departures from the reference for accelerators: fused attention and a
+    # token table of 128 rows (the generator never predicts the extra 28).
+    fast = keras_electra.ElectraBackbone(
+        vocabulary_size=100,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=32,
+        intermediate_dim=64,
+        embedding_dim=16,
+        max_sequence_length=64,
+        attention_dropout=0.0,
+        pad_vocabulary_to_multiple_of=64,
+    )
+    fast.padded_vocabulary_size  # 128
+    fast(inputs).shape  # (1, 5, 32)
     ```
     """
 
@@ -77,6 +124,8 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         num_segments=2,
         layer_norm_epsilon=1e-12,
         embedding=None,
+        attention_dropout=None,
+        pad_vocabulary_to_multiple_of=None,
         dtype=None,
         **kwargs,
     ):
@@ -86,6 +135,17 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
                 f"`hidden_dim` ({hidden_dim}) must be divisible by "
                 f"`num_heads` ({num_heads})."
             )
+        if attention_dropout is not None and not 0 <= attention_dropout < 1:
+            raise ValueError(
+                "`attention_dropout` must be None (the same as `dropout`) or "
+                f"in [0, 1). Received: {attention_dropout!r}"
+            )
+        pad_vocabulary_to_multiple_of = check_vocabulary_multiple(
+            pad_vocabulary_to_multiple_of
+        )
+        attention_rate = (
+            dropout if attention_dropout is None else attention_dropout
+        )
         # === Layers ===
         if embedding is None:
             embedding = ElectraEmbedding(
@@ -95,6 +155,7 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
                 num_segments=num_segments,
                 dropout=dropout,
                 layer_norm_epsilon=layer_norm_epsilon,
+                pad_vocabulary_to_multiple_of=pad_vocabulary_to_multiple_of,
                 dtype=dtype,
                 name="embeddings",
             )
@@ -105,6 +166,7 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
                 embedding_dim=embedding_dim,
                 max_sequence_length=max_sequence_length,
                 num_segments=num_segments,
+                pad_vocabulary_to_multiple_of=pad_vocabulary_to_multiple_of,
             )
         self.embedding = embedding
         self.embeddings_projection = None
@@ -124,7 +186,9 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
                     # "gelu" is keras.activations.gelu with
                     # approximate=False: the exact erf form BERT/ELECTRA use.
                     activation="gelu",
-                    dropout=dropout,
+                    # The larger rate, so that every Dropout layer has its
+                    # seed; `_set_dropout_rates` lowers the other below.
+                    dropout=max(dropout, attention_rate),
                     layer_norm_epsilon=layer_norm_epsilon,
                     kernel_initializer=electra_kernel_initializer(),
                     normalize_first=False,
@@ -148,6 +212,8 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
             x = self.embeddings_projection(x)
         for layer in self.transformer_layers:
             x = layer(x, padding_mask=padding_mask_input)
+            if attention_rate != dropout:
+                _set_dropout_rates(layer, dropout, attention_rate)
         super().__init__(
             inputs={
                 "token_ids": token_id_input,
@@ -170,7 +236,15 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.attention_dropout = attention_dropout
+        self.pad_vocabulary_to_multiple_of = pad_vocabulary_to_multiple_of
         self.token_embedding = self.embedding.token_embedding
+
+    @property
+    def padded_vocabulary_size(self):
+        """Rows of the token table: `vocabulary_size`, or more with
+        `pad_vocabulary_to_multiple_of`."""
+        return self.embedding.padded_vocabulary_size
 
     @staticmethod
     def get_layout_map(
@@ -282,9 +356,29 @@ class ElectraBackbone(TorchParametersMixin, PresetMixin, Backbone):
                 "max_sequence_length": self.max_sequence_length,
                 "num_segments": self.num_segments,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
+                "attention_dropout": self.attention_dropout,
+                "pad_vocabulary_to_multiple_of": (
+                    self.pad_vocabulary_to_multiple_of
+                ),
             }
         )
         return config
+
+
+def _set_dropout_rates(block, dropout, attention_dropout):
+    """Give a built keras-hub `TransformerEncoder` (one rate for all its
+    dropouts) its own rate for the attention probabilities.
+
+    The block keeps its class and its variables (presets name them by the
+    class), and only lowers rates (built at the larger one, every Dropout
+    has its seed). `MultiHeadAttention` reads `_dropout` at call time: at 0
+    it computes with `ops.dot_product_attention`.
+    """
+    attention = block._self_attention_layer
+    attention._dropout = attention_dropout
+    attention._dropout_layer.rate = attention_dropout
+    block._self_attention_dropout.rate = dropout
+    block._feedforward_dropout.rate = dropout
 
 
 def _check_shared_embedding(embedding, **expected):
@@ -299,6 +393,6 @@ def _check_shared_embedding(embedding, **expected):
                 f"Cannot share an embedding block with {key}="
                 f"{getattr(embedding, key)} in a backbone configured with "
                 f"{key}={value}. Generator and discriminator must agree on "
-                "vocabulary_size, embedding_dim, max_sequence_length and "
-                "num_segments."
+                "vocabulary_size, embedding_dim, max_sequence_length, "
+                "num_segments and pad_vocabulary_to_multiple_of."
             )

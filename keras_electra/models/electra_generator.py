@@ -37,7 +37,11 @@ class ElectraGenerator(TorchParametersMixin, PresetMixin, MaskedLM):
 
     Call inputs: a dict with `token_ids`, `segment_ids`, `padding_mask`
     (`[batch, length]`) and `mask_positions` (`[batch, num_positions]`).
-    Output: logits `[batch, num_positions, vocabulary_size]`.
+    Output: logits `[batch, num_positions, padded_vocabulary_size]`: one per
+    row of the backbone's token table. With a table padded for tensor cores
+    (`ElectraBackbone(pad_vocabulary_to_multiple_of=...)`, a departure from
+    the reference) the extra rows' logits are -1e9, so they are never
+    sampled or predicted and add nothing to the loss.
 
     Example:
     ```python
@@ -69,6 +73,7 @@ class ElectraGenerator(TorchParametersMixin, PresetMixin, MaskedLM):
         self.preprocessor = preprocessor
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=backbone.token_embedding,
+            predicted_vocabulary_size=backbone.vocabulary_size,
             intermediate_activation="gelu",  # exact erf GELU
             layer_norm_epsilon=backbone.layer_norm_epsilon,
             kernel_initializer=electra_kernel_initializer(),

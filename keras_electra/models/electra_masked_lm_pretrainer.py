@@ -31,6 +31,12 @@ class ElectraMaskedLMPretrainer(
        and a bias) runs at the chosen positions only.
     3. `loss` is the mean cross-entropy over the real prediction slots.
 
+    The backbone's accelerator options (`ElectraBackbone(attention_dropout=
+    0.0, pad_vocabulary_to_multiple_of=64)`, departures from the reference)
+    apply here as in `ElectraPretrainer`: the head's logits are as wide as
+    the padded token table, with -1e9 for the padding rows, so neither the
+    random replacements nor the predictions ever use them.
+
     Its `backbone` is the encoder: `save_to_preset` writes it as the
     preset's backbone, which `ElectraBackbone.from_preset` and the
     fine-tuning tasks load exactly as they load a discriminator, so the two
@@ -124,6 +130,9 @@ class ElectraMaskedLMPretrainer(
         )
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=backbone.token_embedding,
+            # A token table padded for tensor cores has rows no token has:
+            # never predicted (their logits are -1e9).
+            predicted_vocabulary_size=backbone.vocabulary_size,
             intermediate_activation="gelu",
             layer_norm_epsilon=backbone.layer_norm_epsilon,
             kernel_initializer=electra_kernel_initializer(),

@@ -24,7 +24,10 @@ from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
 
 # Backbone arguments that must agree between the two towers; `from_preset` and
-# `from_config` apply overrides of these to both.
+# `from_config` apply overrides of these to both. The two towers share their
+# embedding block (tied) or, with GDES, add up two tables of one shape, so
+# they need one `pad_vocabulary_to_multiple_of`; `attention_dropout` follows
+# `dropout`, which the reference gives both towers.
 SHARED_BACKBONE_ARGS = (
     "vocabulary_size",
     "embedding_dim",
@@ -32,6 +35,18 @@ SHARED_BACKBONE_ARGS = (
     "num_segments",
     "dropout",
     "layer_norm_epsilon",
+    "attention_dropout",
+    "pad_vocabulary_to_multiple_of",
+)
+
+# Those of them that change the shapes of weights: an override of one cannot
+# apply to a preset's saved weights.
+SIZE_CHANGING_BACKBONE_ARGS = (
+    "vocabulary_size",
+    "embedding_dim",
+    "max_sequence_length",
+    "num_segments",
+    "pad_vocabulary_to_multiple_of",
 )
 
 
@@ -527,10 +542,12 @@ class ElectraPretrainer(
         Besides the pretrainer's own arguments, `config` may carry overrides
         of the arguments in `SHARED_BACKBONE_ARGS` and `dtype`; they apply to
         both towers (this is how `from_preset(..., vocabulary_size=...)`
-        works). `generator_embedding_dim` sets the width of an untied
-        generator's own embedding block. `generator_size` (a fraction, e.g.
-        0.25) rebuilds the generator as wide as that fraction of the
-        discriminator's hidden layer (the reference's
+        works, and how `from_preset(..., attention_dropout=0.0,
+        pad_vocabulary_to_multiple_of=64)` gives both towers the backbone's
+        accelerator options). `generator_embedding_dim` sets the width of an
+        untied generator's own embedding block. `generator_size` (a
+        fraction, e.g. 0.25) rebuilds the generator as wide as that fraction
+        of the discriminator's hidden layer (the reference's
         `generator_hidden_size`), with 64-wide heads, a feed-forward 4x as
         wide and the same depth; its weights are new.
         """
@@ -653,15 +670,16 @@ class ElectraPretrainer(
         """Build a pretrainer from two backbone configurations.
 
         `discriminator_config` and `generator_config` hold `ElectraBackbone`
-        arguments; the generator's shared arguments (vocabulary, positions,
-        segments, dropout, LayerNorm epsilon) are taken from the
-        discriminator's. Tied (the default), its embedding block is the
-        discriminator's, width included. Untied, it is the reference's
-        `untied_generator_embeddings`: the generator gets its own block,
-        as wide as its hidden layer and with no projection, unless
-        `generator_config` sets `embedding_dim`. With GDES, the generator's
-        own block has the discriminator's width (its token table is the
-        shared one, to which the discriminator adds its residual).
+        arguments; the generator's shared arguments (`SHARED_BACKBONE_ARGS`:
+        vocabulary, its padding, positions, segments, dropouts, LayerNorm
+        epsilon) are taken from the discriminator's. Tied (the default), its
+        embedding block is the discriminator's, width included. Untied, it
+        is the reference's `untied_generator_embeddings`: the generator gets
+        its own block, as wide as its hidden layer and with no projection,
+        unless `generator_config` sets `embedding_dim`. With GDES, the
+        generator's own block has the discriminator's width (its token
+        table is the shared one, to which the discriminator adds its
+        residual).
         """
         sharing = resolve_embedding_sharing(tie_embeddings, embedding_sharing)
         tie_embeddings = sharing == "tied"

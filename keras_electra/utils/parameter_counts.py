@@ -14,6 +14,12 @@ tower and embedding sharing):
   is the discriminator's: counted in both towers, once in the whole;
 - a backbone's `metadata.json` `parameter_count` (keras-hub's) is the
   backbone alone, without any head.
+
+A token table padded for tensor cores (`pad_vocabulary_to_multiple_of`)
+holds its extra rows as real variables, and the generator's output bias one
+entry per row: they are counted, as Keras counts them, and each line that
+counts them says how many of its parameters they are (no token ever uses
+them; exports to other formats leave them out).
 """
 
 import dataclasses
@@ -22,13 +28,33 @@ import dataclasses
 _DEFAULTS = dict(max_sequence_length=512, num_segments=2)
 
 
+def table_rows(config):
+    """The token table's rows: `vocabulary_size`, padded up to a multiple
+    of `pad_vocabulary_to_multiple_of` when that is set (as
+    `ElectraEmbedding` pads it)."""
+    rows = int(config["vocabulary_size"])
+    multiple = config.get("pad_vocabulary_to_multiple_of")
+    if multiple:
+        rows = -(-rows // int(multiple)) * int(multiple)
+    return rows
+
+
+def padding_rows(config):
+    """The token table's rows beyond the vocabulary (0 unless padded)."""
+    return table_rows(config) - int(config["vocabulary_size"])
+
+
+def _embedding_width(config):
+    return config.get("embedding_dim") or config["hidden_dim"]
+
+
 def embedding_parameters(config):
-    """An embedding block's: token, position and segment tables and the
-    LayerNorm after their sum."""
+    """An embedding block's: token (with any padding rows), position and
+    segment tables and the LayerNorm after their sum."""
     config = {**_DEFAULTS, **config}
-    width = config.get("embedding_dim") or config["hidden_dim"]
+    width = _embedding_width(config)
     rows = (
-        config["vocabulary_size"]
+        table_rows(config)
         + config["max_sequence_length"]
         + config["num_segments"]
     )
@@ -59,20 +85,29 @@ def rtd_head_parameters(config):
 
 def mlm_head_parameters(config, table_width=None):
     """A masked-LM head over a backbone `config`, whose output weights are
-    a token table `table_width` wide (default: the backbone's own)."""
+    a token table `table_width` wide (default: the backbone's own); its
+    output bias has one entry per row of the (padded) table."""
     hidden = config["hidden_dim"]
     width = table_width or config.get("embedding_dim") or hidden
-    return hidden * width + width + 2 * width + config["vocabulary_size"]
+    return hidden * width + width + 2 * width + table_rows(config)
+
+
+def table_padding_parameters(config):
+    """The parameters of a backbone `config`'s token-table padding rows."""
+    return padding_rows(config) * _embedding_width(config)
 
 
 @dataclasses.dataclass(frozen=True)
 class Tower:
-    """One model's parameters: its backbone, its head, and how many of them
-    are the embedding block it shares with the other tower (tied)."""
+    """One model's parameters: its backbone, its head, how many of them
+    are the embedding block it shares with the other tower (tied), and how
+    many pad the token table (its rows, and the generator's output bias
+    entries, beyond the vocabulary)."""
 
     backbone: int
     head: int
     shared: int = 0
+    padding: int = 0
 
     @property
     def total(self):
@@ -86,6 +121,7 @@ def pretrainer_towers(discriminator_config, generator_config, sharing):
     discriminator = Tower(
         backbone_parameters(discriminator_config),
         rtd_head_parameters(discriminator_config),
+        padding=table_padding_parameters(discriminator_config),
     )
     # Tied, the generator's embedding block is the discriminator's (its
     # config says the same sizes). With GDES, the generator's own table is
@@ -96,8 +132,22 @@ def pretrainer_towers(discriminator_config, generator_config, sharing):
         backbone_parameters(generator_config),
         mlm_head_parameters(generator_config),
         shared,
+        padding=(
+            table_padding_parameters(generator_config)
+            + padding_rows(generator_config)  # the output bias
+        ),
     )
     return discriminator, generator
+
+
+def _padding_note(count, whose="them"):
+    """`"; N of {whose} pad the token table (...)"`, or "" if unpadded."""
+    if not count:
+        return ""
+    return (
+        f"; {count:,} of {whose} pad the token table "
+        "(pad_vocabulary_to_multiple_of)"
+    )
 
 
 def describe_towers(discriminator, generator):
@@ -110,13 +160,21 @@ def describe_towers(discriminator, generator):
             "with the discriminator"
         )
     distinct = discriminator.total + generator.total - generator.shared
+    # Tied, the discriminator's padding rows are the generator's.
+    padding = generator.padding + (
+        0 if generator.shared else discriminator.padding
+    )
+    both = f"Both towers: {distinct:,} distinct parameters"
+    if padding:
+        both += f" ({_padding_note(padding).lstrip('; ')})"
     return [
         f"Discriminator: {discriminator.total:,} parameters (backbone "
         f"{discriminator.backbone:,} + replaced-token head "
-        f"{discriminator.head:,})",
+        f"{discriminator.head:,}{_padding_note(discriminator.padding)})",
         f"Generator: {generator.total:,} parameters (backbone "
-        f"{generator.backbone:,} + masked-LM head {generator.head:,}{shared})",
-        f"Both towers: {distinct:,} distinct parameters",
+        f"{generator.backbone:,} + masked-LM head {generator.head:,}{shared}"
+        f"{_padding_note(generator.padding)})",
+        both,
     ]
 
 
@@ -134,18 +192,28 @@ def describe_preset(info):
         )
         return describe_towers(*pretrainer_towers(backbone, generator, sharing))
     count = backbone_parameters(backbone)
+    padding = table_padding_parameters(backbone)
     if info.class_name == "ElectraDiscriminator":
         head = rtd_head_parameters(backbone)
         return [
             f"Discriminator: {count + head:,} parameters (backbone "
-            f"{count:,} + replaced-token head {head:,})"
+            f"{count:,} + replaced-token head {head:,}"
+            f"{_padding_note(padding)})"
         ]
     if info.class_name == "ElectraMaskedLMPretrainer":
         head = mlm_head_parameters(backbone)
+        whose = "the encoder's"
         return [
             f"Masked-LM encoder: {count:,} parameters (backbone; its "
-            f"masked-LM head adds {head:,})"
+            f"masked-LM head adds {head:,}"
+            f"{_padding_note(padding, whose)})"
         ]
     if info.task is not None:
-        return [f"Backbone: {count:,} parameters (the task's head not counted)"]
+        return [
+            f"Backbone: {count:,} parameters (the task's head not counted"
+            f"{_padding_note(padding)})"
+        ]
+    if padding:
+        note = _padding_note(padding).lstrip("; ")
+        return [f"Backbone: {count:,} parameters ({note})"]
     return [f"Backbone: {count:,} parameters"]

@@ -1,6 +1,8 @@
 """`ElectraPretrainer`'s options for the RTD study (issue #15): uniform
 replacement, a temperature schedule and gradient-disentangled embedding
-sharing (GDES), each through a training step, its config and a preset."""
+sharing (GDES), each through a training step, its config and a preset;
+and the backbone's accelerator options (fused attention, a padded token
+table) through both pre-training models and the parameter counts."""
 
 import keras
 import numpy as np
@@ -230,3 +232,139 @@ def test_options_round_trip_through_config_and_keras_files(options, tmp_path):
             to_numpy(getattr(pretrainer, tower)(inputs)),
             atol=1e-5,
         )
+
+
+# === The backbone's accelerator options through the pre-training models ===
+
+# Fused attention and a token table of 128 rows for 120 ids.
+ACCELERATOR_OPTIONS = dict(
+    attention_dropout=0.0, pad_vocabulary_to_multiple_of=64
+)
+
+
+def test_pretrainer_with_accelerator_options_trains_and_round_trips(tmp_path):
+    # From a built-in preset's configuration, as `pretrain` builds a new
+    # run's model: the overrides apply to both towers, which keep one
+    # embedding block.
+    pretrainer = keras_electra.ElectraPretrainer.from_preset(
+        "electra_tiny", vocabulary_size=120, **SMALL_IDS, **ACCELERATOR_OPTIONS
+    )
+    for tower in (pretrainer.discriminator, pretrainer.generator):
+        assert tower.backbone.attention_dropout == 0.0
+        assert tower.backbone.vocabulary_size == 120
+        assert tower.backbone.padded_vocabulary_size == 128
+    assert (
+        pretrainer.generator.backbone.embedding
+        is pretrainer.discriminator.backbone.embedding
+    )
+    assert pretrainer.generator.mlm_head.predicted_vocabulary_size == 120
+    pretrainer.compile(learning_rate=1e-2, num_train_steps=10, warmup_steps=0)
+    logs = pretrainer.train_on_batch(random_batch(4, 24), return_dict=True)
+    assert np.isfinite(logs["loss"])
+
+    path = str(tmp_path / "fast")
+    pretrainer.save_to_preset(path)
+    loaded = keras_electra.ElectraPretrainer.from_preset(path)
+    for tower in (loaded.discriminator, loaded.generator):
+        assert tower.backbone.get_config()["attention_dropout"] == 0.0
+        assert (
+            tower.backbone.get_config()["pad_vocabulary_to_multiple_of"] == 64
+        )
+    for a, b in zip(pretrainer.weights, loaded.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
+    # Overrides that keep the saved shapes load the weights; another
+    # padding needs new weights.
+    same = keras_electra.ElectraPretrainer.from_preset(
+        path, pad_vocabulary_to_multiple_of=64, attention_dropout=0.1
+    )
+    assert same.generator.backbone.attention_dropout == 0.1
+    np.testing.assert_array_equal(
+        to_numpy(same.backbone.token_embedding.embeddings),
+        to_numpy(pretrainer.backbone.token_embedding.embeddings),
+    )
+    with pytest.raises(ValueError, match="change pad_vocabulary_to_multiple"):
+        keras_electra.ElectraPretrainer.from_preset(
+            path, pad_vocabulary_to_multiple_of=128
+        )
+
+
+def test_masked_lm_pretrainer_never_predicts_padding_rows(tmp_path):
+    from keras_electra.models.electra_masked_lm_pretrainer import (
+        ElectraMaskedLMPretrainer,
+    )
+
+    backbone = keras_electra.ElectraBackbone(
+        vocabulary_size=120,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        embedding_dim=8,
+        max_sequence_length=32,
+        **ACCELERATOR_OPTIONS,
+    )
+    mlm = ElectraMaskedLMPretrainer(backbone, seed=3, **SMALL_IDS)
+    # The padding rows as tempting as possible: without the mask every
+    # slot would predict one of them.
+    bias = mlm.mlm_head._bias
+    bias.assign(np.where(np.arange(128) < 120, 0.0, 50.0))
+    batch = random_batch(4, 24)
+    outputs = mlm.predict_on_batch(batch)
+    logits = to_numpy(outputs["logits"])
+    assert logits.shape[-1] == 128
+    assert np.argmax(logits, -1).max() < 120
+    np.testing.assert_array_equal(logits[..., 120:], -1e9)
+    # BERT's random replacements draw real ids only.
+    masked = to_numpy(outputs["masked_ids"])
+    assert masked.max() < 120
+    mlm.compile(learning_rate=1e-2, num_train_steps=10, warmup_steps=0)
+    logs = mlm.train_on_batch(batch, return_dict=True)
+    assert np.isfinite(logs["loss"]) and logs["loss"] < 20  # not 50 + ...
+
+    path = str(tmp_path / "mlm")
+    mlm.save_to_preset(path)
+    loaded = ElectraMaskedLMPretrainer.from_preset(path)
+    assert loaded.mlm_head.predicted_vocabulary_size == 120
+    assert loaded.backbone.padded_vocabulary_size == 128
+    assert loaded.backbone.attention_dropout == 0.0
+    for a, b in zip(mlm.weights, loaded.weights):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b), err_msg=a.path)
+
+
+@pytest.mark.parametrize("sharing", ["tied", "untied", "gdes"])
+def test_parameter_counts_include_and_name_the_padding_rows(sharing):
+    from keras_electra.utils import parameter_counts
+
+    pretrainer = tiny_pretrainer(embedding_sharing=sharing)
+    padded = keras_electra.ElectraPretrainer.from_config(
+        {**pretrainer.get_config(), "pad_vocabulary_to_multiple_of": 64}
+    )
+    discriminator, generator = parameter_counts.pretrainer_towers(
+        padded.backbone.get_config(),
+        padded.generator.backbone.get_config(),
+        sharing,
+    )
+    # What the models hold, padding rows included.
+    assert discriminator.total == padded.discriminator.count_params()
+    assert generator.total == padded.generator.count_params()
+    distinct = discriminator.total + generator.total - generator.shared
+    assert distinct == padded.count_params()
+    # 8 padding rows: the discriminator's 16-wide table; the generator's
+    # (16 wide tied, 8 untied) and its output bias.
+    width = 8 if sharing == "untied" else 16
+    assert discriminator.padding == 8 * 16
+    assert generator.padding == 8 * width + 8
+    lines = parameter_counts.describe_towers(discriminator, generator)
+    assert f"{discriminator.padding:,} of them pad the token table" in lines[0]
+    assert f"{generator.padding:,} of them pad the token table" in lines[1]
+    both = generator.padding + (0 if sharing == "tied" else 8 * 16)
+    assert f"({both:,} of them pad the token table" in lines[2]
+    # Unpadded, the lines say nothing of padding.
+    plain = parameter_counts.describe_towers(
+        *parameter_counts.pretrainer_towers(
+            pretrainer.backbone.get_config(),
+            pretrainer.generator.backbone.get_config(),
+            sharing,
+        )
+    )
+    assert not any("pad" in line for line in plain)
