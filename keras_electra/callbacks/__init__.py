@@ -1,4 +1,5 @@
 from keras_electra.callbacks.checkpoint import PeriodicCheckpoint
+from keras_electra.callbacks.run_callbacks import RunCallbacks
 from keras_electra.callbacks.run_tensorboard import RunTensorBoard
 from keras_electra.callbacks.stop_on_signal import StopOnSignal
 from keras_electra.callbacks.stop_together import StopTogether

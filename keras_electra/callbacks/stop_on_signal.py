@@ -32,15 +32,22 @@ class StopOnSignal(keras.callbacks.Callback):
         ...  # save, then exit with stop.exit_status
     ```
 
+    Training stops at the end of the steps in flight (with several steps
+    per execution, at the execution's end).
+
     Args:
         micro_batches: batches per optimizer update (gradient
             accumulation): training stops only where an update ends, so the
             checkpoint holds no half-accumulated gradient.
+        every: stop only at every `every`-th update (the batches where
+            `StopTogether` checks, when several processes train: they stop
+            together there).
     """
 
-    def __init__(self, micro_batches=1):
+    def __init__(self, micro_batches=1, every=1):
         super().__init__()
         self.micro_batches = max(1, int(micro_batches))
+        self.every = max(1, int(every))
         self.signal = None
         self._previous = {}
 
@@ -72,12 +79,13 @@ class StopOnSignal(keras.callbacks.Callback):
             os._exit(EXIT_STATUS.get(number, 1))
         self.signal = number
         sys.stderr.write(
-            f"\n{name} received: finishing this step, then saving a "
-            "checkpoint and stopping (press Ctrl-C again to quit at once).\n"
+            f"\n{name} received: finishing the steps in flight, then "
+            "saving a checkpoint and stopping (press Ctrl-C again to quit "
+            "at once).\n"
         )
         sys.stderr.flush()
 
     def on_train_batch_end(self, batch, logs=None):
-        at_update = (batch + 1) % self.micro_batches == 0
-        if self.signal is not None and at_update:
+        at_check = (batch + 1) % (self.micro_batches * self.every) == 0
+        if self.signal is not None and at_check:
             self.model.stop_training = True

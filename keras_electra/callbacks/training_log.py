@@ -41,13 +41,23 @@ class TrainingLog(keras.callbacks.Callback):
     (stored with the checkpoints, so a resumed run continues it), and
     `last_window` the last row's values.
 
-    Reading the metrics syncs the training state to the host only at rows
-    (and at epoch ends). Because the callback resets the model's metrics at
-    each row, Keras' epoch-end values cover the steps since the last row.
+    The callback waits for the device only at rows (and at epoch ends and
+    checkpoints): between rows it reads nothing, not even the loss, so the
+    host can queue steps ahead of the device (with `RunCallbacks`, which
+    hands it the logs unconverted). Steps are counted from Keras' batch
+    index, so with `steps_per_execution` (several steps per call) a row
+    still falls on its exact step when the steps per execution divide
+    `log_every`. The learning rate is computed from the optimizer's
+    schedule at the step, without reading the optimizer's state. Because
+    the callback resets the model's metrics at each row, Keras' epoch-end
+    values cover the steps since the last row.
 
-    A non-finite loss stops training and sets `self.nan_step`, so the
-    caller can keep the last good checkpoint (Keras' `TerminateOnNaN` stops
-    too, but says neither at which step of the whole run nor lets the
+    A non-finite loss stops training at the row (or checkpoint) that sees
+    it in its window and sets `self.nan_step` (and `self.finite_step`, the
+    last row or checkpoint whose window was finite), so the caller can
+    keep the last good checkpoint: `finite()` is what a checkpoint asks
+    before it saves (Keras' `TerminateOnNaN` reads the loss after every
+    step and says neither at which step of the whole run nor lets the
     checkpoint callback skip it). A `monitor` (e.g. `TrainingHealth`) sees
     each row and may return warnings, which are printed (with `verbose`)
     and kept in `self.warnings`.
@@ -110,6 +120,8 @@ class TrainingLog(keras.callbacks.Callback):
         self.log_every = max(1, int(log_every))
         self.verbose = verbose
         self.nan_step = None
+        self.finite_step = int(start_step)
+        self._epoch_start = self.step
         self.micro_batches = max(1, int(micro_batches))
         self.at_update = False
         self.monitor = monitor
@@ -152,6 +164,10 @@ class TrainingLog(keras.callbacks.Callback):
         self.model
         return processes.sum_over_ranks(self._metrics.read())
 
+    def on_epoch_begin(self, epoch, logs=None):
+        # Keras counts batches from 0 in each epoch.
+        self._epoch_start = self.step
+
     def on_epoch_end(self, epoch, logs=None):
         # Keras resets the metrics when the next epoch begins: carry what
         # they hold since the last row into the next row's window.
@@ -161,35 +177,53 @@ class TrainingLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # Epochs hold a whole number of updates, so `batch` (counted from 0
-        # in each epoch) tells where an update ends.
+        # in each epoch; the last batch of the execution) tells where an
+        # update ends and how many the epoch has done.
         self.at_update = (batch + 1) % self.micro_batches == 0
-        loss = (logs or {}).get("loss")
-        bad = loss is not None and not math.isfinite(float(loss))
-        if processes.torchrun_world_size() > 1:
-            # Every rank must take the same branch: the rows and saves
-            # below add the ranks' metric states together.
-            bad = processes.any_process(bad)
-        if bad:
-            self.nan_step = self.step + 1
-            self.model.stop_training = True
+        step = self._epoch_start + (batch + 1) // self.micro_batches
+        if step == self.step:
             return
-        if not self.at_update:
-            return
-        self.step += 1
+        previous, self.step = self.step, step
         if self.step >= self.total_steps:
             self.model.stop_training = True
-        if self.step % self.log_every == 0 or self.step >= self.total_steps:
+        if (
+            self.step // self.log_every > previous // self.log_every
+            or self.step >= self.total_steps
+        ):
             self._row(logs or {})
+
+    def finite(self):
+        """Whether the loss has stayed finite up to the current step (read
+        from the loss metric's state: one read of the device; every process
+        gets the same answer). If not, stops training and sets `nan_step`.
+        """
+        if self._metrics is None or self.nan_step is not None:
+            return self.nan_step is None
+        state = MetricWindow.add(self._partial, self._read())
+        return self._check_finite(state)
+
+    def _check_finite(self, state):
+        values = self._metrics.results(
+            {k: v for k, v in state.items() if k == "loss"}
+        )
+        if all(math.isfinite(v) for v in values.values()):
+            self.finite_step = self.step
+            return True
+        self.nan_step = self.step
+        self.model.stop_training = True
+        return False
 
     def _row(self, logs):
         state = MetricWindow.add(self._partial, self._read())
+        if not self._check_finite(state):
+            return
         self._metrics.reset()
         self._partial = {}
         self._run = MetricWindow.add(self._run, state)
         window = self._values(state)
         # Metrics that cannot be windowed keep Keras' running value.
         for key, value in logs.items():
-            window.setdefault(key, float(value))
+            window.setdefault(key, float(keras.ops.convert_to_numpy(value)))
         self.last_window = window
         self.last_window_steps = (self._row_step, self.step)
         self._row_step = self.step
@@ -247,8 +281,18 @@ class TrainingLog(keras.callbacks.Callback):
         }
 
     def _learning_rate(self):
-        optimizer = self.model.optimizer
-        lr = optimizer.learning_rate
+        # From the schedule at the step (the rate the step's update used
+        # for the next one, as the optimizer reports it), not from the
+        # optimizer's variables, which JAX keeps apart from the model
+        # between syncs.
+        optimizer = self._model.optimizer
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(
+            schedule, keras.optimizers.schedules.LearningRateSchedule
+        ):
+            lr = schedule(self.step)
+        else:
+            lr = optimizer.learning_rate
         return float(keras.ops.convert_to_numpy(lr))
 
     def _write(self, window, learning_rate):

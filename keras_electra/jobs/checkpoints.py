@@ -11,6 +11,8 @@ import glob
 import json
 import os
 import shutil
+import threading
+import warnings
 
 import keras
 import numpy as np
@@ -34,24 +36,155 @@ def checkpoint_dirs(output):
 def save_checkpoint(
     output, pretrainer, tokenizer, step, keep, seconds=0.0, arrays=None
 ):
-    """Write checkpoint `step` atomically; `arrays` are more arrays for
-    the training state (the log's metric sums)."""
+    """Write checkpoint `step` atomically, now; `arrays` are more arrays
+    for the training state (the log's metric sums)."""
+    state = training_state(pretrainer, seconds, arrays)
+    _write(output, pretrainer, tokenizer, step, keep, state)
+
+
+def training_state(pretrainer, seconds=0.0, arrays=None):
+    """The arrays of `training_state.npz`, copied to the host."""
+    state = dict(arrays or {})
+    state.update(
+        (key, _host_copy(variable))
+        for key, variable in training_state_variables(pretrainer)
+    )
+    state.update(global_rng_state())
+    state[ELAPSED_KEY] = np.float64(seconds)  # the run's wall time
+    return state
+
+
+def _write(output, pretrainer, tokenizer, step, keep, state):
     path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
     with preset_utils.atomic_directory(path) as tmp:
         pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
-        state = dict(arrays or {})
-        state.update(
-            (key, keras.ops.convert_to_numpy(variable))
-            for key, variable in training_state_variables(pretrainer)
-        )
-        state.update(global_rng_state())
-        state[ELAPSED_KEY] = np.float64(seconds)  # the run's wall time
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **state)
         # Plain writes: the whole folder appears at once or not at all.
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
             json.dump({"step": int(step)}, f)
     for old in checkpoint_dirs(output)[:-keep] if keep else []:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _host_copy(variable):
+    # A copy, never a view: training goes on updating the variable's
+    # buffer in place (PyTorch, TensorFlow) or reusing it (JAX's donated
+    # buffers) while the copy is written.
+    return np.array(keras.ops.convert_to_numpy(variable), copy=True)
+
+
+class CheckpointWriter:
+    """Writes a run's checkpoints in the background.
+
+    `save(step, ...)` copies the model's weights and the training state to
+    the host (the only part the training thread waits for: a copy from the
+    device, no file I/O) and returns; a thread then writes the checkpoint
+    folder as `save_checkpoint` does, atomically (a temporary folder,
+    renamed when complete), so a process killed mid-write leaves the
+    previous checkpoints as they were. The copy goes into a second
+    instance of the model (`shadow`, built once, on the host's default
+    device) that the thread saves, so training never waits for the files
+    and never races with them. One write is in flight at a time: the next
+    `save` waits for the previous write first. `wait()` waits for the
+    write in flight and raises its error, if any; the job calls it before
+    the final save, on an interrupt and at the end.
+
+    With `background=False` (several processes, where the chief's write
+    must not overlap collective work, or to save memory: the shadow holds
+    a second copy of the weights) `save` writes before it returns.
+
+    Args:
+        output: the run folder.
+        pretrainer: the model being trained.
+        tokenizer: saved with each checkpoint's preset.
+        keep: recent checkpoints kept (0: all).
+        background: write in a thread.
+
+    Example:
+
+    ```python
+    writer = CheckpointWriter("run", pretrainer, tokenizer, keep=3)
+    writer.save(100, seconds=12.5)
+    ...
+    writer.wait()
+    ```
+    """
+
+    def __init__(self, output, pretrainer, tokenizer, keep, background=True):
+        self.output = output
+        self.pretrainer = pretrainer
+        self.tokenizer = tokenizer
+        self.keep = keep
+        self.background = background
+        self.shadow = None
+        self.saved_step = None
+        self._thread = None
+        self._error = None
+
+    def save(self, step, seconds=0.0, arrays=None):
+        self.wait()
+        state = training_state(self.pretrainer, seconds, arrays)
+        if not self.background:
+            _write(
+                self.output,
+                self.pretrainer,
+                self.tokenizer,
+                step,
+                self.keep,
+                state,
+            )
+            self.saved_step = step
+            return
+        weights = [_host_copy(w) for w in self.pretrainer.weights]
+        if self.shadow is None:
+            self.shadow = _shadow(self.pretrainer)
+        self._thread = threading.Thread(
+            target=self._write,
+            args=(step, weights, state),
+            name=f"checkpoint-{step}",
+            daemon=False,
+        )
+        self._thread.start()
+        self.saved_step = step
+
+    def _write(self, step, weights, state):
+        try:
+            for variable, value in zip(self.shadow.weights, weights):
+                variable.assign(value)
+            _write(
+                self.output, self.shadow, self.tokenizer, step, self.keep, state
+            )
+        except BaseException as e:  # noqa: BLE001 - raised by `wait`
+            self._error = e
+
+    def wait(self):
+        """Wait for the write in flight; raise its error, if any."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _shadow(pretrainer):
+    """A second instance of `pretrainer` (same config, same variables in
+    the same order) for the background writer."""
+    with warnings.catch_warnings():
+        # The towers' compile settings travel in the config; the shadow is
+        # never trained, so Keras' note that it did not compile them is
+        # noise.
+        warnings.filterwarnings("ignore", ".*compile\\(\\)` was not called")
+        shadow = type(pretrainer).from_config(pretrainer.get_config())
+    ours = [(w.path, tuple(w.shape)) for w in pretrainer.weights]
+    theirs = [(w.path, tuple(w.shape)) for w in shadow.weights]
+    if ours != theirs:
+        raise RuntimeError(
+            "The background checkpoint writer could not rebuild the model "
+            f"({len(theirs)} variables against {len(ours)}); run with "
+            "background checkpoints off."
+        )
+    return shadow
 
 
 def latest_checkpoint(output, verbose, dtype=None):

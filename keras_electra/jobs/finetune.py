@@ -245,6 +245,11 @@ class _Job:
         if self.verbose:
             template, values = self._epochs_note(n, epochs, steps, unit)
             print(self.spell(template, **values))
+        from keras_electra.utils.accelerator import enable_tf32
+
+        # TF32 float32 matmuls on CUDA under PyTorch, as the other
+        # backends do by default (a no-op elsewhere).
+        enable_tf32(model.dtype_policy)
         model.compile(
             num_train_steps=steps,
             learning_rate=self.learning_rate,

@@ -68,6 +68,7 @@ def option(
     stored=True,
     may_change_on_resume=False,
     rtd_only=False,
+    backbone=False,
     required=False,
     flag_help=None,
     per_call=False,
@@ -91,6 +92,8 @@ def option(
             settings keep the stored run's values.
         rtd_only: an option of ELECTRA's generator and replacements, which
             the masked-LM objective does not have.
+        backbone: an `ElectraBackbone` argument of the same name, given to
+            the preset's encoders when set (both towers, both objectives).
         required: no default; the caller must give it.
         flag_help: the help of a flag that reads differently from the
             option (`--from-scratch` sets `load_weights=False`).
@@ -116,6 +119,7 @@ def option(
         stored=stored,
         may_change_on_resume=may_change_on_resume,
         rtd_only=rtd_only,
+        backbone=backbone,
         flag_help=flag_help,
         per_call=per_call,
         nargs=nargs,
@@ -136,6 +140,18 @@ def zero_or_more(value):
 
 def fraction(value):
     return None if 0 < value <= 1 else "must be in (0, 1]"
+
+
+def dropout_rate(value):
+    if not isinstance(value, bool) and 0 <= value < 1:
+        return None
+    return "must be a rate in [0, 1) (0: no dropout, Keras' fused attention)"
+
+
+def row_multiple(value):
+    if not isinstance(value, bool) and value > 0:
+        return None
+    return "must be a positive number of rows (64 or 128 suit tensor cores)"
 
 
 def at_least(minimum):
@@ -325,7 +341,39 @@ class PretrainConfig(_Options):
         check=zero_or_more,
     )
     checkpoint_every: int = option(
-        100, "steps between checkpoints", check=positive
+        1000,
+        "steps between checkpoints (also every {o.checkpoint_minutes})",
+        check=positive,
+    )
+    checkpoint_minutes: typing.Optional[float] = option(
+        10.0,
+        "also checkpoint at the first log row this many minutes after the "
+        "last checkpoint",
+        check=positive,
+        may_change_on_resume=True,
+    )
+    background_checkpoints: bool = option(
+        True,
+        "write checkpoints in a thread while training goes on (one "
+        "process; costs a second copy of the weights in memory)",
+        flag="--foreground-checkpoints",
+        flag_help="write each checkpoint before training goes on",
+        per_call=True,
+    )
+    steps_per_execution: typing.Optional[int] = option(
+        None,
+        "training steps per host call on JAX and TensorFlow (default: the "
+        "largest, up to 100, that divides {o.log_every}, "
+        "{o.checkpoint_every} and the run's steps; PyTorch runs 1)",
+        check=positive,
+        per_call=True,
+    )
+    torch_compile: bool = option(
+        False,
+        "compile PyTorch's training step with torch.compile (Keras' "
+        "jit_compile; JAX and TensorFlow always compile it): minutes of "
+        "compilation, with graph breaks where it cannot trace",
+        per_call=True,
     )
     keep_checkpoints: int = option(
         3,
@@ -410,6 +458,23 @@ class PretrainConfig(_Options):
         "default: the preset's generator)",
         check=fraction,
         rtd_only=True,
+    )
+    attention_dropout: typing.Optional[float] = option(
+        None,
+        "dropout rate of the attention probabilities (default: the "
+        "preset's; ELECTRA drops them at its dropout rate, 0.1); 0 lets Keras "
+        "use its fused attention kernel (flash attention on recent GPUs), "
+        "a departure from ELECTRA",
+        check=dropout_rate,
+        backbone=True,
+    )
+    pad_vocabulary_to_multiple_of: typing.Optional[int] = option(
+        None,
+        "pad the token table to a multiple of this many rows, e.g. 64 or "
+        "128 for tensor cores (default: the preset's; ELECTRA: no padding); "
+        "the extra rows are never predicted and exports leave them out",
+        check=row_multiple,
+        backbone=True,
     )
     dtype: str = option(
         "float32",

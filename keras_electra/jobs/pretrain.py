@@ -52,13 +52,17 @@ def pretrain(
             override its fields. Every option is documented there, with
             its default: the data (`corpus`, `shards`, `vocabulary`), the
             model (`preset`, `objective` and ELECTRA's `replacement`,
-            `temperature`, `embedding_sharing`, `generator_size`, ...),
-            the schedule (`steps`, `batch_size`, `learning_rate`, ...),
-            devices and precision (`distribution`, `dtype`,
-            `gradient_accumulation_steps`) and the run folder (`resume`:
-            continue its run with the stored settings, only the run's
-            length, logging, checkpoints kept and devices may change;
-            `overwrite`: replace it).
+            `temperature`, `embedding_sharing`, `generator_size`, and
+            for accelerators `attention_dropout`,
+            `pad_vocabulary_to_multiple_of`), the schedule (`steps`,
+            `batch_size`, `learning_rate`, ...), checkpoints
+            (`checkpoint_every`, `checkpoint_minutes`,
+            `background_checkpoints`), devices and precision
+            (`distribution`, `dtype`, `gradient_accumulation_steps`,
+            `steps_per_execution`, `torch_compile`) and the run folder
+            (`resume`: continue its run with the stored settings, only
+            the run's length, logging, checkpoints kept and devices may
+            change; `overwrite`: replace it).
         verbose: 0 prints nothing.
         stop_after: stop after this many steps in this call without saving
             anything after the last periodic checkpoint, as a killed run

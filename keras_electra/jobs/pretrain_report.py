@@ -128,8 +128,9 @@ def record_warning(run, warning):
     os.replace(path + ".tmp", path)
 
 
-def describe(run):
-    """The run's first lines: version, backend, devices, model, schedule."""
+def describe(run, steps_per_execution=1):
+    """The run's first lines: version, backend, devices, model, schedule,
+    checkpoints and steps per host call."""
     import keras
 
     from keras_electra.utils.backend_setup import describe_devices
@@ -146,6 +147,11 @@ def describe(run):
         model = describe_towers(run.pretrainer)
     if config.dtype != "float32":
         model += f"; {config.dtype}"
+    if config.attention_dropout == 0:
+        model += "; fused attention (no attention dropout)"
+    if config.pad_vocabulary_to_multiple_of:
+        rows = run.pretrainer.backbone.padded_vocabulary_size
+        model += f"; token table padded to {rows:,} rows"
     lines = [
         f"keras-electra {__version__} | backend {keras.config.backend()} | "
         f"devices: {describe_devices(keras.config.backend())}",
@@ -157,7 +163,21 @@ def describe(run):
             if micro > 1
             else ""
         )
-        + f", checkpoint every {config.checkpoint_every} steps",
+        + f", log every {config.log_every} steps",
+        f"Checkpoints every {config.checkpoint_every} steps"
+        + (
+            f" or {config.checkpoint_minutes:g} minutes, "
+            if config.checkpoint_minutes
+            else ", "
+        )
+        + (
+            "written in the background"
+            if config.background_checkpoints
+            else "written before training goes on"
+        )
+        + f"; {steps_per_execution} "
+        + ("step" if steps_per_execution == 1 else "steps")
+        + " per host call",
     ]
     if run.distribution_summary:
         lines.append(f"Distribution: {run.distribution_summary}")

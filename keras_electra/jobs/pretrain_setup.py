@@ -30,6 +30,12 @@ from keras_electra.utils.preset_info import PresetInfo
 
 RUN_FILE = "run.json"
 
+# The options that are `ElectraBackbone` arguments (`option(...,
+# backbone=True)`): both objectives' encoders take them.
+BACKBONE_OPTIONS = tuple(
+    f.name for f in PretrainConfig.options() if f.metadata["backbone"]
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
@@ -286,6 +292,7 @@ def check_inputs(config):
             length=length,
             limit=max_positions,
         )
+    _check_table_padding(config, preset)
     if config.vocabulary:
         size = vocabulary_size
         trained = preset.backbone_config["vocabulary_size"]
@@ -305,6 +312,38 @@ def check_inputs(config):
             "{o.vocabulary} with the vocabulary it was trained with.",
             preset=config.preset,
         )
+
+
+def _check_table_padding(config, preset):
+    """A preset's weights fix its token table's rows: a new padding only
+    applies to random weights."""
+    multiple = config.pad_vocabulary_to_multiple_of
+    stored = preset.backbone_config.get("pad_vocabulary_to_multiple_of")
+    if multiple is None or multiple == stored or not preset.has_weights:
+        return
+    raise PretrainingError(
+        "{o.pad_vocabulary_to_multiple_of} {multiple} would change the "
+        "token table of the preset '{preset}', whose weights were saved "
+        "{padded}. Drop {o.pad_vocabulary_to_multiple_of} to keep the "
+        "preset's table, or start from a built-in preset (random weights).",
+        multiple=multiple,
+        preset=config.preset,
+        padded=(
+            "unpadded"
+            if stored is None
+            else f"padded to a multiple of {stored} rows"
+        ),
+    )
+
+
+def backbone_options(config):
+    """The run's `ElectraBackbone` options that were set: the preset's
+    encoders take them (unset, they keep the preset's)."""
+    return {
+        name: getattr(config, name)
+        for name in BACKBONE_OPTIONS
+        if getattr(config, name) is not None
+    }
 
 
 def prepare_run(plan, distribution_summary=None):
@@ -509,6 +548,8 @@ def new_pretrainer(config, tokenizer):
             overrides[field.name] = getattr(config, field.name)
     if tokenizer.vocabulary_size() != preset.backbone_config["vocabulary_size"]:
         overrides["vocabulary_size"] = tokenizer.vocabulary_size()
+    # Both towers (`SHARED_BACKBONE_ARGS`), or the MLM encoder.
+    overrides.update(backbone_options(config))
     if config.objective == "mlm":
         return _new_masked_lm(preset, overrides)
     return ElectraPretrainer.from_preset(preset.path, **overrides)
@@ -532,11 +573,10 @@ def _new_masked_lm(preset, overrides):
         ElectraMaskedLMPretrainer,
     )
 
-    sizes = {}
-    if "vocabulary_size" in overrides:
-        sizes["vocabulary_size"] = overrides.pop("vocabulary_size")
+    encoder = ("vocabulary_size", *BACKBONE_OPTIONS)
+    arguments = {k: overrides.pop(k) for k in encoder if k in overrides}
     backbone = ElectraBackbone.from_preset(
-        preset.path, dtype=overrides.pop("dtype"), **sizes
+        preset.path, dtype=overrides.pop("dtype"), **arguments
     )
     stored = preset.task_config
     settings = {k: stored[k] for k in _SHARED_TRAINING_SETTINGS if k in stored}

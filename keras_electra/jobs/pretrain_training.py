@@ -26,6 +26,7 @@ def train(run, stop_after=None):
     import keras
 
     from keras_electra.callbacks import StopOnSignal
+    from keras_electra.utils.accelerator import enable_tf32
 
     config = run.config
     if run.start_step >= config.steps:
@@ -36,21 +37,46 @@ def train(run, stop_after=None):
             )
         return pretrain_report.finish(run, run.start_step)
     micro = config.gradient_accumulation_steps
+    if config.shards is None:
+        run.record(TEXT_COUNTS)
     dataset = dataset_for(run, skip_batches=run.start_step * micro)
-    if run.verbose:
-        pretrain_report.describe(run)
     last_step = config.steps
     if stop_after is not None:
         last_step = min(last_step, run.start_step + int(stop_after))
+    per_call = steps_per_execution(config, run.start_step, last_step)
+    # Several steps per host call (JAX, TensorFlow), set before `fit`
+    # builds its train function; a multiple of the micro-batches, so an
+    # execution always ends where an update does.
+    if keras.config.backend() != "torch":  # (PyTorch: 1 batch per call)
+        run.pretrainer.steps_per_execution = per_call * micro
+    # TF32 float32 matmuls on CUDA under PyTorch, as the other backends do
+    # by default (a no-op elsewhere).
+    enable_tf32(run.pretrainer.dtype_policy)
+    if config.torch_compile and keras.config.backend() == "torch":
+        run.pretrainer.jit_compile = True
+    if run.verbose:
+        pretrain_report.describe(run, per_call)
     run.record("log.csv", "tensorboard", "checkpoints")
     columns = log_columns(run.pretrainer)
     log = _training_log(run, last_step, columns)
     pretrain_report.write_log_columns(run, columns)
-    stop = StopOnSignal(micro_batches=micro)
+    # Several processes stop together at log rows (one collective there);
+    # one process stops at the end of the steps in flight.
+    together = config.log_every if processes.process_count() > 1 else 1
+    stop = StopOnSignal(micro_batches=micro, every=together)
 
-    save = _saver(run, log)
+    writer = checkpoints.CheckpointWriter(
+        run.output,
+        run.pretrainer,
+        run.tokenizer,
+        config.keep_checkpoints,
+        background=config.background_checkpoints
+        and processes.process_count() == 1
+        and processes.torchrun_world_size() <= 1,
+    )
+    save = _saver(run, log, writer)
     every = config.checkpoint_every
-    with stop:
+    with stop, _waiting_for(writer):
         run.pretrainer.fit(
             dataset,
             steps_per_epoch=every * micro,
@@ -61,20 +87,23 @@ def train(run, stop_after=None):
             shuffle=False,
             verbose=0,
         )
+        writer.wait()
         if log.nan_step is not None:
             latest = checkpoints.checkpoint_dirs(run.output)
             raise PretrainingError(
-                "The loss became NaN at step {step}; training stopped. The "
-                "last good checkpoint is {latest}. Lower {o.learning_rate} "
-                "or check the data, then run again with {o.resume}.",
+                "The loss became NaN or infinite between steps {good} and "
+                "{step}; training stopped. The last good checkpoint is "
+                "{latest}. Lower {o.learning_rate} or check the data, then "
+                "run again with {o.resume}.",
+                good=log.finite_step,
                 step=log.nan_step,
                 latest=latest[-1] if latest else "(none yet)",
             )
         # Ranks stopped by another's signal save with it (the save adds
         # the ranks' metric states together).
         if processes.any_process(stop.signal is not None):
-            if log.step % every:  # a periodic checkpoint did not just save it
-                save(log.step)
+            save(log.step)  # (nothing if a periodic checkpoint just did)
+            writer.wait()
             if stop.signal is not None:
                 return pretrain_report.interrupted(run, log.step, stop)
             return pretrain_report.result(None, log.step)
@@ -82,8 +111,8 @@ def train(run, stop_after=None):
         # Stopped early (`stop_after`): like a killed run, nothing is saved
         # beyond the last periodic checkpoint.
         return pretrain_report.result(None, log.step)
-    if log.step % every != 0:
-        save(log.step)
+    save(log.step)
+    writer.wait()
     jax_hosts = keras.config.backend() == "jax" and (
         processes.process_count() > 1
     )
@@ -97,27 +126,87 @@ def train(run, stop_after=None):
     return pretrain_report.finish(run, log.step, log)
 
 
-def _saver(run, log):
-    """`save(step)`: an atomic checkpoint, written by the chief alone."""
+def _saver(run, log, writer):
+    """`save(step)`: an atomic checkpoint of `step` (once), written by the
+    chief alone, in the background where `writer` can."""
+    saved = []
 
     def save(step):
+        if saved and saved[-1] == step:
+            return
+        saved.append(step)
         # Every rank calls this at the same step: under torchrun, the
         # log's metric sums are added over the ranks.
         arrays = log.checkpoint_state()
         if not run.chief:
             return
         with processes.chief_alone():
-            checkpoints.save_checkpoint(
-                run.output,
-                run.pretrainer,
-                run.tokenizer,
-                step,
-                run.config.keep_checkpoints,
-                seconds=log.elapsed(),
-                arrays=arrays,
-            )
+            writer.save(step, seconds=log.elapsed(), arrays=arrays)
 
     return save
+
+
+class _waiting_for:
+    """Waits for the checkpoint in flight when training ends with an error
+    (so a write is never cut short by the exit), without hiding the
+    error."""
+
+    def __init__(self, writer):
+        self.writer = writer
+
+    def __enter__(self):
+        return self.writer
+
+    def __exit__(self, kind, error, trace):
+        if kind is not None:
+            try:
+                self.writer.wait()
+            except Exception as e:  # noqa: BLE001 - the first error wins
+                print(f"Warning: the checkpoint in flight failed too: {e}")
+        return False
+
+
+def steps_per_execution(config, start_step, last_step):
+    """Optimizer updates per host call: the user's, or the largest that
+    lets every log row, checkpoint and the last step fall on an
+    execution's end (at most `MAX_STEPS_PER_EXECUTION`); 1 on PyTorch,
+    where Keras runs one step per call.
+    """
+    import math
+
+    import keras
+
+    if keras.config.backend() == "torch":
+        return 1
+    spans = [config.log_every, config.checkpoint_every, start_step, last_step]
+    fits = math.gcd(*spans)
+    if config.steps_per_execution is not None:
+        if fits % config.steps_per_execution:
+            raise PretrainingError(
+                "{o.steps_per_execution} {value} does not divide "
+                "{o.log_every} ({log}), {o.checkpoint_every} ({every}), "
+                "the run's {o.steps} ({steps}) and the step it resumes "
+                "from ({start}), so rows and checkpoints would miss their "
+                "steps. Choose a divisor of {fits}, or leave it out to "
+                "let the job choose.",
+                value=config.steps_per_execution,
+                log=config.log_every,
+                every=config.checkpoint_every,
+                steps=last_step,
+                start=start_step,
+                fits=fits,
+            )
+        return config.steps_per_execution
+    return max(
+        k
+        for k in range(1, min(fits, MAX_STEPS_PER_EXECUTION) + 1)
+        if fits % k == 0
+    )
+
+
+# Past about a hundred steps per call, the host's share of a step is
+# already small; larger values only delay interrupts.
+MAX_STEPS_PER_EXECUTION = 100
 
 
 def log_columns(pretrainer):
@@ -164,6 +253,7 @@ def _callbacks(run, log, save, stop):
     import keras
 
     from keras_electra.callbacks import PeriodicCheckpoint
+    from keras_electra.callbacks import RunCallbacks
     from keras_electra.callbacks import RunTensorBoard
     from keras_electra.callbacks import StopTogether
 
@@ -173,7 +263,12 @@ def _callbacks(run, log, save, stop):
     callbacks = [
         keras.callbacks.LambdaCallback(on_train_batch_begin=restore),
         log,
-        PeriodicCheckpoint(save, run.config.checkpoint_every, log=log),
+        PeriodicCheckpoint(
+            save,
+            run.config.checkpoint_every,
+            log=log,
+            minutes=run.config.checkpoint_minutes,
+        ),
     ]
     if run.chief:
         callbacks.append(
@@ -186,7 +281,9 @@ def _callbacks(run, log, save, stop):
                 write_graph=False,
             )
         )
-    return callbacks + [stop, StopTogether()]
+    every_row = run.config.log_every * run.config.gradient_accumulation_steps
+    callbacks += [stop, StopTogether(every=every_row)]
+    return RunCallbacks(callbacks, run.pretrainer)
 
 
 def dataset_for(run, skip_batches):
@@ -209,8 +306,14 @@ def dataset_for(run, skip_batches):
             seed=config.seed,
             skip_batches=skip_batches,
             on_decode_error=config.on_decode_error,
+            # The corpus' example counts, kept so that a resumed run
+            # enters its position without a counting pass.
+            counts_file=os.path.join(run.output, TEXT_COUNTS),
         )
     return processes.shard_batches(data)
+
+
+TEXT_COUNTS = "text_counts.json"
 
 
 def _rank_dropout_seed(run):

@@ -21,7 +21,9 @@ pytestmark = [
 ]
 
 
-def _start(output, corpus, preset, tmp_path, resume=False, steps=100_000):
+def _start(
+    output, corpus, preset, tmp_path, resume=False, steps=100_000, log_every=1
+):
     command = [
         sys.executable,
         "-m",
@@ -47,7 +49,7 @@ def _start(output, corpus, preset, tmp_path, resume=False, steps=100_000):
             "--checkpoint-every",
             "1000",
             "--log-every",
-            "1",
+            str(log_every),
             "--batch-size",
             "4",
             "--sequence-length",
@@ -93,7 +95,8 @@ def test_a_signal_saves_a_checkpoint_and_resume_continues(
     told = f"stdout: ...{printed[-1500:]}\nstderr: ...{warned[-1500:]}"
     assert status == {"SIGINT": 130, "SIGTERM": 143}[sent], told
     # The notice is on its own line, not glued to the progress bar.
-    assert f"\n{sent} received: finishing this step" in warned, told
+    notice = f"\n{sent} received: finishing the steps in flight"
+    assert notice in warned, told
     # Quiet by default: none of the backends' C++ start-up lines.
     for noise in ("oneDNN", "cuda", "cuInit", "absl"):
         assert noise not in warned + printed, f"{noise!r} in {told}"
@@ -115,6 +118,33 @@ def test_a_signal_saves_a_checkpoint_and_resume_continues(
     assert (output / "preset" / "task.json").exists()
     steps = _steps(output)
     assert steps == sorted(set(steps)) and steps[-1] == step + 2
+
+
+@pytest.mark.skipif(
+    keras.config.backend() == "torch",
+    reason="PyTorch runs one step per call",
+)
+def test_with_several_steps_per_call_a_signal_stops_at_a_call_end(
+    corpus, micro_preset, tmp_path
+):
+    # Rows every 4 steps: the job runs 4 steps per host call, and a signal
+    # stops the run where a call ends, with a checkpoint of that step.
+    output = tmp_path / "run"
+    process, out, err = _start(
+        output, corpus, micro_preset, tmp_path, log_every=4
+    )
+    _wait_for_steps(process, output, steps=2)
+    process.send_signal(signal.SIGINT)
+    status = process.wait(timeout=120)
+    printed = out.read_text()
+    told = f"stdout: ...{printed[-1500:]}\nstderr: ...{err.read_text()[-1500:]}"
+    assert status == 130, told
+    assert "4 steps per host call" in printed, told
+    stopped = [line for line in printed.splitlines() if "Stopped at" in line]
+    step = int(stopped[0].split("step ")[1].split(" ")[0])
+    assert step % 4 == 0, told
+    assert os.listdir(output / "checkpoints") == [f"ckpt-{step:08d}"], told
+    assert _steps(output) == list(range(4, step + 1, 4)), told
 
 
 def test_a_second_ctrl_c_quits_at_once(corpus, micro_preset, tmp_path):

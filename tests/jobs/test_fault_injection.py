@@ -170,3 +170,35 @@ def test_many_kills_resume_exactly(micro_preset, corpus, tmp_path):
         _assert_same(reference, str(out / "preset"))
     print(f"{survived} kills survived on {keras.config.backend()}")
     assert survived >= 8
+
+
+def test_killed_while_a_background_checkpoint_is_written_keeps_whole_ones(
+    micro_preset, corpus, tmp_path
+):
+    # Checkpoints are written by a thread while training goes on (the
+    # default) and JAX and TensorFlow run 2 steps per call (rows every 2
+    # steps): a kill while the thread writes leaves only whole checkpoints,
+    # and a temporary that the resumed run ignores.
+    out = tmp_path / "killed"
+    argv = ["pretrain", *_options(micro_preset, corpus), "--output", str(out)]
+    argv[argv.index("--log-every") + 1] = "2"
+    env = dict(os.environ, KERAS_BACKEND=keras.config.backend())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_electra.cli", *argv],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = out / "checkpoints" / "ckpt-00000002"
+    writing = _writing_a_checkpoint(out)
+    assert _kill_when(process, lambda: first.is_dir() and writing())
+    names = os.listdir(out / "checkpoints")
+    whole = [name for name in names if name.startswith("ckpt-")]
+    assert "ckpt-00000002" in whole
+    for name in whole:
+        folder = out / "checkpoints" / name
+        assert (folder / "state.json").exists(), folder
+        assert len(_weights(str(folder / "preset"))) > 0
+    # What the kill cut short is a hidden temporary, never a checkpoint.
+    assert all(n.startswith(("ckpt-", ".ckpt-")) for n in names), names

@@ -2,6 +2,7 @@
 
 import os
 
+import keras
 import numpy as np
 import pytest
 from helpers import CORPUS
@@ -401,7 +402,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
     corpus, micro_preset, tmp_path
 ):
     out = tmp_path / "nan"
-    with pytest.raises(PretrainingError, match="NaN at step"):
+    with pytest.raises(
+        PretrainingError, match="became NaN or infinite between steps"
+    ):
         pretrain(
             str(out),
             preset=micro_preset,
@@ -468,3 +471,69 @@ def test_the_run_says_what_it_learned_and_how_it_trained(
     assert task["num_train_steps"] == 3
     assert task["warmup_steps"] == 0
     assert result["step"] == 3
+
+
+@pytest.mark.skipif(
+    keras.config.backend() == "torch",
+    reason="PyTorch runs one step per call",
+)
+def test_several_steps_per_call_keep_the_rows_checkpoints_and_numbers(
+    corpus, micro_preset, tmp_path
+):
+    common = micro_run(
+        micro_preset,
+        corpus,
+        steps=8,
+        log_every=4,
+        checkpoint_every=4,
+        keep_checkpoints=5,
+        seed=5,
+        verbose=0,
+    )
+    # Rows and checkpoints every 4 steps: the job runs 4 steps per call.
+    four = pretrain(str(tmp_path / "four"), **common)
+    one = pretrain(str(tmp_path / "one"), steps_per_execution=1, **common)
+    assert four["step"] == one["step"] == 8
+    for run in ("four", "one"):
+        assert sorted(os.listdir(tmp_path / run / "checkpoints")) == [
+            "ckpt-00000004",
+            "ckpt-00000008",
+        ]
+    four_log = read_log(tmp_path / "four" / "log.csv")
+    one_log = read_log(tmp_path / "one" / "log.csv")
+    assert four_log["step"] == one_log["step"] == [4.0, 8.0]
+    for key in ("loss", "generator_loss", "discriminator_loss"):
+        np.testing.assert_allclose(four_log[key], one_log[key], rtol=1e-5)
+    for a, b in zip(_weights(four["preset"]), _weights(one["preset"])):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # A value that would skip past rows is refused before training.
+    with pytest.raises(PretrainingError, match="does not divide"):
+        pretrain(str(tmp_path / "three"), steps_per_execution=3, **common)
+    # By time: a checkpoint at the first row past `checkpoint_minutes`.
+    timed = dict(common, steps=4, log_every=2, checkpoint_every=1000)
+    pretrain(str(tmp_path / "timed"), checkpoint_minutes=1e-9, **timed)
+    assert sorted(os.listdir(tmp_path / "timed" / "checkpoints")) == [
+        "ckpt-00000002",
+        "ckpt-00000004",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    keras.config.backend() != "torch", reason="torch.compile is PyTorch's"
+)
+def test_torch_compile_trains_to_the_eager_numbers(
+    corpus, micro_preset, tmp_path
+):
+    # Minutes of compilation on CPU: slow, out of the default run.
+    common = micro_run(micro_preset, corpus, steps=4, log_every=2, verbose=0)
+    eager = pretrain(str(tmp_path / "eager"), **common)
+    compiled = pretrain(
+        str(tmp_path / "compiled"), torch_compile=True, **common
+    )
+    assert compiled["step"] == eager["step"] == 4
+    eager_log = read_log(tmp_path / "eager" / "log.csv")
+    compiled_log = read_log(tmp_path / "compiled" / "log.csv")
+    np.testing.assert_allclose(
+        compiled_log["loss"], eager_log["loss"], rtol=1e-4
+    )
