@@ -5,6 +5,8 @@ import threading
 
 import keras
 
+from keras_electra.callbacks.stop_together import at_row
+
 EXIT_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -39,15 +41,15 @@ class StopOnSignal(keras.callbacks.Callback):
         micro_batches: batches per optimizer update (gradient
             accumulation): training stops only where an update ends, so the
             checkpoint holds no half-accumulated gradient.
-        every: stop only at every `every`-th update (the batches where
-            `StopTogether` checks, when several processes train: they stop
-            together there).
+        log: stop only at the rows of this `TrainingLog` (the batches
+            where `StopTogether(log)` checks, when several processes
+            train: they stop together there); None: at any update's end.
     """
 
-    def __init__(self, micro_batches=1, every=1):
+    def __init__(self, micro_batches=1, log=None):
         super().__init__()
         self.micro_batches = max(1, int(micro_batches))
-        self.every = max(1, int(every))
+        self.log = log
         self.signal = None
         self._previous = {}
 
@@ -86,6 +88,6 @@ class StopOnSignal(keras.callbacks.Callback):
         sys.stderr.flush()
 
     def on_train_batch_end(self, batch, logs=None):
-        at_check = (batch + 1) % (self.micro_batches * self.every) == 0
-        if self.signal is not None and at_check:
+        at_update = (batch + 1) % self.micro_batches == 0
+        if self.signal is not None and at_update and at_row(self.log):
             self.model.stop_training = True

@@ -82,8 +82,8 @@ class CheckpointWriter:
     folder as `save_checkpoint` does, atomically (a temporary folder,
     renamed when complete), so a process killed mid-write leaves the
     previous checkpoints as they were. The copy goes into a second
-    instance of the model (`shadow`, built once, on the host's default
-    device) that the thread saves, so training never waits for the files
+    instance of the model (`shadow`, built once, in host memory) that the
+    thread saves, so training never waits for the files
     and never races with them. One write is in flight at a time: the next
     `save` waits for the previous write first. `wait()` waits for the
     write in flight and raises its error, if any; the job calls it before
@@ -136,8 +136,7 @@ class CheckpointWriter:
             self.saved_step = step
             return
         weights = [_host_copy(w) for w in self.pretrainer.weights]
-        if self.shadow is None:
-            self.shadow = _shadow(self.pretrainer)
+        self.prepare()
         self._thread = threading.Thread(
             target=self._write,
             args=(step, weights, state),
@@ -147,10 +146,19 @@ class CheckpointWriter:
         self._thread.start()
         self.saved_step = step
 
+    def prepare(self):
+        """Build the shadow model now (the job calls it before training,
+        so that a model the writer cannot rebuild, or memory it cannot
+        get, shows at the start rather than at the first checkpoint)."""
+        if self.background and self.shadow is None:
+            self.shadow = _shadow(self.pretrainer)
+
     def _write(self, step, weights, state):
         try:
-            for variable, value in zip(self.shadow.weights, weights):
-                variable.assign(value)
+            # (Keras' device scope is per thread.)
+            with keras.device("cpu"):
+                for variable, value in zip(self.shadow.weights, weights):
+                    variable.assign(value)
             _write(
                 self.output, self.shadow, self.tokenizer, step, self.keep, state
             )
@@ -169,13 +177,21 @@ class CheckpointWriter:
 
 def _shadow(pretrainer):
     """A second instance of `pretrainer` (same config, same variables in
-    the same order) for the background writer."""
-    with warnings.catch_warnings():
+    the same order) for the background writer, in host memory: on the
+    CPU, outside any distribution of the variables."""
+    distribution = keras.distribution.distribution()
+    with warnings.catch_warnings(), keras.device("cpu"):
         # The towers' compile settings travel in the config; the shadow is
         # never trained, so Keras' note that it did not compile them is
         # noise.
         warnings.filterwarnings("ignore", ".*compile\\(\\)` was not called")
-        shadow = type(pretrainer).from_config(pretrainer.get_config())
+        if distribution is not None:
+            keras.distribution.set_distribution(None)
+        try:
+            shadow = type(pretrainer).from_config(pretrainer.get_config())
+        finally:
+            if distribution is not None:
+                keras.distribution.set_distribution(distribution)
     ours = [(w.path, tuple(w.shape)) for w in pretrainer.weights]
     theirs = [(w.path, tuple(w.shape)) for w in shadow.weights]
     if ours != theirs:

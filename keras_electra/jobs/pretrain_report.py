@@ -128,7 +128,7 @@ def record_warning(run, warning):
     os.replace(path + ".tmp", path)
 
 
-def describe(run, steps_per_execution=1):
+def describe(run, steps_per_execution=1, background=True):
     """The run's first lines: version, backend, devices, model, schedule,
     checkpoints and steps per host call."""
     import keras
@@ -172,7 +172,7 @@ def describe(run, steps_per_execution=1):
         )
         + (
             "written in the background"
-            if config.background_checkpoints
+            if background
             else "written before training goes on"
         )
         + f"; {steps_per_execution} "

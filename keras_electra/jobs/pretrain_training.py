@@ -54,26 +54,35 @@ def train(run, stop_after=None):
     enable_tf32(run.pretrainer.dtype_policy)
     if config.torch_compile and keras.config.backend() == "torch":
         run.pretrainer.jit_compile = True
+    # A thread writes the checkpoints where one process trains; several
+    # write in the foreground (the chief's write must not overlap the
+    # collectives of the next steps).
+    background = (
+        config.background_checkpoints
+        and processes.process_count() == 1
+        and processes.torchrun_world_size() <= 1
+    )
     if run.verbose:
-        pretrain_report.describe(run, per_call)
+        pretrain_report.describe(run, per_call, background)
     run.record("log.csv", "tensorboard", "checkpoints")
     columns = log_columns(run.pretrainer)
     log = _training_log(run, last_step, columns)
     pretrain_report.write_log_columns(run, columns)
     # Several processes stop together at log rows (one collective there);
     # one process stops at the end of the steps in flight.
-    together = config.log_every if processes.process_count() > 1 else 1
-    stop = StopOnSignal(micro_batches=micro, every=together)
+    stop = StopOnSignal(
+        micro_batches=micro,
+        log=log if processes.process_count() > 1 else None,
+    )
 
     writer = checkpoints.CheckpointWriter(
         run.output,
         run.pretrainer,
         run.tokenizer,
         config.keep_checkpoints,
-        background=config.background_checkpoints
-        and processes.process_count() == 1
-        and processes.torchrun_world_size() <= 1,
+        background=background,
     )
+    writer.prepare()
     save = _saver(run, log, writer)
     every = config.checkpoint_every
     with stop, _waiting_for(writer):
@@ -88,22 +97,13 @@ def train(run, stop_after=None):
             verbose=0,
         )
         writer.wait()
-        if log.nan_step is not None:
-            latest = checkpoints.checkpoint_dirs(run.output)
-            raise PretrainingError(
-                "The loss became NaN or infinite between steps {good} and "
-                "{step}; training stopped. The last good checkpoint is "
-                "{latest}. Lower {o.learning_rate} or check the data, then "
-                "run again with {o.resume}.",
-                good=log.finite_step,
-                step=log.nan_step,
-                latest=latest[-1] if latest else "(none yet)",
-            )
+        _raise_if_not_finite(run, log)
         # Ranks stopped by another's signal save with it (the save adds
         # the ranks' metric states together).
         if processes.any_process(stop.signal is not None):
             save(log.step)  # (nothing if a periodic checkpoint just did)
             writer.wait()
+            _raise_if_not_finite(run, log)
             if stop.signal is not None:
                 return pretrain_report.interrupted(run, log.step, stop)
             return pretrain_report.result(None, log.step)
@@ -113,6 +113,7 @@ def train(run, stop_after=None):
         return pretrain_report.result(None, log.step)
     save(log.step)
     writer.wait()
+    _raise_if_not_finite(run, log)
     jax_hosts = keras.config.backend() == "jax" and (
         processes.process_count() > 1
     )
@@ -126,13 +127,40 @@ def train(run, stop_after=None):
     return pretrain_report.finish(run, log.step, log)
 
 
+def _raise_if_not_finite(run, log):
+    """The run's error when the loss or the weights stopped being finite
+    (`log.nan_step`); nothing otherwise."""
+    if log.nan_step is None:
+        return
+    latest = checkpoints.checkpoint_dirs(run.output)
+    raise PretrainingError(
+        "The loss became NaN or infinite between steps {good} and {step}; "
+        "training stopped. The last good checkpoint is {latest}. Lower "
+        "{o.learning_rate} or check the data, then run again with "
+        "{o.resume}.",
+        good=log.finite_step,
+        step=log.nan_step,
+        latest=latest[-1] if latest else "(none yet)",
+    )
+
+
 def _saver(run, log, writer):
     """`save(step)`: an atomic checkpoint of `step` (once), written by the
-    chief alone, in the background where `writer` can."""
+    chief alone, in the background where `writer` can. A state whose loss
+    or weights are not finite is never saved: `save` then marks the log's
+    `nan_step` and stops training instead."""
     saved = []
 
     def save(step):
         if saved and saved[-1] == step:
+            return
+        # Every rank calls this at the same step, and gets the same answer.
+        if not log.finite():
+            return
+        if processes.any_process(not _weights_finite(run.pretrainer)):
+            log.finite_step = saved[-1] if saved else run.start_step
+            log.nan_step = step
+            run.pretrainer.stop_training = True
             return
         saved.append(step)
         # Every rank calls this at the same step: under torchrun, the
@@ -144,6 +172,23 @@ def _saver(run, log, writer):
             writer.save(step, seconds=log.elapsed(), arrays=arrays)
 
     return save
+
+
+def _weights_finite(model):
+    """Whether every floating-point weight of `model` is finite (one read
+    of the device)."""
+    import keras
+
+    checks = [
+        keras.ops.all(keras.ops.isfinite(w))
+        for w in model.weights
+        if "float" in str(w.dtype)
+    ]
+    if not checks:
+        return True
+    return bool(
+        keras.ops.convert_to_numpy(keras.ops.all(keras.ops.stack(checks)))
+    )
 
 
 class _waiting_for:
@@ -281,8 +326,7 @@ def _callbacks(run, log, save, stop):
                 write_graph=False,
             )
         )
-    every_row = run.config.log_every * run.config.gradient_accumulation_steps
-    callbacks += [stop, StopTogether(every=every_row)]
+    callbacks += [stop, StopTogether(log)]
     return RunCallbacks(callbacks, run.pretrainer)
 
 
@@ -308,7 +352,10 @@ def dataset_for(run, skip_batches):
             on_decode_error=config.on_decode_error,
             # The corpus' example counts, kept so that a resumed run
             # enters its position without a counting pass.
-            counts_file=os.path.join(run.output, TEXT_COUNTS),
+            # (The chief's alone: only the chief writes the run's files.)
+            counts_file=(
+                os.path.join(run.output, TEXT_COUNTS) if run.chief else None
+            ),
         )
     return processes.shard_batches(data)
 
