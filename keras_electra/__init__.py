@@ -27,6 +27,9 @@ _EXPORTS = {
         "keras_electra.models.electra_masked_lm_preprocessor"
     ),
     "ElectraPretrainer": "keras_electra.models.electra_pretrainer",
+    "ElectraPretrainerPreprocessor": (
+        "keras_electra.models.electra_pretrainer_preprocessor"
+    ),
     "ElectraMaskedLMPretrainer": (
         "keras_electra.models.electra_masked_lm_pretrainer"
     ),

@@ -19,6 +19,9 @@ it (the models sit below this package and never import it):
 Fine-tuning tasks on a converted checkpoint get the converted encoder and a
 preprocessor on the checkpoint's vocabulary (keras-hub's
 `PresetLoader.load_task`); the towers and the pretrainer get their heads.
+The pre-training tasks get an `ElectraPretrainerPreprocessor` where the
+preset has a tokenizer (its `preprocessor.json` if saved, else one built on
+the tokenizer; `sequence_length=...` sets its length), and none otherwise.
 """
 
 import inspect
@@ -31,11 +34,12 @@ from keras_electra.conversion.state_dict import CheckpointError
 from keras_electra.layers.embedding_sharing import resolve_embedding_sharing
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
+from keras_electra.models.electra_finetuning_mixin import check_sequence_length
 from keras_electra.models.electra_generator import ElectraGenerator
 
 # Registered with Keras before any `task.json` naming it is read (a
 # fine-tuning task loaded from an MLM run's preset checks the stored class).
-from keras_electra.models.electra_masked_lm_pretrainer import (  # noqa: F401
+from keras_electra.models.electra_masked_lm_pretrainer import (
     ElectraMaskedLMPretrainer,
 )
 from keras_electra.models.electra_pretrainer import SHARED_BACKBONE_ARGS
@@ -103,6 +107,48 @@ def get_preset_loader(preset):
     if fmt == "keras-hub":
         return KerasHubPresetLoader(preset, config)
     return PairPresetLoader(preset, config, fmt)
+
+
+def pretraining_preprocessor(loader, cls, kwargs, has_tokenizer):
+    """`kwargs` with `preprocessor` set for a pre-training task.
+
+    A `preprocessor` given is kept. Otherwise, with a tokenizer in the
+    preset, the loader's preprocessor for `cls.preprocessor_cls`: the
+    preset's `preprocessor.json` if it holds one of that class, else one on
+    the preset's tokenizer, of `sequence_length` tokens (when given; else
+    the stored or default length, lowered to the backbone's positions).
+    Without a tokenizer, None (the task then takes token ids only).
+    """
+    kwargs = dict(kwargs)
+    length = kwargs.pop("sequence_length", None)
+    if "preprocessor" in kwargs:
+        if length is not None:
+            raise ValueError(
+                f"{cls.__name__}.from_preset takes `sequence_length` or "
+                "`preprocessor`, not both: build the preprocessor with its "
+                "`sequence_length`."
+            )
+        return kwargs
+    if not has_tokenizer:
+        if length is not None:
+            raise ValueError(
+                f"`sequence_length` sets the length of the preprocessor, but "
+                f"'{loader.preset}' has no tokenizer to build one with. Save "
+                "the preset with its tokenizer (`save_to_preset(path, "
+                "tokenizer)`), or pass `preprocessor=ElectraPretrainer"
+                "Preprocessor(tokenizer, sequence_length=...)`."
+            )
+        kwargs["preprocessor"] = None
+        return kwargs
+    settings = {} if length is None else {"sequence_length": length}
+    preprocessor = loader.load_preprocessor(cls.preprocessor_cls, **settings)
+    # Fewer positions asked for than the preset's: a length not given
+    # follows them.
+    limit = kwargs.get("max_sequence_length")
+    if length is None and limit and preprocessor.sequence_length > limit:
+        preprocessor.sequence_length = limit
+    kwargs["preprocessor"] = preprocessor
+    return kwargs
 
 
 def check_pretrainer_overrides(cls, kwargs):
@@ -187,11 +233,20 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
             )
         return super().load_tokenizer(cls, config_file, **kwargs)
 
+    def _has_tokenizer(self):
+        return preset_utils.preset_has_file(
+            self.preset, preset_utils.TOKENIZER_CONFIG_FILE
+        )
+
     def load_task(self, cls, load_weights, load_task_weights, **kwargs):
         load_weights = load_weights and self._has_weights()
         stored = self._stored_task()
         if issubclass(cls, ElectraPretrainer):
             return self._load_pretrainer(cls, stored, load_weights, kwargs)
+        if issubclass(cls, ElectraMaskedLMPretrainer):
+            kwargs = pretraining_preprocessor(
+                self, cls, kwargs, self._has_tokenizer()
+            )
         if (
             cls in (ElectraDiscriminator, ElectraGenerator)
             and stored is not None
@@ -201,7 +256,8 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 ElectraPretrainer,
                 stored,
                 load_weights,
-                {"dtype": kwargs.pop("dtype", None)},
+                # A tower alone reads token ids.
+                {"dtype": kwargs.pop("dtype", None), "preprocessor": None},
             )
             tower = getattr(pretrainer, cls.__name__[len("Electra") :].lower())
             pretrainer.gdes_unlink()  # a tower alone: one ordinary table
@@ -223,6 +279,9 @@ class ElectraKerasPresetLoader(KerasPresetLoader):
                 f"The preset '{self.preset}' holds a {class_name}, not an "
                 f"{cls.__name__}."
             )
+        kwargs = pretraining_preprocessor(
+            self, cls, kwargs, self._has_tokenizer()
+        )
         check_pretrainer_overrides(cls, kwargs)
         has_weights = load_weights and self.info.has_task_weights
         resized = _resizing_overrides(config, kwargs)
@@ -319,7 +378,12 @@ class _ConvertedPresetLoader(PresetLoader):
 
     def load_task(self, cls, load_weights, load_task_weights, **kwargs):
         """A fine-tuning task: the converted encoder, a new head and a
-        preprocessor on the checkpoint's vocabulary (keras-hub's way)."""
+        preprocessor on the checkpoint's vocabulary (keras-hub's way);
+        the MLM pretrainer one of its own, or none without a vocabulary."""
+        if issubclass(cls, ElectraMaskedLMPretrainer):
+            kwargs = pretraining_preprocessor(
+                self, cls, kwargs, self._tokenizer() is not None
+            )
         if (
             "preprocessor" not in kwargs
             and cls.preprocessor_cls is not None
@@ -400,10 +464,35 @@ class PairPresetLoader(_ConvertedPresetLoader):
     def load_backbone(self, cls, load_weights, dtype=None, **kwargs):
         return self._pair(load_weights, dtype)[0].backbone
 
+    def _load_pretrainer(self, cls, load_weights, kwargs):
+        """The converted pair, with a preprocessor on the checkpoint's
+        vocabulary (fitted to its positions unless `sequence_length` is
+        given), or None without one."""
+        kwargs = dict(kwargs)
+        length = kwargs.pop("sequence_length", None)
+        given = "preprocessor" in kwargs
+        preprocessor = kwargs.pop("preprocessor", None)
+        if length is not None and given:
+            raise ValueError(
+                f"{cls.__name__}.from_preset takes `sequence_length` or "
+                "`preprocessor`, not both: build the preprocessor with its "
+                "`sequence_length`."
+            )
+        check_pretrainer_overrides(cls, kwargs)
+        pretrainer, tokenizer = self._convert(load_weights, **kwargs)
+        if not given and tokenizer is not None:
+            limit = pretrainer.backbone.max_sequence_length
+            preprocessor = cls.preprocessor_cls(tokenizer)
+            preprocessor.sequence_length = length or min(
+                preprocessor.sequence_length, limit
+            )
+        check_sequence_length(pretrainer.backbone, preprocessor)
+        pretrainer.preprocessor = preprocessor
+        return pretrainer
+
     def load_task(self, cls, load_weights, load_task_weights, **kwargs):
         if issubclass(cls, ElectraPretrainer):
-            check_pretrainer_overrides(cls, kwargs)
-            return self._convert(load_weights, **kwargs)[0]
+            return self._load_pretrainer(cls, load_weights, kwargs)
         if cls in (ElectraDiscriminator, ElectraGenerator):
             pretrainer = self._pair(load_weights, kwargs.get("dtype"))[0]
             return getattr(pretrainer, cls.__name__[len("Electra") :].lower())

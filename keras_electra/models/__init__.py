@@ -18,6 +18,9 @@ from keras_electra.models.electra_masked_lm_pretrainer import (
 )
 from keras_electra.models.electra_presets import backbone_presets
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
+from keras_electra.models.electra_pretrainer_preprocessor import (
+    ElectraPretrainerPreprocessor,
+)
 from keras_electra.models.electra_question_answerer import (
     ElectraQuestionAnswerer,
 )

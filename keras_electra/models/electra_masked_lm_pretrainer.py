@@ -5,6 +5,10 @@ from keras_hub.models import Task
 from keras_electra.layers.electra_masked_lm_head import ElectraMaskedLMHead
 from keras_electra.layers.initializers import electra_kernel_initializer
 from keras_electra.models.electra_backbone import ElectraBackbone
+from keras_electra.models.electra_finetuning_mixin import check_sequence_length
+from keras_electra.models.electra_pretrainer_preprocessor import (
+    ElectraPretrainerPreprocessor,
+)
 from keras_electra.models.pretraining_mixin import PretrainingMixin
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
@@ -55,8 +59,11 @@ class ElectraMaskedLMPretrainer(
         learning_rate, num_train_steps, warmup_steps, weight_decay: the
             optimizer `compile()` builds, as in `ElectraPretrainer`.
         seed: seed of the masking `SeedGenerator`.
-        preprocessor: unused (the task masks in its graph); accepted so
-            keras-hub's loaders can pass `None`.
+        preprocessor: optional `ElectraPretrainerPreprocessor`: with it
+            `fit` takes raw strings (or a `tf.data.Dataset` of them), as in
+            `ElectraPretrainer`; `from_preset` builds it for a preset saved
+            with its tokenizer. Dicts of token ids skip it. It does no
+            masking: the task masks in its graph.
         dtype: dtype policy of the head (defaults to the backbone's).
 
     Example:
@@ -85,7 +92,7 @@ class ElectraMaskedLMPretrainer(
     """
 
     backbone_cls = ElectraBackbone
-    preprocessor_cls = None
+    preprocessor_cls = ElectraPretrainerPreprocessor
     loss_description = "masked-LM cross-entropy"
     loss_advice = "there is nothing to weight"
 
@@ -111,10 +118,11 @@ class ElectraMaskedLMPretrainer(
     ):
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
+        check_sequence_length(backbone, preprocessor)
         dtype = dtype or backbone.dtype_policy
         # === Layers ===
         self.backbone = backbone
-        self.preprocessor = None
+        self.preprocessor = preprocessor
         self.corruption = self._make_corruption(
             pad_token_id=pad_token_id,
             cls_token_id=cls_token_id,
@@ -225,11 +233,13 @@ class ElectraMaskedLMPretrainer(
             "weight_decay": self.weight_decay,
             "seed": self.seed,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "preprocessor": keras.layers.serialize(self.preprocessor),
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        if isinstance(config.get("backbone"), dict):
-            config["backbone"] = keras.layers.deserialize(config["backbone"])
+        for key in ("backbone", "preprocessor"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.layers.deserialize(config[key])
         return cls(**config)

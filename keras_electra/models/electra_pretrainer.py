@@ -18,7 +18,11 @@ from keras_electra.layers import electra_masking
 from keras_electra.layers.embedding_sharing import resolve_embedding_sharing
 from keras_electra.models.electra_backbone import ElectraBackbone
 from keras_electra.models.electra_discriminator import ElectraDiscriminator
+from keras_electra.models.electra_finetuning_mixin import check_sequence_length
 from keras_electra.models.electra_generator import ElectraGenerator
+from keras_electra.models.electra_pretrainer_preprocessor import (
+    ElectraPretrainerPreprocessor,
+)
 from keras_electra.models.pretraining_mixin import PretrainingMixin
 from keras_electra.utils.preset_mixin import PresetMixin
 from keras_electra.utils.torch_parameters import TorchParametersMixin
@@ -91,6 +95,14 @@ class ElectraPretrainer(
     masked, as `ElectraMaskedLMPreprocessor` makes them) skip the in-graph
     masking, so a fixed corruption can be fed in.
 
+    Raw text: with a `preprocessor` (`ElectraPretrainerPreprocessor`, which
+    `from_preset` builds for a preset saved with its tokenizer, as
+    `keras-electra pretrain` saves them) `fit` takes strings or a
+    `tf.data.Dataset` of strings, one example each, as keras-hub's tasks
+    do; `from_preset(preset, sequence_length=...)` sets its length.
+    Dicts of token ids skip the preprocessor, so packed data
+    (`keras_electra.data`) trains the same with or without one.
+
     The math lives in `call()` (corruption and forward passes),
     `compute_loss()` and `compute_metrics()`; Keras' own backend train steps
     call them, so `fit`, `evaluate` and `predict` are the same code on
@@ -146,6 +158,10 @@ class ElectraPretrainer(
             `temperature` over `temperature_steps` training steps (counted
             per training call, so per micro-batch when accumulating).
             `None` (default) keeps `temperature` constant.
+        preprocessor: optional `ElectraPretrainerPreprocessor` (or any
+            keras-hub preprocessor giving `token_ids`, `segment_ids` and
+            `padding_mask`), run over the inputs of `fit`, `evaluate` and
+            `predict`; `None` takes token ids only.
 
     Example:
     ```python
@@ -169,6 +185,7 @@ class ElectraPretrainer(
     """
 
     backbone_cls = ElectraBackbone
+    preprocessor_cls = ElectraPretrainerPreprocessor
     loss_description = "MLM + 50 x RTD"
     loss_advice = "set `generator_weight` / `discriminator_weight`"
 
@@ -196,6 +213,7 @@ class ElectraPretrainer(
         replacement="generator",
         temperature_start=None,
         temperature_steps=0,
+        preprocessor=None,
         **kwargs,
     ):
         embedding_sharing = resolve_embedding_sharing(
@@ -222,12 +240,12 @@ class ElectraPretrainer(
             _check_gdes_tables(generator, discriminator)
         if not 0.0 < mask_rate < 1.0:
             raise ValueError(f"`mask_rate` must be in (0, 1). Got {mask_rate}.")
-        kwargs.pop("preprocessor", None)
+        check_sequence_length(discriminator.backbone, preprocessor)
         # === Layers ===
         self.generator = generator
         self.discriminator = discriminator
         self.backbone = discriminator.backbone
-        self.preprocessor = None
+        self.preprocessor = preprocessor
         self.corruption = self._make_corruption(
             pad_token_id=pad_token_id,
             cls_token_id=cls_token_id,
@@ -533,6 +551,7 @@ class ElectraPretrainer(
             "replacement": self.replacement,
             "temperature_start": self.temperature_start,
             "temperature_steps": self.temperature_steps,
+            "preprocessor": keras.layers.serialize(self.preprocessor),
         }
 
     @classmethod
@@ -551,6 +570,11 @@ class ElectraPretrainer(
         `generator_hidden_size`), with 64-wide heads, a feed-forward 4x as
         wide and the same depth; its weights are new.
         """
+        config = dict(config)
+        # A layer, not copied (nor, when serialized, touched by overrides).
+        preprocessor = config.pop("preprocessor", None)
+        if isinstance(preprocessor, dict):
+            preprocessor = keras.layers.deserialize(preprocessor)
         config = copy.deepcopy(config)
         overrides = {
             key: config.pop(key)
@@ -610,7 +634,12 @@ class ElectraPretrainer(
             backbone = ElectraBackbone.from_config(backbone_config)
             generator_config.pop("preprocessor", None)
             generator = ElectraGenerator(backbone=backbone, **generator_config)
-        return cls(generator=generator, discriminator=discriminator, **config)
+        return cls(
+            generator=generator,
+            discriminator=discriminator,
+            preprocessor=preprocessor,
+            **config,
+        )
 
     # === Presets ===
 

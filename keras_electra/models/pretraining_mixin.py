@@ -181,6 +181,43 @@ class PretrainingMixin(TaskWeightsMixin):
             objective = objective + ops.cast(ops.sum(loss), "float32")
         return scale_for_replicas(objective)
 
+    # === Raw text ===
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """Dicts of token ids pass through unchanged (the pre-training
+        job's data, with or without a preprocessor attached); anything else
+        goes through `preprocessor`, and strings without one raise."""
+        if self.preprocessor is None:
+            self.check_not_text(x)
+        if self.preprocessor is None or isinstance(x, dict):
+            return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+        return super().preprocess_samples(x, y, sample_weight)
+
+    def check_not_text(self, x):
+        """Raise a one-line error if `x` holds strings and there is no
+        preprocessor to tokenize them."""
+        if self.preprocessor is None and holds_text(x):
+            name = type(self).__name__
+            raise ValueError(
+                f"{name} got raw strings but has no preprocessor: load it "
+                f"with a tokenizer (`{name}.from_preset("
+                "PRESET_WITH_TOKENIZER)`) or pass `preprocessor="
+                "ElectraPretrainerPreprocessor(tokenizer, sequence_length="
+                "...)`, or give token ids (keras_electra.data.text_dataset)."
+            )
+
+    def fit(self, x=None, *args, **kwargs):
+        self.check_not_text(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        self.check_not_text(x)
+        return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x=None, *args, **kwargs):
+        self.check_not_text(x)
+        return super().predict(x, *args, **kwargs)
+
     # === Presets ===
 
     def save_to_preset(self, preset_dir, tokenizer=None, max_shard_size=10):
@@ -189,21 +226,76 @@ class PretrainingMixin(TaskWeightsMixin):
         keras-hub's `Task.save_to_preset`: `config.json`,
         `model.weights.h5` and `metadata.json` for the encoder (what
         `ElectraBackbone.from_preset` and the fine-tuning tasks load),
-        `task.json` and `task.weights.h5` for the whole task; plus the
-        tokenizer's files when `tokenizer` is given. Files are written into
-        a temporary folder that replaces `preset_dir` only when complete.
+        `task.json` and `task.weights.h5` for the whole task,
+        `preprocessor.json` and the tokenizer's files when the task has a
+        preprocessor; plus the tokenizer's files when `tokenizer` is given
+        (the preprocessor, if any, is saved with that tokenizer). Files are
+        written into a temporary folder that replaces `preset_dir` only
+        when complete.
         """
         with preset_utils.atomic_directory(preset_dir) as tmp:
-            with self.preset_weights():
+            with self.preset_weights(), self._preset_preprocessor(tokenizer):
                 super().save_to_preset(tmp, max_shard_size=max_shard_size)
             if tokenizer is not None:
                 tokenizer.save_to_preset(tmp)
+
+    @contextlib.contextmanager
+    def _preset_preprocessor(self, tokenizer):
+        """The preprocessor as a preset should hold it: on `tokenizer` when
+        one is given (the preset's tokenizer files are its), none when its
+        tokenizer has no vocabulary (a copy rebuilt from a config, whose
+        vocabulary lives in preset files)."""
+        preprocessor = self.preprocessor
+        saved = preprocessor
+        own = getattr(preprocessor, "tokenizer", None)
+        if own is not None:
+            if tokenizer is not None and own is not tokenizer:
+                config = {**preprocessor.get_config(), "tokenizer": tokenizer}
+                saved = type(preprocessor).from_config(config)
+            elif getattr(own, "vocabulary", "") is None:
+                saved = None
+        # Past Keras' tracking: nothing else of the task changes.
+        object.__setattr__(self, "_preprocessor", saved)
+        try:
+            yield saved
+        finally:
+            object.__setattr__(self, "_preprocessor", preprocessor)
 
     def preset_weights(self):
         """A context in which the weights are as a preset should hold them
         (a task that stores them differently while training overrides
         it)."""
         return contextlib.nullcontext(self)
+
+
+def holds_text(x):
+    """Whether `x` (arrays, tensors, nested lists or dicts of them, or a
+    `tf.data.Dataset`) holds strings."""
+    spec = getattr(x, "element_spec", None)
+    if spec is not None:  # a tf.data.Dataset
+        import tensorflow as tf
+
+        return any(
+            getattr(s, "dtype", None) == tf.string
+            for s in tf.nest.flatten(spec)
+        )
+    return any(_is_text(leaf) for leaf in keras.tree.flatten(x))
+
+
+def _is_text(value):
+    if isinstance(value, (str, bytes)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    if dtype is None:
+        return False
+    if getattr(dtype, "name", None) == "string":  # tf.string
+        return True
+    kind = getattr(dtype, "kind", None)  # numpy
+    if kind in ("U", "S"):
+        return True
+    if kind == "O" and getattr(value, "size", 0):
+        return isinstance(value.reshape(-1)[0], (str, bytes))
+    return False
 
 
 def scale_for_replicas(loss):
