@@ -123,18 +123,19 @@ class CheckpointWriter:
 
     def save(self, step, seconds=0.0, arrays=None):
         self.wait()
-        state = training_state(self.pretrainer, seconds, arrays)
         if not self.background:
-            _write(
+            save_checkpoint(
                 self.output,
                 self.pretrainer,
                 self.tokenizer,
                 step,
                 self.keep,
-                state,
+                seconds=seconds,
+                arrays=arrays,
             )
             self.saved_step = step
             return
+        state = training_state(self.pretrainer, seconds, arrays)
         weights = [_host_copy(w) for w in self.pretrainer.weights]
         self.prepare()
         self._thread = threading.Thread(

@@ -4,6 +4,7 @@ thread; the job's check that a saved state is finite."""
 import os
 
 import numpy as np
+import pytest
 from helpers import tiny_pretrainer
 from helpers import to_numpy
 
@@ -19,11 +20,17 @@ def _model():
     return model
 
 
-def test_a_background_checkpoint_holds_the_weights_of_its_step(tmp_path):
+@pytest.mark.parametrize("background", [True, False])
+def test_a_checkpoint_holds_the_weights_of_its_step(tmp_path, background):
     model = _model()
-    writer = CheckpointWriter(str(tmp_path), model, None, keep=0)
+    writer = CheckpointWriter(
+        str(tmp_path), model, None, keep=0, background=background
+    )
     writer.prepare()  # the shadow model, before training
-    assert len(writer.shadow.weights) == len(model.weights)
+    if background:
+        assert len(writer.shadow.weights) == len(model.weights)
+    else:
+        assert writer.shadow is None
     before = [to_numpy(w) for w in model.weights]
     writer.save(3, seconds=1.5)
     # Training goes on at once: the weights change while the thread
