@@ -1,5 +1,6 @@
 """Text -> examples -> shards: the data of pre-training and fine-tuning."""
 
+from keras_electra.data.documents import Documents
 from keras_electra.data.example_builder import ExampleBuilder
 from keras_electra.data.example_tasks import example_task
 from keras_electra.data.examples import iter_examples

@@ -7,6 +7,7 @@ in an order that a resumed run enters without reading what came before.
 """
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -15,11 +16,16 @@ import weakref
 
 import numpy as np
 
+from keras_electra.data.documents import READ_AGAIN
+from keras_electra.data.documents import Documents
+from keras_electra.data.documents import as_documents
 from keras_electra.data.example_builder import ExampleBuilder
 from keras_electra.data.text import CorpusError
 from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import file_segments
 from keras_electra.data.text import iter_documents
+from keras_electra.data.text import text_bytes
+from keras_electra.data.text import uses_text_field
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 # The names the models take, for the same arrays.
@@ -43,10 +49,14 @@ def iter_examples(
     blank_lines_separate_documents=True,
     on_decode_error="stop",
     stats=None,
+    text_field="text",
 ):
-    """Yield packed examples (dicts of int32 arrays) from text files.
+    """Yield packed examples (dicts of int32 arrays) from a corpus.
 
-    Sentences are tokenized in large batches (one tokenizer call per
+    `files` is what `iter_documents` reads: files or segments (in any
+    format of `corpus_formats`; `text_field` names the JSON lines field or
+    Parquet column), or texts given in Python (`Documents`, one document
+    each). Sentences are tokenized in large batches (one tokenizer call per
     `TOKENIZE_BATCH` sentences), which is what makes Python-side building
     fast. `document_filter(index)` selects documents (used for sharding).
     `stats`, a dict, receives `documents`, `sentences` and `tokens` counts.
@@ -76,6 +86,7 @@ def iter_examples(
         files,
         blank_lines_separate_documents=blank_lines_separate_documents,
         on_decode_error=on_decode_error,
+        text_field=text_field,
     )
     for index, document in enumerate(documents):
         if document_filter is not None and not document_filter(index):
@@ -146,8 +157,10 @@ def _stack(examples, sequence_length):
 class TextOrder:
     """Where each example of `text_dataset` comes from, for a seed.
 
-    The files are cut into byte segments of about `segment_bytes`
-    (`file_segments`). A segment always packs into the same examples
+    The files are cut into segments of about `segment_bytes`
+    (`file_segments`: byte ranges of text and plain JSON lines, runs of
+    Parquet row groups; a compressed file is one segment, whatever its
+    size). A segment always packs into the same examples
     (`ExampleBuilder` seeded by the seed and the segment), so every epoch
     has the same examples; the order changes with the epoch:
 
@@ -200,6 +213,10 @@ class TextOrder:
         self.block = int(block or 0)
         self.segments = file_segments(self.files, segment_bytes)
         self.counts = {}  # segment -> examples, as they become known
+
+    def text_bytes(self):
+        """About how many bytes of text the corpus holds."""
+        return text_bytes(self.files)
 
     def builder_seed(self, segment):
         """The packing seed of a segment (the same in every epoch)."""
@@ -290,15 +307,19 @@ class _Mixer:
 
 
 def segment_documents(
-    segment, blank_lines_separate_documents=True, on_decode_error="stop"
+    segment,
+    blank_lines_separate_documents=True,
+    on_decode_error="stop",
+    text_field="text",
 ):
-    """The sentences of a `(path, start, end)` segment, and the number of
-    sentences of each of its documents."""
+    """The sentences of a `(path, start, end)` segment (or a `Documents`),
+    and the number of sentences of each of its documents."""
     sentences, sizes = [], []
     for document in iter_documents(
         [segment],
         blank_lines_separate_documents=blank_lines_separate_documents,
         on_decode_error=on_decode_error,
+        text_field=text_field,
     ):
         sentences.extend(document)
         sizes.append(len(document))
@@ -338,13 +359,20 @@ class _Segments:
     """
 
     def __init__(
-        self, order, tokenizer, sequence_length, on_decode_error, graph
+        self,
+        order,
+        tokenizer,
+        sequence_length,
+        on_decode_error,
+        graph,
+        text_field="text",
     ):
         self.order = order
         self.tokenizer = tokenizer
         self.sequence_length = int(sequence_length)
         self.on_decode_error = on_decode_error
         self.graph = graph
+        self.text_field = text_field
         small = tokenizer.vocabulary_size() <= np.iinfo("uint16").max + 1
         self.dtype = "uint16" if small else "int32"
 
@@ -371,6 +399,7 @@ class _Segments:
                         self.sequence_length,
                         seed=self.order.builder_seed(segment),
                         on_decode_error=self.on_decode_error,
+                        text_field=self.text_field,
                     )
                 )
                 if count_only:
@@ -406,6 +435,7 @@ class _Segments:
             sentences, sizes = segment_documents(
                 self.order.segments[int(segment)],
                 on_decode_error=self.on_decode_error,
+                text_field=self.text_field,
             )
             return (
                 np.array(sentences, dtype=object).reshape(-1),
@@ -528,6 +558,8 @@ class _CountsFile:
                 "vocabulary": tokenizer.get_vocabulary(),
             },
         }
+        if uses_text_field(order.files):
+            identity["text_field"] = source.text_field
         text = json.dumps(identity, sort_keys=True, default=str)
         self.key = hashlib.sha256(text.encode()).hexdigest()
         self.total = len(order.segments)
@@ -634,7 +666,7 @@ def _text_batches(
     if counts_file is not None:
         counts_file = _CountsFile(counts_file, source)
         counts_file.load(order.counts)
-    size = sum(end - start for _, start, end in order.segments)
+    size = order.text_bytes()
     # Every epoch has the same examples: a small corpus keeps them.
     cached = {} if size <= cache else None
     block = order.block or 4096
@@ -765,6 +797,106 @@ def mixed_examples(
             yield {name: batch[MODEL_INPUTS[name]][i] for name in FEATURES}
 
 
+class _DocumentOrder(TextOrder):
+    """`TextOrder` for texts given in Python, read as they come: their
+    segments are consecutive chunks of texts (`Documents.chunks`), one
+    stream, no permutation; each chunk packs with the seed of its place in
+    a pass (so every pass packs into the same examples), and the examples
+    are shuffled in blocks as a file corpus' are."""
+
+    def __init__(self, documents, seed=0, block=0):
+        if int(seed) < 0:
+            raise ValueError(f"`seed` must be 0 or more. Got {seed}.")
+        self.files = [documents.name]
+        self.seed = int(seed)
+        self.streams = 1
+        self.block = int(block or 0)
+        self.segments = {}  # chunk id -> Documents, while it is read
+        self.places = {}  # chunk id -> (pass, chunk of the pass)
+        self.counts = {}
+
+    def builder_seed(self, segment):
+        return super().builder_seed(self.places[segment][1])
+
+
+def _document_batches(
+    source, documents, batch_size, skip_batches, repeat, chunk_bytes
+):
+    """Yield the batches of `text_dataset` for texts given in Python
+    (`source.order` a `_DocumentOrder`), from batch `skip_batches` on:
+    the batches before it are read (and tokenized) and dropped."""
+    order = source.order
+    block = order.block or 4096
+    start = int(skip_batches) * int(batch_size)
+    first = start // block * block if order.block else start
+    offset = start - first
+
+    def chunk_ids():
+        ids = itertools.count()
+        for read in itertools.count():
+            chunks = documents.chunks(
+                chunk_bytes, source.on_decode_error, source.text_field
+            )
+            for place, chunk in enumerate(chunks):
+                chunk_id = next(ids)
+                order.segments[chunk_id] = Documents(chunk, documents.name)
+                order.places[chunk_id] = (read, place)
+                yield chunk_id
+            if not repeat:
+                return
+
+    def examples():
+        """The examples of every pass, in order, from example `first`."""
+        made = [0]  # per pass
+        skip = first
+        for chunk_id, arrays in source.iterate(chunk_ids()):
+            read, _ = order.places.pop(chunk_id)
+            del order.segments[chunk_id]
+            if read == len(made):
+                if not made[-1]:  # every pass holds the same examples
+                    raise _no_examples(order)
+                made.append(0)
+            made[-1] += len(arrays[0])
+            cut = min(skip, len(arrays[0]))
+            skip -= cut
+            if cut < len(arrays[0]):
+                yield tuple(x[cut:] for x in arrays)
+        if not sum(made):
+            raise _no_examples(order)
+
+    def blocks():
+        parts, size = [], 0
+        for arrays in examples():
+            parts.append(arrays)
+            size += len(arrays[0])
+            while size >= block:
+                joined = tuple(np.concatenate(x) for x in zip(*parts))
+                yield tuple(x[:block] for x in joined)
+                parts = [tuple(x[block:] for x in joined)]
+                size -= block
+        if size:
+            yield tuple(np.concatenate(x) for x in zip(*parts))
+
+    number = first // block
+    carry = None
+    for examples_ in blocks():
+        if order.block:
+            permutation = order.block_permutation(number, len(examples_[0]))
+            examples_ = tuple(x[permutation] for x in examples_)
+        examples_ = tuple(x[offset:] for x in examples_)
+        offset = 0
+        if carry is not None:
+            examples_ = tuple(
+                np.concatenate([c, x]) for c, x in zip(carry, examples_)
+            )
+        count = len(examples_[0])
+        end = count - count % batch_size
+        for i in range(0, end, batch_size):
+            yield _model_inputs(*(x[i : i + batch_size] for x in examples_))
+        carry = tuple(x[end:] for x in examples_)
+        number += 1
+
+
 def text_dataset(
     inputs,
     tokenizer,
@@ -780,6 +912,7 @@ def text_dataset(
     cache_bytes=CACHE_BYTES,
     counts_file=None,
     graph_tokenization=True,
+    text_field="text",
 ):
     """Tokenize text on the fly (no shards), as a `tf.data.Dataset`.
 
@@ -799,8 +932,28 @@ def text_dataset(
     The batches are dicts of int32 `[batch_size, sequence_length]` arrays:
     `token_ids`, `segment_ids` and `padding_mask`, on any backend.
 
+    Files may be text, text compressed as `.gz`, `.bz2` or `.xz`, JSON
+    lines (`.jsonl`, `.json`, compressed too) or Parquet (`corpus_formats`);
+    a compressed file is one segment, so a corpus of a few large
+    compressed files mixes less than the same text uncompressed.
+
+    Texts given in Python (a generator, any iterable that is not a list or
+    tuple, a `tf.data.Dataset` of strings, a `Documents`) are one document
+    each and are read as they come, in chunks of about `segment_bytes`
+    (one stream: not mixed across the corpus, only shuffled in blocks of
+    `shuffle_buffer`). They cannot be entered in the middle:
+    `skip_batches` reads (and tokenizes) the batches before and drops
+    them, and `counts_file` is not used. `repeat=True` reads them again
+    every epoch, so it refuses an iterator (a generator can be read once):
+    pass `repeat=False`, or texts that can be read again (a list in
+    `Documents`, a `tf.data.Dataset`, or `Documents(function)`, a function
+    that returns a new iterator, called once per epoch).
+
     Args:
-        inputs: text files, globs or folders (`expand_inputs`).
+        inputs: text files, globs or folders (`expand_inputs`), or texts:
+            an iterable of strings (not a list or tuple, which holds
+            paths), a `tf.data.Dataset` of string scalars or a
+            `Documents`.
         tokenizer: an `ElectraTokenizer`.
         batch_size: int.
         sequence_length: int. The length of the examples.
@@ -821,6 +974,9 @@ def text_dataset(
             then enters its position without the counting pass.
         graph_tokenization: bool. `False` tokenizes in Python, one
             sentence at a time (the same batches, several times slower).
+        text_field: str. The field of JSON lines records, or the column
+            of Parquet files (or the key of dict texts), that holds each
+            document's text.
 
     Example:
     ```python
@@ -834,20 +990,37 @@ def text_dataset(
     ds = text_dataset("corpus.txt", tokenizer, batch_size=2,
                       sequence_length=8, shuffle_buffer=4)
     next(iter(ds))["token_ids"].shape  # (2, 8)
+
+    # Texts streamed from elsewhere, one pass (a generator is read once).
+    texts = (f"the fox {i}" for i in range(100))
+    ds = text_dataset(texts, tokenizer, batch_size=2, sequence_length=8,
+                      repeat=False)
     ```
     """
     import tensorflow as tf
 
     if int(batch_size) < 1:
         raise ValueError(f"`batch_size` must be 1 or more. Got {batch_size}.")
-    files = expand_inputs(inputs)
-    order = TextOrder(files, seed, streams, segment_bytes, shuffle_buffer)
+    documents = as_documents(inputs)
+    if documents is not None:
+        documents.check(text_field)
+        if repeat and not documents.readable_again:
+            raise CorpusError(
+                f"{documents.name} can be read once, and repeat=True reads "
+                "the corpus again every epoch. Pass repeat=False, or "
+                f"{READ_AGAIN}"
+            )
+        order = _DocumentOrder(documents, seed, shuffle_buffer)
+    else:
+        files = expand_inputs(inputs, text_field)
+        order = TextOrder(files, seed, streams, segment_bytes, shuffle_buffer)
     source = _Segments(
         order,
         tokenizer,
         sequence_length,
         on_decode_error,
         graph=graph_tokenization,
+        text_field=text_field,
     )
     signature = {
         MODEL_INPUTS[name]: tf.TensorSpec(
@@ -855,15 +1028,29 @@ def text_dataset(
         )
         for name in FEATURES
     }
-    ds = tf.data.Dataset.from_generator(
-        lambda: _text_batches(
-            source,
-            int(batch_size),
-            skip_batches,
-            repeat,
-            cache_bytes,
-            counts_file,
-        ),
-        output_signature=signature,
-    )
+    if documents is not None:
+
+        def batches():
+            return _document_batches(
+                source,
+                documents,
+                int(batch_size),
+                skip_batches,
+                repeat,
+                segment_bytes,
+            )
+
+    else:
+
+        def batches():
+            return _text_batches(
+                source,
+                int(batch_size),
+                skip_batches,
+                repeat,
+                cache_bytes,
+                counts_file,
+            )
+
+    ds = tf.data.Dataset.from_generator(batches, output_signature=signature)
     return _with_own_threads(ds.prefetch(tf.data.AUTOTUNE), threads=1)

@@ -5,6 +5,7 @@ streams them into `fit` on any backend, in an order that a resumed run
 enters at any batch without reading what came before.
 """
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -13,12 +14,15 @@ import time
 
 import numpy as np
 
+from keras_electra.data.documents import Documents
+from keras_electra.data.documents import as_documents
 from keras_electra.data.examples import FEATURES
 from keras_electra.data.examples import SEGMENT_BYTES
 from keras_electra.data.examples import iter_examples
 from keras_electra.data.examples import to_model_inputs
 from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import file_segments
+from keras_electra.data.text import uses_text_field
 
 MANIFEST = "manifest.json"
 CHECK_SUFFIX = ".json"  # beside each shard: its size, checksum, records
@@ -34,14 +38,19 @@ def shard_name(index, num_shards):
 
 
 def _manifest(files, vocabulary_file, sequence_length, num_shards, seed, opts):
+    """The build's record; `files` may be a `Documents` (named only)."""
     digest = hashlib.sha256()
     with open(vocabulary_file, "rb") as f:
         digest.update(f.read())
-    return {
-        "inputs": [
+    if isinstance(files, Documents):
+        inputs = [{"documents": files.name}]
+    else:
+        inputs = [
             {"path": os.path.abspath(p), "bytes": os.path.getsize(p)}
             for p in files
-        ],
+        ]
+    return {
+        "inputs": inputs,
         "vocabulary_sha256": digest.hexdigest(),
         "sequence_length": int(sequence_length),
         "num_shards": int(num_shards),
@@ -68,6 +77,7 @@ def build_shards(
     overwrite=False,
     verbose=True,
     show_backend_logs=False,
+    text_field="text",
 ):
     """Write pre-training examples from text into sharded TFRecord files.
 
@@ -85,6 +95,18 @@ def build_shards(
     The worker processes import TensorFlow with its C++ start-up lines
     hidden, as the command line does, unless `show_backend_logs`
     (`--verbose`).
+
+    `inputs` are files, globs or folders of text, compressed text, JSON
+    lines or Parquet (`corpus_formats`; `text_field` names the JSON field
+    or Parquet column); a compressed file is one segment, whatever its
+    size. They may instead be texts given in Python (an iterable of
+    strings that is not a list or tuple, a `tf.data.Dataset` of strings, a
+    `Documents`), one document each: those are read once, in this
+    process, in chunks of about 1 MiB that take the place of segments
+    (document `j` of chunk `g` goes to shard `(g + j) % num_shards`), and
+    every shard is written in the chunks' order. The manifest cannot tell
+    two such inputs apart: a folder that holds a complete build with the
+    same settings is kept as it is unless `overwrite=True`.
 
     Returns a dict with `files`, `examples`, `tokens`, `seconds` and
     `tokens_per_second` (over the shards built by this call).
@@ -105,7 +127,12 @@ def build_shards(
             )
     from keras_electra.tokenizers.electra_tokenizer import read_vocabulary_file
 
-    files = expand_inputs(inputs)
+    documents = as_documents(inputs)
+    if documents is not None:
+        documents.check(text_field)
+        files = documents
+    else:
+        files = expand_inputs(inputs, text_field)
     read_vocabulary_file(vocabulary_file)  # checked before any work
     os.makedirs(output_dir, exist_ok=True)
     opts = {
@@ -116,11 +143,13 @@ def build_shards(
     manifest = _manifest(
         files, vocabulary_file, sequence_length, num_shards, seed, opts
     )
+    if documents is not None or uses_text_field(files):
+        manifest["text_field"] = text_field
     manifest_path = os.path.join(output_dir, MANIFEST)
     if os.path.exists(manifest_path):
         with open(manifest_path, encoding="utf-8") as f:
             previous = json.load(f)
-        if previous != manifest:
+        if previous != manifest or (documents is not None and overwrite):
             if not overwrite:
                 raise ValueError(
                     f"'{output_dir}' holds shards built from other inputs or "
@@ -157,6 +186,7 @@ def build_shards(
             sequence_length=sequence_length,
             seed=seed,
             on_decode_error=on_decode_error,
+            text_field=text_field,
             **opts,
         )
         for i in todo
@@ -170,7 +200,11 @@ def build_shards(
             len(jobs), unit_name="shard", verbose=1 if verbose else 0
         )
         processes = num_processes or min(len(jobs), os.cpu_count() or 1)
-        if processes > 1:
+        if documents is not None:
+            results = _build_shards_from_documents(documents, jobs)
+            for done, result in enumerate(results, start=1):
+                _accumulate(totals, result, progress, done, start)
+        elif processes > 1:
             from keras_electra.utils.backend_setup import start_quiet_worker
 
             context = multiprocessing.get_context("spawn")
@@ -212,44 +246,41 @@ def _accumulate(totals, result, progress, done, start):
     progress.update(done, values=[("tokens/s", rate)])
 
 
-def _build_one_shard(job):
-    """Worker: build one shard (runs in a fresh process under `spawn`)."""
-    import tensorflow as tf
-
+def _job_tokenizer(job):
     from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
 
-    tokenizer = ElectraTokenizer(
+    return ElectraTokenizer(
         vocabulary=job["vocabulary_file"],
         lowercase=job["lowercase"],
         strip_accents=job["strip_accents"],
     )
+
+
+def _shard_paths(job):
+    """A job's shard and the temporary file it is written to."""
+    name = shard_name(job["index"], job["num_shards"])
+    path = os.path.join(job["output_dir"], name)
+    return path, f"{path}.tmp-{os.getpid()}"
+
+
+def _segment_examples(job, tokenizer, segment, g, stats):
+    """The examples of shard `job["index"]` from segment (or chunk) `g`."""
     index, num_shards = job["index"], job["num_shards"]
-    path = os.path.join(job["output_dir"], shard_name(index, num_shards))
-    tmp = f"{path}.tmp-{os.getpid()}"
-    stats = {}
-    examples = 0
-    segments = file_segments(job["files"], SEGMENT_BYTES)
-    order = np.random.default_rng([job["seed"], index]).permutation(
-        len(segments)
+    return iter_examples(
+        [segment],
+        tokenizer,
+        job["sequence_length"],
+        seed=job["seed"] * 100_003 + index * 1_009 + int(g),
+        document_filter=lambda j: (int(g) + j) % num_shards == index,
+        blank_lines_separate_documents=job["blank_lines_separate_documents"],
+        on_decode_error=job["on_decode_error"],
+        stats=stats,
+        text_field=job["text_field"],
     )
-    with tf.io.TFRecordWriter(tmp) as writer:
-        for g in order:
-            for example in iter_examples(
-                [segments[g]],
-                tokenizer,
-                job["sequence_length"],
-                seed=job["seed"] * 100_003 + index * 1_009 + int(g),
-                document_filter=lambda j, g=int(g): (
-                    (g + j) % num_shards == index
-                ),
-                blank_lines_separate_documents=job[
-                    "blank_lines_separate_documents"
-                ],
-                on_decode_error=job["on_decode_error"],
-                stats=stats,
-            ):
-                writer.write(serialize_example(example))
-                examples += 1
+
+
+def _finish_shard(path, tmp, examples):
+    """Rename a written shard into place, its record beside it."""
     # The shard's size, checksum and record count beside it, written first:
     # a shard without its record is rebuilt, a damaged one is named.
     record = {
@@ -261,7 +292,64 @@ def _build_one_shard(job):
         json.dump(record, f)
     os.replace(f"{tmp}.json", path + CHECK_SUFFIX)
     os.replace(tmp, path)
+
+
+def _build_one_shard(job):
+    """Worker: build one shard (runs in a fresh process under `spawn`)."""
+    import tensorflow as tf
+
+    tokenizer = _job_tokenizer(job)
+    path, tmp = _shard_paths(job)
+    stats = {}
+    examples = 0
+    segments = file_segments(job["files"], SEGMENT_BYTES)
+    order = np.random.default_rng([job["seed"], job["index"]]).permutation(
+        len(segments)
+    )
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for g in order:
+            for example in _segment_examples(
+                job, tokenizer, segments[g], g, stats
+            ):
+                writer.write(serialize_example(example))
+                examples += 1
+    _finish_shard(path, tmp, examples)
     return {"examples": examples, "tokens": stats.get("tokens", 0)}
+
+
+def _build_shards_from_documents(documents, jobs):
+    """Build the shards of `jobs` at once from texts given in Python, read
+    once in this process in chunks of about `SEGMENT_BYTES` (chunk `g`
+    standing for segment `g`); each shard is written in the chunks'
+    order."""
+    import tensorflow as tf
+
+    tokenizer = _job_tokenizer(jobs[0])
+    paths = [_shard_paths(job) for job in jobs]
+    stats = [{} for _ in jobs]
+    examples = [0] * len(jobs)
+    first = jobs[0]
+    chunks = documents.chunks(
+        SEGMENT_BYTES, first["on_decode_error"], first["text_field"]
+    )
+    with contextlib.ExitStack() as stack:
+        writers = [
+            stack.enter_context(tf.io.TFRecordWriter(tmp)) for _, tmp in paths
+        ]
+        for g, chunk in enumerate(chunks):
+            chunk = Documents(chunk, documents.name)
+            for i, job in enumerate(jobs):
+                for example in _segment_examples(
+                    job, tokenizer, chunk, g, stats[i]
+                ):
+                    writers[i].write(serialize_example(example))
+                    examples[i] += 1
+    for (path, tmp), count in zip(paths, examples):
+        _finish_shard(path, tmp, count)
+    return [
+        {"examples": count, "tokens": stat.get("tokens", 0)}
+        for count, stat in zip(examples, stats)
+    ]
 
 
 def _sha256(path):

@@ -21,8 +21,10 @@ def learn_vocabulary(
     on_decode_error="stop",
     lowercase=True,
     strip_accents=True,
+    text_field="text",
 ):
-    """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus."""
+    """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus
+    (`text_field`: the JSON lines field or Parquet column of the text)."""
     import tensorflow as tf
 
     # Where it goes is checked before the work of learning it.
@@ -44,7 +46,9 @@ def learn_vocabulary(
 
     lines = []
     for document in iter_documents(
-        expand_inputs(inputs), on_decode_error=on_decode_error
+        expand_inputs(inputs, text_field),
+        on_decode_error=on_decode_error,
+        text_field=text_field,
     ):
         lines.extend(document)
         if len(lines) >= max_lines:

@@ -138,6 +138,10 @@ def zero_or_more(value):
     return None if value >= 0 else "must be 0 or more"
 
 
+def not_empty(value):
+    return None if value else "must not be empty"
+
+
 def fraction(value):
     return None if 0 < value <= 1 else "must be in (0, 1]"
 
@@ -294,8 +298,10 @@ class PretrainConfig(_Options):
     )
     corpus: typing.Optional[list] = option(
         None,
-        "text files, quoted globs or folders (default: the King James "
-        "Bible, downloaded once)",
+        "files, quoted globs or folders of text (.txt, or compressed .gz, "
+        ".bz2, .xz), JSON lines (.jsonl, .json, compressed too) or Parquet "
+        "(.parquet; needs pyarrow) (default: the King James Bible, "
+        "downloaded once)",
         nargs="+",
         group="data",
     )
@@ -494,6 +500,12 @@ class PretrainConfig(_Options):
         "what to do with lines that are not UTF-8",
         choices=DECODE_ERRORS,
         may_change_on_resume=True,
+    )
+    text_field: str = option(
+        "text",
+        "the field of JSON lines records, or the column of Parquet files, "
+        "that holds each document's text",
+        check=not_empty,
     )
     resume: bool = option(
         False,

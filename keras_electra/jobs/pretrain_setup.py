@@ -254,7 +254,7 @@ def check_inputs(config):
 
     # Local inputs first: a released preset may be fetched below.
     if config.corpus:
-        expand_inputs(config.corpus)
+        expand_inputs(config.corpus, config.text_field)
     vocabulary_size = None
     if config.vocabulary:
         vocabulary_size = len(read_vocabulary_file(config.vocabulary))
@@ -519,6 +519,7 @@ def _tokenizer(config, verbose):
             config.vocabulary_size,
             learned,
             on_decode_error=config.on_decode_error,
+            text_field=config.text_field,
         ).vocabulary_size()
         if verbose:
             print(describe_learned(size, config.vocabulary_size, learned))

@@ -350,6 +350,7 @@ def dataset_for(run, skip_batches):
             seed=config.seed,
             skip_batches=skip_batches,
             on_decode_error=config.on_decode_error,
+            text_field=config.text_field,
             # The corpus' example counts, kept so that a resumed run
             # enters its position without a counting pass.
             # (The chief's alone: only the chief writes the run's files.)
