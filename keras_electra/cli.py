@@ -72,11 +72,11 @@ def _command(sub, name, summary, description, examples):
     return parser
 
 
-def _add_decode_errors(parser):
+def _add_corpus_options(parser):
     options.add_arguments(
         parser,
         options.PretrainConfig,
-        only=("on_decode_error",),
+        only=("on_decode_error", "text_field"),
         suppress_defaults=False,
     )
 
@@ -110,10 +110,14 @@ def _pretrain_arguments(p):
     options.add_arguments(p, options.PretrainConfig)
 
 
+_CORPUS_HELP = (
+    "files, globs or folders: text (.txt; .gz, .bz2, .xz compressed), "
+    "JSON lines (.jsonl, .json, compressed too) or Parquet (.parquet)"
+)
+
+
 def _build_data_arguments(p):
-    p.add_argument(
-        "--corpus", nargs="+", required=True, help="files, globs or folders"
-    )
+    p.add_argument("--corpus", nargs="+", required=True, help=_CORPUS_HELP)
     p.add_argument("--vocab", required=True, help="vocab.txt to tokenize with")
     p.add_argument("--output", required=True, help="folder of shards")
     p.add_argument(
@@ -133,16 +137,14 @@ def _build_data_arguments(p):
         action="store_true",
         help="blank lines do not end documents",
     )
-    _add_decode_errors(p)
+    _add_corpus_options(p)
     p.add_argument(
         "--overwrite", action="store_true", help="replace existing shards"
     )
 
 
 def _vocab_arguments(p):
-    p.add_argument(
-        "--corpus", nargs="+", required=True, help="files, globs or folders"
-    )
+    p.add_argument("--corpus", nargs="+", required=True, help=_CORPUS_HELP)
     p.add_argument(
         "--size",
         type=int,
@@ -157,7 +159,7 @@ def _vocab_arguments(p):
         help="lines of the corpus to learn from",
     )
     p.add_argument("--cased", action="store_true", help="keep case and accents")
-    _add_decode_errors(p)
+    _add_corpus_options(p)
 
 
 def _convert_arguments(p):
@@ -197,15 +199,23 @@ def _convert_arguments(p):
 
 
 def _export_arguments(p):
+    from keras_electra.jobs.export_formats import EXPORT_FORMATS
+
     p.add_argument(
         "--to",
         dest="target",
         required=True,
-        choices=("transformers", "keras-hub"),
-        help="target format",
+        choices=tuple(EXPORT_FORMATS),
+        help="target format: "
+        + "; ".join(f"{f.name}: {f.help}" for f in EXPORT_FORMATS.values()),
     )
     p.add_argument("preset", help="keras-electra preset folder")
-    p.add_argument("output", help="folder to write")
+    p.add_argument("output", help="folder (or .onnx file) to write")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an output that exists",
+    )
 
 
 def _finetune_arguments(p):
@@ -227,7 +237,11 @@ NO_BACKEND = ("info",)
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    backend = getattr(args, "backend", None) or _resumed_backend(args)
+    backend = (
+        getattr(args, "backend", None)
+        or _resumed_backend(args)
+        or _export_backend(args)
+    )
     if backend:
         os.environ["KERAS_BACKEND"] = backend
     try:
@@ -253,6 +267,16 @@ def main(argv=None):
             f"keras-electra {args.command}: error: {message}", file=sys.stderr
         )
         return 2
+
+
+def _export_backend(args):
+    """The backend an export format needs (SavedModel and ONNX are traced
+    on TensorFlow, whatever backend trained the preset)."""
+    if args.command != "export":
+        return None
+    from keras_electra.jobs.export_formats import EXPORT_FORMATS
+
+    return EXPORT_FORMATS[args.target].backend
 
 
 def _resumed_backend(args):
@@ -293,6 +317,7 @@ def _build_data(args):
         strip_accents=not args.cased,
         blank_lines_separate_documents=not args.one_document_per_file,
         on_decode_error=args.on_decode_error,
+        text_field=args.text_field,
         overwrite=args.overwrite,
         show_backend_logs=args.verbose,
     )
@@ -309,6 +334,7 @@ def _vocab(args):
         args.output,
         max_lines=args.max_lines,
         on_decode_error=args.on_decode_error,
+        text_field=args.text_field,
         lowercase=not args.cased,
         strip_accents=not args.cased,
     )
@@ -472,17 +498,13 @@ def _save_preset(model, output, tokenizer, source):
 
 
 def _export(args):
-    from keras_electra import conversion
+    from keras_electra.jobs.export_formats import EXPORT_FORMATS
 
     model, tokenizer = _load_any(args.preset)
-    if args.target == "transformers":
-        conversion.export_transformers(model, args.output, tokenizer)
-    else:
-        conversion.export_keras_hub(model, args.output, tokenizer)
-    print(
-        f"Wrote {args.target} checkpoint of {type(model).__name__} to "
-        f"{args.output}."
+    EXPORT_FORMATS[args.target].write(
+        model, args.output, tokenizer=tokenizer, overwrite=args.overwrite
     )
+    print(f"Wrote {type(model).__name__} as {args.target} to {args.output}.")
 
 
 def _load_any(preset):
@@ -685,13 +707,19 @@ COMMANDS = {
     ),
     "export": (
         _export,
-        "a keras-electra preset -> transformers or keras-hub",
+        "a keras-electra preset -> transformers, keras-hub, SavedModel, ONNX",
         "Export a trained or converted preset to transformers (a "
-        "discriminator folder,\nand a generator folder for a pretrainer) or "
-        "to a keras-hub ElectraBackbone preset.",
+        "discriminator folder,\nand a generator folder for a pretrainer), "
+        "to a keras-hub ElectraBackbone preset,\nto a TensorFlow SavedModel "
+        "that serves a fine-tuned task on raw strings, or\nto ONNX on token "
+        "ids (SavedModel and ONNX are built on TensorFlow).",
         [
             "keras-electra export --to transformers electra_run/preset hf/",
             "keras-electra export --to keras-hub electra_run/preset hub/",
+            "keras-electra export --to saved-model finetune_classify/model "
+            "served/",
+            "keras-electra export --to onnx finetune_classify/model "
+            "classifier.onnx",
         ],
         _export_arguments,
     ),

@@ -109,3 +109,26 @@ def export_keras_hub(model, output_dir, tokenizer=None):
     if hasattr(model, "discriminator"):
         model = model.discriminator
     return keras_hub_preset.save_backbone(model, output_dir, tokenizer)
+
+
+def _refuse_non_empty(output_dir, overwrite):
+    output_dir = os.fspath(output_dir)
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise CheckpointError(
+            f"'{output_dir}' exists and is not empty. Choose a new folder "
+            "or pass --overwrite to write into it."
+        )
+
+
+def export_transformers_folder(model, output_dir, tokenizer=None, **kwargs):
+    """`export_transformers` for `keras-electra export`: refuses a folder
+    that holds files unless `overwrite=True`."""
+    _refuse_non_empty(output_dir, kwargs.pop("overwrite", False))
+    return export_transformers(model, output_dir, tokenizer)
+
+
+def export_keras_hub_folder(model, output_dir, tokenizer=None, **kwargs):
+    """`export_keras_hub` for `keras-electra export`: refuses a folder that
+    holds files unless `overwrite=True`."""
+    _refuse_non_empty(output_dir, kwargs.pop("overwrite", False))
+    return export_keras_hub(model, output_dir, tokenizer)
