@@ -38,18 +38,22 @@ for name, inputs in request.items():
     args = {k: tf.constant(v) for k, v in inputs.items()}
     out[name] = {k: v.numpy().tolist() for k, v in fn(**args).items()}
 out["imported"] = sorted(
-    {m.split(".")[0] for m in sys.modules} & {"keras_electra", "torch"}
+    {m.split(".")[0] for m in sys.modules}
+    & {"keras_electra", "keras_hub", "torch"}
 )
 print(json.dumps(out))
 """
 
 
 def _serve(path, request):
+    # (TensorFlow imports Keras, which would import KERAS_BACKEND's
+    # framework; the SavedModel needs neither keras-electra nor keras-hub.)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     done = subprocess.run(
         [sys.executable, "-c", SERVE, str(path), json.dumps(request)],
         capture_output=True,
         text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
