@@ -5,6 +5,7 @@ Date created: 2026/11/28
 Last modified: 2026/11/28
 Description: Pre-train the same encoder with ELECTRA's objective and with BERT's at equal compute, then compare what each learned.
 Accelerator: GPU
+Expected time: smoke size 3-5 min on CPU (measured); full size about 45 min on CPU, 5 min on a GPU, 6 min on a TPU (estimates)
 """
 
 """
@@ -27,11 +28,19 @@ to the same encoder with random weights.
 At this size and budget, expect no clear winner, and no clear gain over
 random weights either: the repository's study (BENCHMARKS.md,
 `benchmarks/study_rtd_vs_mlm.py`) measures both with 3 seeds at several
-budgets. `KERAS_ELECTRA_GUIDE_SMOKE=1` runs a few dozen steps on CPU.
+budgets. `SIZE = "smoke"` (below) runs a few dozen steps on CPU.
 """
 
 import os
 
+# "full" runs the guide as its header's times describe; "smoke" shrinks it
+# to a few minutes on any CPU (tiny models, a slice of the data).
+SIZE = "full"
+if os.environ.get("KERAS_ELECTRA_GUIDE_SMOKE") == "1":  # the tests' switch
+    SIZE = "smoke"
+if SIZE not in ("full", "smoke"):
+    raise ValueError(f'SIZE is {SIZE!r}: set it to "full" or "smoke".')
+SMOKE = SIZE == "smoke"
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
@@ -45,11 +54,12 @@ from keras_electra.data.default_corpus import default_corpus_path
 from keras_electra.data.task_files import read_classification_file
 from keras_electra.jobs.pretrain import pretrain
 from keras_electra.utils import plotting
+from keras_electra.utils.accelerator import describe_accelerator
 
-SMOKE = os.environ.get("KERAS_ELECTRA_GUIDE_SMOKE") == "1"
 RTD_STEPS = 20 if SMOKE else 2000
 EXAMPLES = 400 if SMOKE else None
 keras.utils.set_random_seed(0)
+print(describe_accelerator())
 
 """
 ## Equal compute

@@ -5,13 +5,17 @@
     python tools/guides.py check                # notebooks match sources?
 
 A guide is a Python script: a header docstring (Title, Author, Date created,
-Last modified, Description, Accelerator), then markdown in top-level
-triple-quoted strings between code. The notebook gets two cells first: one
-that installs the package (Colab has no checkout) and one that chooses the
-Keras backend. The markdown is the guide with each code cell's printed
-output and figures below it, from a real run: `markdown` executes the guide
-cell by cell in one namespace, here, at the size `KERAS_ELECTRA_GUIDE_SMOKE`
-selects (unset: full size).
+Last modified, Description, Accelerator, Expected time: its times on CPU,
+GPU and TPU), then markdown in top-level triple-quoted strings between
+code. Its first code cell sets `SIZE` ("full" or "smoke", which
+`KERAS_ELECTRA_GUIDE_SMOKE=1` overrides: the tests' switch) and prints
+what the backend computes on. The notebook gets two code cells first: one
+that chooses the Keras backend and one that installs the package (Colab
+has no checkout) and stops the notebook with an error if that fails. The
+markdown is the guide with each code cell's printed output and figures
+below it, from a real run: `markdown` executes the guide cell by cell in
+one namespace, here, at the size `KERAS_ELECTRA_GUIDE_SMOKE` selects
+(unset: the guide's `SIZE`).
 
 Notebooks are derived files: `check` (and `tests/test_guides.py`) fail when
 one differs from what its source gives.
@@ -41,6 +45,7 @@ HEADER_KEYS = (
     "Last modified",
     "Description",
     "Accelerator",
+    "Expected time",
 )
 
 
@@ -109,6 +114,15 @@ def colab_url(name):
     )
 
 
+# What the headers' times rest on (said on every page).
+TIMES_BASIS = (
+    "Smoke-size times were measured on 2 shared CPU cores with JAX. "
+    "Full-size times are estimates: on CPU from step times measured on "
+    "those cores; on a GPU (a Colab T4) or a TPU (JAX) from the steps' "
+    "FLOPs plus compilation and set-up, not yet timed on either."
+)
+
+
 def _intro(header, name):
     return (
         f"# {header['Title']}\n\n"
@@ -116,28 +130,65 @@ def _intro(header, name):
         f"**Date created:** {header['Date created']}<br>\n"
         f"**Last modified:** {header['Last modified']}<br>\n"
         f"**Description:** {header['Description']}<br>\n"
-        f"**Accelerator:** {header['Accelerator']}\n\n"
+        f"**Accelerator:** {header['Accelerator']}<br>\n"
+        f"**Expected time:** {header['Expected time']}\n\n"
+        f"*{TIMES_BASIS}*\n\n"
         f"[Open in Colab]({colab_url(name)})"
     )
 
 
+PACKAGE = f"keras-electra[jax] @ git+https://github.com/{REPOSITORY}@{BRANCH}"
+
+# The install cell: pip in a subprocess, so its exit status can stop the
+# notebook (`!pip` and `%pip` carry on after a failure), then an import
+# that proves the package is usable with the chosen backend.
+INSTALL_CELL = f"""import importlib
+import subprocess
+import sys
+
+PACKAGE = "{PACKAGE}"
+done = subprocess.run(
+    [sys.executable, "-m", "pip", "install", "-q", PACKAGE],
+    capture_output=True,
+    text=True,
+)
+if done.returncode != 0:
+    print(done.stdout[-2000:], done.stderr[-4000:], sep="\\n")
+    raise RuntimeError(
+        f"pip could not install {{PACKAGE}} (exit status "
+        f"{{done.returncode}}; its messages are above): check the "
+        "runtime's internet connection and that the repository in "
+        "PACKAGE exists, then run this cell again."
+    )
+importlib.invalidate_caches()
+try:
+    import keras_electra
+except ImportError as error:
+    raise RuntimeError(
+        f"keras-electra was installed but does not import ({{error}}): "
+        "restart the session (Runtime > Restart session), then run the "
+        "cells again from the top."
+    ) from error
+print("keras-electra", keras_electra.__version__, "is installed.")"""
+
 SETUP_CELLS = (
     (
         "markdown",
-        "Install keras-electra (with JAX; `[tensorflow]` or `[torch]` for "
-        "another backend) and choose the backend before Keras is imported. "
-        "`KERAS_ELECTRA_GUIDE_SMOKE=1` shrinks the guide to a CPU-sized run.",
-    ),
-    (
-        "code",
-        f'!pip install -q "keras-electra[jax] @ '
-        f'git+https://github.com/{REPOSITORY}@{BRANCH}"',
+        "Choose the Keras backend before Keras is imported, then install "
+        "keras-electra from GitHub (with JAX; Colab also has TensorFlow "
+        "and PyTorch). The install cell stops the notebook with an error "
+        "if pip fails. The guide's first code cell sets its size: "
+        '`SIZE = "full"` runs what the times above describe, '
+        '`SIZE = "smoke"` a few minutes\' version for any CPU (tiny '
+        "models, a slice of the data); it then prints which devices the "
+        "backend computes on.",
     ),
     (
         "code",
         'import os\n\nos.environ["KERAS_BACKEND"] = "jax"  # or "tensorflow",'
         ' "torch"',
     ),
+    ("code", INSTALL_CELL),
 )
 
 
@@ -264,8 +315,8 @@ def write_markdown(path):
     if os.environ.get("KERAS_ELECTRA_GUIDE_SMOKE") == "1":
         parts.append(
             "*The outputs below are from a smoke-size run on CPU "
-            "(`KERAS_ELECTRA_GUIDE_SMOKE=1`); a full run prints larger "
-            "figures.*"
+            '(`SIZE = "smoke"`, here through `KERAS_ELECTRA_GUIDE_SMOKE=1`); '
+            "a full run prints larger figures.*"
         )
     for (kind, text), result in zip(cells, results):
         if kind == "markdown":
