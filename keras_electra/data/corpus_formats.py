@@ -23,6 +23,10 @@ plain JSON lines file is cut at byte offsets; a compressed stream cannot be
 entered in the middle, so a compressed file is one segment however large;
 a Parquet file is cut between row groups.
 
+A file may be a local path or a URL (`gs://...`: `utils/file_system`,
+TensorFlow's filesystem layer); a remote compressed file is decompressed
+as it is read, a remote Parquet file read through a file object.
+
 A new format is one `CorpusFormat` subclass and a `register_corpus_format`
 call with its suffixes; the rest of the package asks `corpus_format(path)`.
 This module imports no backend (`pyarrow` only when a Parquet file is
@@ -30,11 +34,14 @@ read).
 """
 
 import bz2
+import contextlib
 import gzip
 import json
 import lzma
 import os
 import zlib
+
+from keras_electra.utils import file_system
 
 # Decompressed text is usually about this many times the compressed file:
 # what decides whether `text_dataset` keeps a corpus' examples in memory.
@@ -127,7 +134,7 @@ def read_lines(path, on_decode_error="stop", start=0, end=None):
     ```
     """
     _check_decode_option(on_decode_error)
-    with open(path, "rb") as f:
+    with file_system.open_file(path, "rb") as f:
         for _, _, line in _numbered_lines(path, f, on_decode_error, start, end):
             yield line.strip()
 
@@ -199,17 +206,17 @@ class CorpusFormat:
 
     def is_empty(self, path):
         """Whether the file holds no text at all."""
-        return os.path.getsize(path) == 0
+        return file_system.getsize(path) == 0
 
     def text_bytes(self, path):
         """About how many bytes of text the file holds."""
-        return os.path.getsize(path)
+        return file_system.getsize(path)
 
     def segments(self, path, segment_bytes):
         """The `(start, end)` segments of the file, in the units `read`
         takes: byte ranges of about `segment_bytes` (one range for the
         whole file if it is not `segmentable`)."""
-        size = os.path.getsize(path)
+        size = file_system.getsize(path)
         if not self.segmentable:
             return [(0, size)]
         count = max(1, -(-size // segment_bytes))
@@ -247,10 +254,19 @@ class _LineFile(CorpusFormat):
     def __init__(self, compression=None):
         self.compression = compression
 
+    @contextlib.contextmanager
     def _open(self, path):
         if self.compression is None:
-            return open(path, "rb")
-        return _OPENERS[self.compression](path, "rb")
+            with file_system.open_file(path, "rb") as f:
+                yield f
+        elif not file_system.has_scheme(path):
+            with _OPENERS[self.compression](path, "rb") as f:
+                yield f
+        else:
+            # A remote file: its bytes decompressed as they are read.
+            with file_system.open_file(path, "rb") as raw:
+                with _OPENERS[self.compression](raw, "rb") as f:
+                    yield f
 
     def _lines(self, path, start, end, on_decode_error):
         _check_decode_option(on_decode_error)
@@ -267,7 +283,7 @@ class _LineFile(CorpusFormat):
             )
 
     def is_empty(self, path):
-        size = os.path.getsize(path)
+        size = file_system.getsize(path)
         if self.compression is None or size == 0:
             return size == 0
         try:
@@ -281,7 +297,7 @@ class _LineFile(CorpusFormat):
             ) from None
 
     def text_bytes(self, path):
-        size = os.path.getsize(path)
+        size = file_system.getsize(path)
         return size * COMPRESSION_RATIO if self.compression else size
 
 
@@ -368,6 +384,9 @@ class Parquet(CorpusFormat):
                 'Install it with: pip install "keras-electra[parquet]"'
             ) from None
         try:
+            if file_system.has_scheme(path):
+                # Read through a file object, closed when the table is let go.
+                return pq.ParquetFile(file_system.open_file(path, "rb"))
             return pq.ParquetFile(path)
         except (OSError, ValueError) as e:
             raise CorpusError(

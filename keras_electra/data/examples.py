@@ -26,6 +26,7 @@ from keras_electra.data.text import file_segments
 from keras_electra.data.text import iter_documents
 from keras_electra.data.text import text_bytes
 from keras_electra.data.text import uses_text_field
+from keras_electra.utils import file_system
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
 # The names the models take, for the same arrays.
@@ -546,7 +547,11 @@ class _CountsFile:
         order, tokenizer = source.order, source.tokenizer
         identity = {
             "files": [
-                [os.path.abspath(f), os.path.getsize(f), os.path.getmtime(f)]
+                [
+                    file_system.abspath(f),
+                    file_system.getsize(f),
+                    file_system.getmtime(f),
+                ]
                 for f in order.files
             ],
             "segments": len(order.segments),
@@ -568,7 +573,7 @@ class _CountsFile:
 
     def load(self, counts):
         try:
-            with open(self.path, encoding="utf-8") as f:
+            with file_system.open_file(self.path, encoding="utf-8") as f:
                 stored = json.load(f)
         except (OSError, ValueError):
             return
@@ -588,12 +593,13 @@ class _CountsFile:
         self.when = time.monotonic()
         snapshot = dict(counts)
         # A hidden temporary beside the file (a run folder knows such
-        # names as partial writes), renamed over it.
+        # names as partial writes), renamed over it (atomically on a local
+        # disk; a copy and a delete on an object store: `file_system`).
         folder, name = os.path.split(self.path)
-        tmp = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{id(self)}")
-        with open(tmp, "w", encoding="utf-8") as f:
+        tmp = file_system.join(folder, f".{name}.tmp-{os.getpid()}-{id(self)}")
+        with file_system.open_file(tmp, "w", encoding="utf-8") as f:
             json.dump({"key": self.key, "counts": snapshot}, f)
-        os.replace(tmp, self.path)
+        file_system.replace(tmp, self.path)
         self.saved = len(snapshot)
 
 

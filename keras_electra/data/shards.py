@@ -3,6 +3,10 @@
 `build_shards` writes examples in parallel and resumably; `shard_dataset`
 streams them into `fit` on any backend, in an order that a resumed run
 enters at any batch without reading what came before.
+
+The corpus, the vocabulary and the shards' folder may be local paths or
+URLs (`gs://...`: `utils/file_system`, TensorFlow's filesystem layer);
+TFRecords are read and written by `tf.data` and `tf.io`, which take both.
 """
 
 import contextlib
@@ -23,6 +27,7 @@ from keras_electra.data.examples import to_model_inputs
 from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import file_segments
 from keras_electra.data.text import uses_text_field
+from keras_electra.utils import file_system
 
 MANIFEST = "manifest.json"
 CHECK_SUFFIX = ".json"  # beside each shard: its size, checksum, records
@@ -40,13 +45,16 @@ def shard_name(index, num_shards):
 def _manifest(files, vocabulary_file, sequence_length, num_shards, seed, opts):
     """The build's record; `files` may be a `Documents` (named only)."""
     digest = hashlib.sha256()
-    with open(vocabulary_file, "rb") as f:
+    with file_system.open_file(vocabulary_file, "rb") as f:
         digest.update(f.read())
     if isinstance(files, Documents):
         inputs = [{"documents": files.name}]
     else:
         inputs = [
-            {"path": os.path.abspath(p), "bytes": os.path.getsize(p)}
+            {
+                "path": file_system.abspath(p),
+                "bytes": file_system.getsize(p),
+            }
             for p in files
         ]
     return {
@@ -108,10 +116,19 @@ def build_shards(
     two such inputs apart: a folder that holds a complete build with the
     same settings is kept as it is unless `overwrite=True`.
 
+    The inputs, `output_dir` and `vocabulary_file` may be URLs
+    (`gs://bucket/shards`: `keras_electra.utils.file_system`). On an
+    object store (Google Cloud Storage, S3) the rename that puts a shard
+    in place is a copy and a delete, not atomic: a build killed between
+    the two leaves the complete shard and its temporary copy beside it. A
+    `ram://` path (TensorFlow's in-memory filesystem, private to a process)
+    is built in this process only: `num_processes` is then 1 (a larger
+    one is lowered to 1, with a note when `verbose`).
+
     Returns a dict with `files`, `examples`, `tokens`, `seconds` and
     `tokens_per_second` (over the shards built by this call).
     """
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    if file_system.exists(output_dir) and not file_system.isdir(output_dir):
         raise ValueError(
             f"'{output_dir}' is a file: give a folder for the shards."
         )
@@ -134,7 +151,7 @@ def build_shards(
     else:
         files = expand_inputs(inputs, text_field)
     read_vocabulary_file(vocabulary_file)  # checked before any work
-    os.makedirs(output_dir, exist_ok=True)
+    file_system.makedirs(output_dir, exist_ok=True)
     opts = {
         "lowercase": bool(lowercase),
         "strip_accents": bool(strip_accents),
@@ -145,9 +162,9 @@ def build_shards(
     )
     if documents is not None or uses_text_field(files):
         manifest["text_field"] = text_field
-    manifest_path = os.path.join(output_dir, MANIFEST)
-    if os.path.exists(manifest_path):
-        with open(manifest_path, encoding="utf-8") as f:
+    manifest_path = file_system.join(output_dir, MANIFEST)
+    if file_system.exists(manifest_path):
+        with file_system.open_file(manifest_path, encoding="utf-8") as f:
             previous = json.load(f)
         if previous != manifest or (documents is not None and overwrite):
             if not overwrite:
@@ -156,24 +173,24 @@ def build_shards(
                     "settings (see its manifest.json). Choose another folder "
                     "or pass overwrite=True (--overwrite) to rebuild."
                 )
-            for name in os.listdir(output_dir):
+            for name in file_system.listdir(output_dir):
                 if name.startswith("shard-"):
-                    os.remove(os.path.join(output_dir, name))
-    with open(manifest_path, "w", encoding="utf-8") as f:
+                    file_system.remove(file_system.join(output_dir, name))
+    with file_system.open_file(manifest_path, "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
 
     paths = [
-        os.path.join(output_dir, shard_name(i, num_shards))
+        file_system.join(output_dir, shard_name(i, num_shards))
         for i in range(num_shards)
     ]
     damaged = shard_problems(
-        [p for p in paths if os.path.exists(p)], checksums=True
+        [p for p in paths if file_system.exists(p)], checksums=True
     )
     for path in damaged:
-        os.remove(path)
+        file_system.remove(path)
     if verbose and damaged:
         print(describe_problems(damaged).split(". Run")[0] + "; rebuilding.")
-    todo = [i for i, path in enumerate(paths) if not os.path.exists(path)]
+    todo = [i for i, path in enumerate(paths) if not file_system.exists(path)]
     if verbose and len(todo) < num_shards:
         print(f"{num_shards - len(todo)} of {num_shards} shards already built.")
     jobs = [
@@ -200,6 +217,15 @@ def build_shards(
             len(jobs), unit_name="shard", verbose=1 if verbose else 0
         )
         processes = num_processes or min(len(jobs), os.cpu_count() or 1)
+        if processes > 1 and _in_memory(files, output_dir, vocabulary_file):
+            # Worker processes do not see this process' ram:// files.
+            if verbose and num_processes:
+                print(
+                    f"num_processes={num_processes} lowered to 1: ram:// "
+                    "files live in this process' memory, which worker "
+                    "processes do not see."
+                )
+            processes = 1
         if documents is not None:
             results = _build_shards_from_documents(documents, jobs)
             for done, result in enumerate(results, start=1):
@@ -224,7 +250,7 @@ def build_shards(
     seconds = time.time() - start
     totals.update(
         files=sorted(
-            os.path.join(output_dir, shard_name(i, num_shards))
+            file_system.join(output_dir, shard_name(i, num_shards))
             for i in range(num_shards)
         ),
         seconds=seconds,
@@ -237,6 +263,15 @@ def build_shards(
             f"({totals['tokens_per_second']:,.0f} tokens/s)."
         )
     return totals
+
+
+def _in_memory(files, output_dir, vocabulary_file):
+    """Whether a path of the build is on `ram://`, which only this process
+    sees."""
+    paths = [output_dir, vocabulary_file]
+    if not isinstance(files, Documents):
+        paths.extend(files)
+    return any(file_system.is_in_memory(path) for path in paths)
 
 
 def _accumulate(totals, result, progress, done, start):
@@ -259,7 +294,7 @@ def _job_tokenizer(job):
 def _shard_paths(job):
     """A job's shard and the temporary file it is written to."""
     name = shard_name(job["index"], job["num_shards"])
-    path = os.path.join(job["output_dir"], name)
+    path = file_system.join(job["output_dir"], name)
     return path, f"{path}.tmp-{os.getpid()}"
 
 
@@ -280,18 +315,19 @@ def _segment_examples(job, tokenizer, segment, g, stats):
 
 
 def _finish_shard(path, tmp, examples):
-    """Rename a written shard into place, its record beside it."""
+    """Rename a written shard into place, its record beside it (atomic
+    renames on a local disk; copies and deletes on an object store)."""
     # The shard's size, checksum and record count beside it, written first:
     # a shard without its record is rebuilt, a damaged one is named.
     record = {
-        "bytes": os.path.getsize(tmp),
+        "bytes": file_system.getsize(tmp),
         "sha256": _sha256(tmp),
         "records": examples,
     }
-    with open(f"{tmp}.json", "w", encoding="utf-8") as f:
+    with file_system.open_file(f"{tmp}.json", "w", encoding="utf-8") as f:
         json.dump(record, f)
-    os.replace(f"{tmp}.json", path + CHECK_SUFFIX)
-    os.replace(tmp, path)
+    file_system.replace(f"{tmp}.json", path + CHECK_SUFFIX)
+    file_system.replace(tmp, path)
 
 
 def _build_one_shard(job):
@@ -354,7 +390,7 @@ def _build_shards_from_documents(documents, jobs):
 
 def _sha256(path):
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with file_system.open_file(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -368,15 +404,15 @@ def shard_problems(files, checksums=False):
     problems = {}
     for path in files:
         check = path + CHECK_SUFFIX
-        if not os.path.isfile(check):
+        if not file_system.isfile(check):
             continue
         try:
-            with open(check, encoding="utf-8") as f:
+            with file_system.open_file(check, encoding="utf-8") as f:
                 record = json.load(f)
         except (OSError, ValueError):
             problems[path] = "its record (.json beside it) is unreadable"
             continue
-        size = os.path.getsize(path)
+        size = file_system.getsize(path)
         if size != record["bytes"]:
             problems[path] = (
                 f"{size:,} bytes where {record['bytes']:,} were written"
@@ -414,13 +450,14 @@ def serialize_example(example):
 
 
 def shard_files(path):
-    """The shard files of a folder built by `build_shards` (or a glob)."""
-    import glob
-
-    if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "shard-*.tfrecord")))
+    """The shard files of a folder built by `build_shards` (or a glob),
+    local or a URL."""
+    if file_system.isdir(path):
+        files = sorted(
+            file_system.glob(file_system.join(path, "shard-*.tfrecord"))
+        )
     else:
-        files = sorted(glob.glob(path))
+        files = sorted(file_system.glob(path))
     if not files:
         raise ValueError(
             f"No shards found at '{path}'. Build them with "
@@ -457,14 +494,15 @@ def record_counts(files):
     for path in files:
         record = None
         try:
-            with open(path + CHECK_SUFFIX, encoding="utf-8") as f:
+            check = path + CHECK_SUFFIX
+            with file_system.open_file(check, encoding="utf-8") as f:
                 record = json.load(f)
         except (OSError, ValueError):
             pass
         if (
             isinstance(record, dict)
             and isinstance(record.get("records"), int)
-            and record.get("bytes") == os.path.getsize(path)
+            and record.get("bytes") == file_system.getsize(path)
         ):
             counts.append(record["records"])
         else:
@@ -668,7 +706,8 @@ def shard_dataset(
     `build_shards`), so a resumed run starts as fast at any step.
 
     Args:
-        path: a folder of shards, or a glob of TFRecord files.
+        path: a folder of shards, or a glob of TFRecord files (local or
+            a URL: `gs://bucket/shards`).
         batch_size: int.
         sequence_length: int or None. Checked against the shards'.
         shuffle_buffer: int. Records shuffled together (0: no shuffle).

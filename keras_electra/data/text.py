@@ -6,9 +6,10 @@ or one paragraph per line. Lines longer than `max_line_words` words are
 split into sentences. Compressed text, JSON lines and Parquet files are
 read too (`corpus_formats`: one JSON object or Parquet row per document),
 and so are texts given in Python (`Documents`: one document each).
+Files may be local paths or URLs (`gs://...`, any scheme TensorFlow's
+filesystem layer knows: `utils/file_system`).
 """
 
-import glob
 import os
 import re
 
@@ -19,6 +20,7 @@ from keras_electra.data.corpus_formats import read_lines  # noqa: F401
 from keras_electra.data.documents import Documents
 from keras_electra.data.documents import as_documents
 from keras_electra.data.documents import is_dataset
+from keras_electra.utils import file_system
 
 # A sentence ends at ., ! or ? (optionally followed by a closing quote or
 # bracket) before whitespace and an upper-case letter, digit or opening quote.
@@ -27,6 +29,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])")
 
 def expand_inputs(inputs, text_field=None):
     """Turn files, globs and directories into a sorted list of files.
+
+    Each may be local or a URL (`gs://bucket/corpus/*.txt`): see
+    `keras_electra.utils.file_system`.
 
     Raises `CorpusError` when nothing matches, every file is empty, a file
     is in a format that is not read (or needs `pyarrow`), or, given
@@ -43,16 +48,18 @@ def expand_inputs(inputs, text_field=None):
     files = []
     for item in inputs:
         item = os.fspath(item)
-        if os.path.isdir(item):
-            for root, _, names in os.walk(item):
+        if file_system.isdir(item):
+            for root, _, names in file_system.walk(item):
                 files.extend(
-                    os.path.join(root, n)
+                    file_system.join(root, n)
                     for n in names
                     if not n.startswith(".")
                 )
         elif any(c in item for c in "*?["):
-            files.extend(p for p in glob.glob(item) if os.path.isfile(p))
-        elif os.path.isfile(item):
+            files.extend(
+                p for p in file_system.glob(item) if file_system.isfile(p)
+            )
+        elif file_system.isfile(item):
             files.append(item)
         else:
             raise CorpusError(
@@ -71,7 +78,7 @@ def expand_inputs(inputs, text_field=None):
         # The field is looked for in the first file of each format only.
         fmt.check(path, text_field if fmt not in checked else None)
         checked.add(fmt)
-    if all(os.path.getsize(f) == 0 for f in files):
+    if all(file_system.getsize(f) == 0 for f in files):
         raise CorpusError(
             f"The corpus is empty: {len(files)} file(s), all of 0 bytes "
             f"({files[0]}{', ...' if len(files) > 1 else ''})."

@@ -1,11 +1,13 @@
 """Learning a WordPiece vocabulary from a corpus."""
 
 import os
+import tempfile
 
 from keras_electra.data.text import CorpusError
 from keras_electra.data.text import expand_inputs
 from keras_electra.data.text import iter_documents
 from keras_electra.tokenizers.electra_tokenizer import ElectraTokenizer
+from keras_electra.utils import file_system
 
 # keras-hub's WordPiece learner (tensorflow-text's) keeps only the words and
 # pieces it sees at least this many times (its `lower_thresh`), besides
@@ -24,16 +26,23 @@ def learn_vocabulary(
     text_field="text",
 ):
     """Learn a WordPiece vocabulary from (up to `max_lines` of) a corpus
-    (`text_field`: the JSON lines field or Parquet column of the text)."""
+    (`text_field`: the JSON lines field or Parquet column of the text).
+
+    The corpus and `output_file` may be URLs (`gs://bucket/vocab.txt`:
+    `keras_electra.utils.file_system`). A local file's folder must exist;
+    a remote one's is not checked (object stores have no folders: writing
+    the file makes its path). The file is written beside itself and
+    renamed into place (on an object store, a copy and a delete).
+    """
     import tensorflow as tf
 
     # Where it goes is checked before the work of learning it.
-    folder = os.path.dirname(os.path.abspath(output_file))
-    if os.path.isdir(output_file):
+    folder = os.path.dirname(file_system.abspath(output_file))
+    if file_system.isdir(output_file):
         raise CorpusError(
             f"'{output_file}' is a folder: give the vocab.txt file to write."
         )
-    if not os.path.isdir(folder):
+    if not file_system.has_scheme(output_file) and not os.path.isdir(folder):
         raise CorpusError(
             f"The folder of '{output_file}' does not exist: create "
             f"'{folder}' first, or write the vocabulary elsewhere."
@@ -57,14 +66,23 @@ def learn_vocabulary(
         raise CorpusError("The corpus holds no text to learn from.")
     dataset = tf.data.Dataset.from_tensor_slices(lines[:max_lines]).batch(1024)
     tmp = f"{output_file}.tmp"
-    tokenizer = ElectraTokenizer.from_texts(
-        dataset,
-        vocabulary_size,
-        lowercase=lowercase,
-        strip_accents=strip_accents,
-        output_file=tmp,
-    )
-    os.replace(tmp, output_file)
+    learn = dict(lowercase=lowercase, strip_accents=strip_accents)
+    if not file_system.has_scheme(output_file):
+        tokenizer = ElectraTokenizer.from_texts(
+            dataset, vocabulary_size, output_file=tmp, **learn
+        )
+    else:
+        # keras-hub's learner writes local files only: learn into one, then
+        # copy its bytes out.
+        with tempfile.TemporaryDirectory() as local:
+            local_file = os.path.join(local, "vocab.txt")
+            tokenizer = ElectraTokenizer.from_texts(
+                dataset, vocabulary_size, output_file=local_file, **learn
+            )
+            with open(local_file, "rb") as source:
+                with file_system.open_file(tmp, "wb") as target:
+                    target.write(source.read())
+    file_system.replace(tmp, output_file)
     return tokenizer
 
 

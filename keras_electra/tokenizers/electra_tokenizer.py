@@ -8,6 +8,7 @@ from keras_hub.tokenizers import WordPieceTokenizer
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
 from keras_electra.tokenizers import basic_tokenization
+from keras_electra.utils import file_system
 from keras_electra.utils.keras_hub_private import (
     canonicalize_python_string_inputs,
 )
@@ -54,7 +55,8 @@ class ElectraTokenizer(PresetMixin, WordPieceTokenizer):
 
     Args:
         vocabulary: a list of tokens or the path of a `vocab.txt` file (one
-            token per line, the id is the line number).
+            token per line, the id is the line number), local or a URL
+            (`gs://...`, read through TensorFlow's filesystem layer).
         lowercase: bool. Lowercase each word (the uncased models).
         strip_accents: bool. Strip accents (done together with lowercasing
             in the uncased models).
@@ -373,16 +375,17 @@ def _usable(token):
 
 
 def read_vocabulary_file(path):
-    """Read a `vocab.txt` (one token per line) and check its special tokens."""
+    """Read a `vocab.txt` (one token per line, local or a URL) and check its
+    special tokens."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not file_system.isfile(path):
         raise ValueError(
             f"Vocabulary file '{path}' does not exist. Pass the path of a "
             "vocab.txt (one token per line) or learn one with "
             "`keras-electra vocab`."
         )
     try:
-        with open(path, encoding="utf-8") as f:
+        with file_system.open_file(path, encoding="utf-8") as f:
             vocabulary = [line.rstrip("\n").rstrip("\r") for line in f]
     except UnicodeDecodeError:
         raise ValueError(
