@@ -66,29 +66,26 @@ def _tf():
 def _inner_model(model):
     """The functional graph of a task or backbone on token ids, without
     its preprocessor (keras-hub tasks run their preprocessor in `predict`,
-    not in `call`)."""
-    names = [getattr(t, "name", "").split(":")[0] for t in model.inputs]
-    inputs = model.inputs
-    if isinstance(model.input, dict):
-        inputs = model.input
-        names = list(model.input)
-    missing = set(INPUT_NAMES) - set(names)
+    not in `call`). A pretrainer gives its discriminator's encoder, the
+    one fine-tuning starts from."""
+    if hasattr(model, "generator") and hasattr(model, "backbone"):
+        model = model.backbone
+    inputs = model.input
+    names = list(inputs) if isinstance(inputs, dict) else []
+    missing = sorted(set(INPUT_NAMES) - set(names))
     if missing:
         raise ExportError(
             f"{type(model).__name__} does not take ELECTRA's token inputs "
-            f"(missing {sorted(missing)}); export a backbone or a "
-            "fine-tuned task."
+            f"(missing {missing}); export a backbone or a fine-tuned task."
         )
-    return keras.Model(
-        inputs, model.outputs if len(model.outputs) > 1 else model.output
-    )
+    return keras.Model(inputs, model.output)
 
 
 def _output_name(model):
     """`sequence_output` for a backbone, `logits` for a task."""
     from keras_electra import models
 
-    if isinstance(model, models.ElectraBackbone):
+    if isinstance(model, models.ElectraBackbone) or hasattr(model, "generator"):
         return "sequence_output"
     return "logits"
 
@@ -292,6 +289,8 @@ def _require(module, extra="export"):
 
 def export_onnx(model, path, tokenizer=None, overwrite=False, opset=17):
     """Write a model on token ids (a backbone or a task) as ONNX.
+
+    A pretrainer is written as its discriminator's encoder.
 
     Inputs `token_ids`, `segment_ids`, `padding_mask`: int32
     `[batch, length]`; the output is what the model returns for them

@@ -169,7 +169,13 @@ def test_onnx_gives_the_models_outputs_on_token_ids(
         return
     ort = pytest.importorskip("onnxruntime")
     backbone = keras_electra.ElectraBackbone.from_preset(preset)
-    for model, name in ((classifier, "clf"), (backbone, "backbone")):
+    # A pretrainer is written as its discriminator's encoder.
+    pretrainer = keras_electra.ElectraPretrainer.from_preset(preset)
+    for model, name in (
+        (classifier, "clf"),
+        (backbone, "backbone"),
+        (pretrainer, "pretrainer"),
+    ):
         path = serving.export_onnx(model, tmp_path / f"{name}.onnx")
         session = ort.InferenceSession(path)
         assert sorted(i.name for i in session.get_inputs()) == sorted(
