@@ -7,6 +7,7 @@ import json
 
 import pytest
 from helpers import TASK_VOCABULARY
+from helpers import once_per_suite
 from helpers import tiny_pretrainer
 
 import keras_electra
@@ -151,6 +152,9 @@ def test_both_objectives_build_their_encoders_with_the_options(
     assert plain.backbone.padded_vocabulary_size == 120
 
 
+# The options train on every backend in
+# tests/models/test_pretraining_options.py; this is the command line's part.
+@once_per_suite
 def test_the_command_line_trains_and_saves_the_options(
     inputs, tmp_path, capsys
 ):

@@ -2,12 +2,14 @@
 
 from helpers import VOCAB_FILE
 from helpers import needs_shared
+from helpers import once_per_suite
 
 from keras_electra.jobs.pretrain import pretrain
 
 pytestmark = needs_shared
 
 
+@once_per_suite  # files on disk; resume on every backend: test_pretrain.py
 def test_corrupted_checkpoint_falls_back_to_the_previous(
     corpus, micro_preset, tmp_path, capsys
 ):

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from helpers import VOCAB_FILE
 from helpers import needs_shared
+from helpers import once_per_suite
 from helpers import to_numpy
 
 import keras_electra
@@ -172,6 +173,9 @@ def test_many_kills_resume_exactly(micro_preset, corpus, tmp_path):
     assert survived >= 8
 
 
+# The folder's atomicity is the filesystem's; the writer's copy of each
+# backend's state is tested on every backend in test_checkpoint_writer.py.
+@once_per_suite
 def test_killed_while_a_background_checkpoint_is_written_keeps_whole_ones(
     micro_preset, corpus, tmp_path
 ):
