@@ -185,6 +185,34 @@ print(sorted(os.listdir("my_electra")))
 print(classifier.predict(["a new sentence to classify"], verbose=0).shape)
 
 """
+## Continue on raw strings, the keras-hub way
+
+A preset saved with its tokenizer gives the pretrainer a preprocessor
+(`ElectraPretrainerPreprocessor`), so it also trains on plain strings, as
+keras-hub's masked LMs do: each string becomes one `[CLS] text [SEP]`
+example of `sequence_length` tokens, and the masking still happens inside
+the model. (Packed examples, as above, use the sequence fully; strings
+are handy for a quick continuation on new sentences.)
+"""
+
+again = keras_electra.ElectraPretrainer.from_preset(
+    "my_electra", sequence_length=64
+)
+again.compile(num_train_steps=2)
+history = again.fit(
+    [
+        "and the evening and the morning were the first day",
+        "the whale swam beside the ship",
+        "in the beginning was the word",
+        "a new sentence from your own text",
+    ],
+    batch_size=2,
+    epochs=1,
+    verbose=0,
+)
+print({k: round(float(v[-1]), 3) for k, v in history.history.items()})
+
+"""
 ## The command line
 
 `keras-electra pretrain` does all of this with atomic checkpoints,
