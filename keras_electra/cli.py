@@ -286,9 +286,12 @@ def _resumed_backend(args):
         return None
     import json
 
+    from keras_electra.utils import file_system
+
     output = getattr(args, "output", options.PretrainConfig.output)
     try:
-        with open(os.path.join(output, "run.json"), encoding="utf-8") as f:
+        path = file_system.join(output, "run.json")
+        with file_system.open_file(path, encoding="utf-8") as f:
             return json.load(f).get("backend")
     except (OSError, ValueError):
         return None

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from keras_electra.metrics.metric_window import MetricWindow
+from keras_electra.utils import file_system
 from keras_electra.utils import processes
 
 SHOWN = (
@@ -150,7 +151,7 @@ class TrainingLog(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.start_time = time.time()
         self._metrics = MetricWindow(self.model.metrics)
-        if self.csv_path is not None and os.path.exists(self.csv_path):
+        if self.csv_path is not None and file_system.exists(self.csv_path):
             _drop_rows_after(self.csv_path, self.step)
         self.progbar.update(self.step)
 
@@ -304,15 +305,21 @@ class TrainingLog(keras.callbacks.Callback):
             "seconds": round(self.elapsed(), 3),
             **window,
         }
-        new = not os.path.exists(self.csv_path)
+        new = not file_system.exists(self.csv_path)
         if self._fields is None:
             if new:
                 columns = self._columns or []
                 self._fields = columns + [k for k in row if k not in columns]
             else:
-                with open(self.csv_path, encoding="utf-8") as f:
+                with file_system.open_file(
+                    self.csv_path, encoding="utf-8"
+                ) as f:
                     self._fields = next(csv.reader(f))
-        with open(self.csv_path, "a", newline="", encoding="utf-8") as f:
+        # Behind a URL, an append rewrites the object (object stores have
+        # no append): fine for a log of a few thousand rows.
+        with file_system.open_file(
+            self.csv_path, "a", newline="", encoding="utf-8"
+        ) as f:
             writer = csv.DictWriter(f, self._fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
@@ -321,7 +328,7 @@ class TrainingLog(keras.callbacks.Callback):
 
 def _drop_rows_after(path, step):
     """Keep the header and the rows up to `step` (atomically)."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with file_system.open_file(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows:
         return
@@ -331,6 +338,6 @@ def _drop_rows_after(path, step):
     if len(kept) == len(body):
         return
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with file_system.open_file(tmp, "w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([header] + kept)
-    os.replace(tmp, path)
+    file_system.replace(tmp, path)

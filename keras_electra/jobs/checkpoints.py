@@ -5,12 +5,15 @@ rename): `preset/` (the pretrainer and tokenizer), `training_state.npz`
 (optimizer slots and step, the model's seed states, torch's global RNG,
 the run's wall time so far, the log's metric sums) and
 `state.json` (the step).
+
+A run folder behind a URL (`gs://`, `ram://`) gets no atomic rename: there
+each checkpoint is written locally, then copied up with `state.json` last,
+and only a folder that holds its `state.json` counts as a checkpoint (see
+`preset_utils.atomic_directory`).
 """
 
-import glob
 import json
 import os
-import shutil
 import threading
 import warnings
 
@@ -21,6 +24,7 @@ from keras_electra.models.electra_masked_lm_pretrainer import (
     ElectraMaskedLMPretrainer,
 )
 from keras_electra.models.electra_pretrainer import ElectraPretrainer
+from keras_electra.utils import file_system
 from keras_electra.utils import preset_utils
 from keras_electra.utils.preset_info import PresetInfo
 
@@ -30,7 +34,28 @@ ELAPSED_KEY = "elapsed_seconds"
 
 
 def checkpoint_dirs(output):
-    return sorted(glob.glob(os.path.join(output, "checkpoints", "ckpt-*")))
+    """The run's checkpoint folders, oldest first. Behind a URL, only those
+    whose `state.json` (copied last) is there: the others are partial."""
+    found = sorted(
+        file_system.glob(file_system.join(output, "checkpoints", "ckpt-*"))
+    )
+    if not file_system.has_scheme(output):
+        return found
+    return [
+        path
+        for path in found
+        if file_system.isfile(file_system.join(path, STATE_FILE))
+    ]
+
+
+def partial_checkpoint_dirs(output):
+    """Checkpoint folders behind a URL whose copy did not finish (no
+    `state.json`); none for a local folder (renamed whole)."""
+    if not file_system.has_scheme(output):
+        return []
+    found = file_system.glob(file_system.join(output, "checkpoints", "ckpt-*"))
+    whole = set(checkpoint_dirs(output))
+    return sorted(path for path in found if path not in whole)
 
 
 def save_checkpoint(
@@ -55,15 +80,15 @@ def training_state(pretrainer, seconds=0.0, arrays=None):
 
 
 def _write(output, pretrainer, tokenizer, step, keep, state):
-    path = os.path.join(output, "checkpoints", f"ckpt-{step:08d}")
-    with preset_utils.atomic_directory(path) as tmp:
+    path = file_system.join(output, "checkpoints", f"ckpt-{step:08d}")
+    with preset_utils.atomic_directory(path, last=(STATE_FILE,)) as tmp:
         pretrainer.save_to_preset(os.path.join(tmp, "preset"), tokenizer)
         np.savez(os.path.join(tmp, TRAINING_STATE_FILE), **state)
         # Plain writes: the whole folder appears at once or not at all.
         with open(os.path.join(tmp, STATE_FILE), "w", encoding="utf-8") as f:
             json.dump({"step": int(step)}, f)
     for old in checkpoint_dirs(output)[:-keep] if keep else []:
-        shutil.rmtree(old, ignore_errors=True)
+        file_system.rmtree(old, ignore_errors=True)
 
 
 def _host_copy(variable):
@@ -209,14 +234,16 @@ def latest_checkpoint(output, verbose, dtype=None):
     `dtype` is the run's policy (by default, Keras' global one)."""
     for path in reversed(checkpoint_dirs(output)):
         try:
-            with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
+            state_file = file_system.join(path, STATE_FILE)
+            with file_system.open_file(state_file, encoding="utf-8") as f:
                 step = json.load(f)["step"]
-            preset = os.path.join(path, "preset")
+            preset = file_system.join(path, "preset")
             pretrainer = pretrainer_class(preset).from_preset(
                 preset, dtype=dtype
             )
-            with np.load(os.path.join(path, TRAINING_STATE_FILE)) as data:
-                state = {k: data[k] for k in data.files}
+            state = _read_training_state(
+                file_system.join(path, TRAINING_STATE_FILE)
+            )
         except Exception as e:  # noqa: BLE001 - any unreadable file
             print(
                 f"Warning: checkpoint '{path}' is unreadable "
@@ -230,6 +257,15 @@ def latest_checkpoint(output, verbose, dtype=None):
     if verbose:
         print(f"No readable checkpoint in '{output}'; starting from step 0.")
     return None
+
+
+def _read_training_state(path):
+    if not file_system.has_scheme(path):
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    with file_system.open_file(path, "rb") as f:
+        with np.load(f) as data:
+            return {k: data[k] for k in data.files}
 
 
 def pretrainer_class(preset):

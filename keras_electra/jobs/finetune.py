@@ -298,14 +298,19 @@ class _Job:
 
 
 def _write_outputs(output, entry, result, model, tokenizer):
+    from keras_electra.utils import file_system
     from keras_electra.utils import preset_utils
 
-    os.makedirs(output, exist_ok=True)
-    with preset_utils.atomic_directory(os.path.join(output, "model")) as tmp:
+    # `output` may be a URL (`gs://...`): the model is written locally,
+    # then copied there, its config.json last (see `atomic_directory`).
+    file_system.makedirs(output, exist_ok=True)
+    model_folder = file_system.join(output, "model")
+    with preset_utils.atomic_directory(model_folder) as tmp:
         model.save_to_preset(tmp)
         tokenizer.save_to_preset(tmp)
         entry.write_model_files(tmp, result)
-    with open(os.path.join(output, "metrics.json"), "w", encoding="utf-8") as f:
+    metrics = file_system.join(output, "metrics.json")
+    with file_system.open_file(metrics, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
     entry.write_files(output, result)

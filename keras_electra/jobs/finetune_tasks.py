@@ -431,15 +431,19 @@ class ClassifyTask(FinetuningTask):
 
         if "confusion_matrix" not in result:
             return  # regression
+        from keras_electra.utils import file_system
+
         plot_confusion_matrix(
             result["confusion_matrix"],
             result.get("class_names")
             or [str(i) for i in range(result["num_classes"])],
-            os.path.join(output, "confusion_matrix.png"),
+            file_system.join(output, "confusion_matrix.png"),
             title=f"Test confusion matrix (accuracy {result['accuracy']:.3f})",
         )
 
     def write_model_files(self, folder, result):
+        # `folder` is the local folder of the model being written (see
+        # `finetune._write_outputs`), also for an output behind a URL.
         with open(
             os.path.join(folder, CLASSIFIER_FILE), "w", encoding="utf-8"
         ) as f:

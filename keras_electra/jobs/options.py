@@ -31,6 +31,7 @@ from keras_electra.jobs.finetune_tasks import FINETUNING_TASKS
 from keras_electra.jobs.finetune_tasks import TASK_OPTIONS
 from keras_electra.layers.electra_replacement import REPLACEMENTS
 from keras_electra.layers.embedding_sharing import EMBEDDING_SHARING
+from keras_electra.utils import file_system
 from keras_electra.utils.distribution import KINDS as DISTRIBUTIONS
 from keras_electra.utils.option_errors import OptionError
 from keras_electra.utils.option_errors import Spelling
@@ -558,16 +559,16 @@ class PretrainConfig(_Options):
         stored["learned_vocabulary_size"] = self.learned_vocabulary_size
         stored.update(facts)
         tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with file_system.open_file(tmp, "w", encoding="utf-8") as f:
             json.dump(stored, f, indent=2)
-        os.replace(tmp, path)
+        file_system.replace(tmp, path)
 
     @classmethod
     def load(cls, path, **call_options):
         """Read `path`; fields this version does not know are ignored.
         `call_options` are the options not stored (output, resume,
         overwrite)."""
-        with open(path, encoding="utf-8") as f:
+        with file_system.open_file(path, encoding="utf-8") as f:
             stored = json.load(f)
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in stored.items() if k in known}

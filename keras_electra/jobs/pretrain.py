@@ -12,6 +12,12 @@
   the discriminator flags);
 - `run.json`: the run's settings, so `--resume` continues the same run.
 
+The output folder may be behind a URL of TensorFlow's filesystem layer
+(`gs://bucket/electra_run`; `ram://` in tests): every file goes through
+`utils/file_system.py`; checkpoints and presets are written locally and
+copied up, a checkpoint counting once its `state.json` (copied last) is
+there, and the folder's lock is advisory (see `run_folder.py`).
+
 A resumed run restores weights, optimizer state, step count, random seeds
 and data position (the data order is a function of the seed, and the
 pipeline skips the batches already seen), so an interrupted-and-resumed run
@@ -26,7 +32,6 @@ training (`pretrain_training.py`: callbacks, `fit`, interrupts) and report
 
 import contextlib
 import re
-import shutil
 
 from keras_electra.data.text import CorpusError
 from keras_electra.jobs import checkpoints
@@ -38,6 +43,7 @@ from keras_electra.jobs.pretrain_setup import RUN_FILE  # noqa: F401
 from keras_electra.jobs.run_folder import WRITE_ERRNOS
 from keras_electra.jobs.run_folder import RunFolder
 from keras_electra.jobs.run_folder import write_failure
+from keras_electra.utils import file_system
 
 
 def pretrain(
@@ -95,7 +101,7 @@ def pretrain(
     parallel, summary = _distribution(plan.config)
     # One process per run folder: the chief holds its lock for the run's
     # life (the OS releases it however the process ends).
-    folder = RunFolder(plan.config.output)
+    folder = RunFolder(plan.config.output, verbose=plan.verbose)
     with folder if plan.chief else contextlib.nullcontext():
         try:
             # Variables are created, trained and saved under the
@@ -118,7 +124,7 @@ def _undo_new_run(plan, folder):
     if checkpoints.checkpoint_dirs(plan.config.output):
         return
     if not plan.folder_existed:
-        shutil.rmtree(plan.config.output, ignore_errors=True)
+        file_system.rmtree(plan.config.output, ignore_errors=True)
     else:
         folder.remove_recorded()
         folder.remove_lock_file()

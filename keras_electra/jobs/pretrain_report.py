@@ -5,10 +5,11 @@ and the replaced-tokens picture, the message of an interrupted run and the
 job's result. Reads the `Run` and its log; changes no setting.
 """
 
-import os
 import signal
 
+from keras_electra.utils import file_system
 from keras_electra.utils import parameter_counts
+from keras_electra.utils import preset_utils
 from keras_electra.utils import processes
 
 OBJECTIVE_TITLES = {
@@ -107,10 +108,10 @@ def write_log_columns(run, columns):
     ]
     for column in columns:
         lines.append(f"| {column} | {LOG_COLUMNS.get(column, '')} |")
-    path = os.path.join(run.output, "log_columns.md")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    path = file_system.join(run.output, "log_columns.md")
+    with file_system.open_file(path + ".tmp", "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    os.replace(path + ".tmp", path)
+    file_system.replace(path + ".tmp", path)
 
 
 def record_warning(run, warning):
@@ -119,13 +120,13 @@ def record_warning(run, warning):
 
     if not run.chief:
         return
-    path = os.path.join(run.output, "run.json")
-    with open(path, encoding="utf-8") as f:
+    path = file_system.join(run.output, "run.json")
+    with file_system.open_file(path, encoding="utf-8") as f:
         stored = json.load(f)
     stored.setdefault("warnings", []).append(warning)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
+    with file_system.open_file(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(stored, f, indent=2)
-    os.replace(path + ".tmp", path)
+    file_system.replace(path + ".tmp", path)
 
 
 def describe(run, steps_per_execution=1, background=True):
@@ -228,7 +229,7 @@ def plot_replacements(run, batch):
         run.pretrainer,
         run.tokenizer,
         batch,
-        os.path.join(run.output, "replaced_tokens.png"),
+        file_system.join(run.output, "replaced_tokens.png"),
     )
 
 
@@ -237,7 +238,7 @@ def finish(run, step, log=None):
     and print the last window's and the whole run's metrics."""
     from keras_electra.utils.plotting import plot_training_curves
 
-    final = os.path.join(run.output, "preset")
+    final = file_system.join(run.output, "preset")
     history = log.last_window if log else {}
     warnings = list(run.warnings) + (log.warnings if log else [])
     done = result(final, step, history, log=log, warnings=warnings)
@@ -245,13 +246,18 @@ def finish(run, step, log=None):
         return done
     run.record("preset", "training_curves.png")
     with processes.chief_alone():
-        run.pretrainer.save_to_preset(final, run.tokenizer)
-    csv_path = os.path.join(run.output, "log.csv")
+        if file_system.has_scheme(final):
+            # Written locally (h5py), copied up, config.json last.
+            with preset_utils.atomic_directory(final) as tmp:
+                run.pretrainer.save_to_preset(tmp, run.tokenizer)
+        else:
+            run.pretrainer.save_to_preset(final, run.tokenizer)
+    csv_path = file_system.join(run.output, "log.csv")
     png = None
-    if os.path.exists(csv_path):
+    if file_system.exists(csv_path):
         png = plot_training_curves(
             csv_path,
-            os.path.join(run.output, "training_curves.png"),
+            file_system.join(run.output, "training_curves.png"),
             title=f"{OBJECTIVE_TITLES[run.config.objective]} ({step} steps)",
             vocabulary_size=run.tokenizer.vocabulary_size(),
             events=[(w["step"], w["kind"]) for w in warnings],
@@ -283,7 +289,7 @@ def interrupted(run, step, stop):
     if run.verbose:
         print(
             f"\nStopped at step {step} ({name}); checkpoint saved in "
-            f"{os.path.join(run.output, 'checkpoints')}. Continue with:\n"
+            f"{file_system.join(run.output, 'checkpoints')}. Continue with:\n"
             f"  keras-electra pretrain --output {run.output} --resume"
         )
     return result(None, step, interrupted=stop.exit_status)

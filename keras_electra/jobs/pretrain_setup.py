@@ -12,7 +12,6 @@ report reads. No later stage changes a setting.
 import contextlib
 import dataclasses
 import os
-import shutil
 
 import numpy as np
 
@@ -24,6 +23,7 @@ from keras_electra.jobs.options import DEFAULT_STEPS
 from keras_electra.jobs.options import PretrainConfig
 from keras_electra.jobs.options import PretrainingError
 from keras_electra.jobs.run_folder import RunFolder
+from keras_electra.utils import file_system
 from keras_electra.utils import preset_utils
 from keras_electra.utils import processes
 from keras_electra.utils.preset_info import PresetInfo
@@ -87,8 +87,8 @@ def plan_run(requested, given, verbose):
         verbose: 0 for silence.
     """
     output = requested.output
-    resuming = requested.resume and os.path.exists(
-        os.path.join(output, RUN_FILE)
+    resuming = requested.resume and file_system.exists(
+        file_system.join(output, RUN_FILE)
     )
     config = _settings_for(requested, given, verbose)
     if config.steps is None:
@@ -104,7 +104,7 @@ def plan_run(requested, given, verbose):
     # With several processes (torchrun, JAX hosts), the chief writes the
     # run's files and prints; the others train and wait for its files.
     chief = processes.is_chief()
-    existed = os.path.isdir(output)
+    existed = file_system.isdir(output)
     return Plan(config, resuming, verbose if chief else 0, chief, existed)
 
 
@@ -112,14 +112,14 @@ def _settings_for(requested, given, verbose):
     """The stored settings on resume (with the changeable ones given now);
     the request otherwise. Checks the output folder; writes nothing."""
     output = requested.output
-    if os.path.exists(output) and not os.path.isdir(output):
+    if file_system.exists(output) and not file_system.isdir(output):
         raise PretrainingError(
             "'{output}' is a file, not a folder: choose a folder for "
             "{o.output}.",
             output=output,
         )
     folder = RunFolder(output)
-    if os.path.exists(os.path.join(output, RUN_FILE)):
+    if file_system.exists(file_system.join(output, RUN_FILE)):
         if requested.resume:
             return _resumed_settings(requested, given, verbose)
         if not requested.overwrite:
@@ -155,7 +155,7 @@ def _resumed_settings(requested, given, verbose):
     defines the run; the changeable ones given now applied and said."""
     output = requested.output
     stored = PretrainConfig.load(
-        os.path.join(output, RUN_FILE),
+        file_system.join(output, RUN_FILE),
         output=output,
         resume=True,
         overwrite=requested.overwrite,
@@ -214,7 +214,8 @@ def _say_backend(output, verbose):
 
     import keras
 
-    with open(os.path.join(output, RUN_FILE), encoding="utf-8") as f:
+    path = file_system.join(output, RUN_FILE)
+    with file_system.open_file(path, encoding="utf-8") as f:
         trained = json.load(f).get("backend")
     now = keras.config.backend()
     if verbose and trained and trained != now:
@@ -383,7 +384,7 @@ def prepare_run(plan, distribution_summary=None):
         if chief:
             RunFolder(config.output).record(RUN_FILE)
             config.save(
-                os.path.join(config.output, RUN_FILE),
+                file_system.join(config.output, RUN_FILE),
                 backend=keras.config.backend(),
                 **({"warnings": list(warnings)} if warnings else {}),
             )
@@ -410,7 +411,8 @@ def _earlier_warnings(output):
     import json
 
     try:
-        with open(os.path.join(output, RUN_FILE), encoding="utf-8") as f:
+        path = file_system.join(output, RUN_FILE)
+        with file_system.open_file(path, encoding="utf-8") as f:
             return tuple(json.load(f).get("warnings", ()))
     except (OSError, ValueError):
         return ()
@@ -452,21 +454,21 @@ class _setup_folder:
         self.folder.remove_partial_writes()
         if not self.plan.resuming and self.plan.config.overwrite:
             self.folder.remove_recorded()
-        self.before = set(os.listdir(self.folder.path))
+        self.before = set(file_system.listdir(self.folder.path))
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None or self.plan.resuming:
             return False
         if not self.plan.folder_existed:
-            shutil.rmtree(self.folder.path, ignore_errors=True)
+            file_system.rmtree(self.folder.path, ignore_errors=True)
             return False
-        for name in set(os.listdir(self.folder.path)) - self.before:
-            path = os.path.join(self.folder.path, name)
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
+        for name in set(file_system.listdir(self.folder.path)) - self.before:
+            path = file_system.join(self.folder.path, name)
+            if file_system.isdir(path):
+                file_system.rmtree(path, ignore_errors=True)
             else:
-                os.remove(path)
+                file_system.remove(path)
         return False
 
 
@@ -506,8 +508,8 @@ def _tokenizer(config, verbose):
             "Training on shards needs the vocabulary they were built with: "
             "pass {o.vocabulary}."
         )
-    learned = os.path.abspath(os.path.join(config.output, "vocab.txt"))
-    if not os.path.exists(learned):
+    learned = file_system.abspath(file_system.join(config.output, "vocab.txt"))
+    if not file_system.exists(learned):
         RunFolder(config.output).record("vocab.txt")
         if verbose:
             print(

@@ -6,13 +6,12 @@ callbacks (log, TensorBoard, periodic atomic checkpoints, interrupts,
 processes that stop together), and hands the outcome to the report.
 """
 
-import os
-
 from keras_electra.data import examples
 from keras_electra.data import shards
 from keras_electra.jobs import checkpoints
 from keras_electra.jobs import pretrain_report
 from keras_electra.jobs.options import PretrainingError
+from keras_electra.utils import file_system
 from keras_electra.utils import processes
 
 
@@ -278,7 +277,7 @@ def _training_log(run, last_step, columns):
     return TrainingLog(
         last_step,
         start_step=run.start_step,
-        csv_path=os.path.join(run.output, "log.csv") if run.chief else None,
+        csv_path=file_system.join(run.output, "log.csv") if run.chief else None,
         log_every=run.config.log_every,
         verbose=run.verbose,
         start_seconds=float(
@@ -318,7 +317,7 @@ def _callbacks(run, log, save, stop):
     if run.chief:
         callbacks.append(
             RunTensorBoard(
-                os.path.join(run.output, "tensorboard"),
+                file_system.join(run.output, "tensorboard"),
                 start_step=run.start_step,
                 micro_batches=run.config.gradient_accumulation_steps,
                 log=log,
@@ -355,7 +354,7 @@ def dataset_for(run, skip_batches):
             # enters its position without a counting pass.
             # (The chief's alone: only the chief writes the run's files.)
             counts_file=(
-                os.path.join(run.output, TEXT_COUNTS) if run.chief else None
+                file_system.join(run.output, TEXT_COUNTS) if run.chief else None
             ),
         )
     return processes.shard_batches(data)

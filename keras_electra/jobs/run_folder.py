@@ -11,17 +11,26 @@
 - **No partial writes left behind**: the temporary folders of checkpoint
   and preset writes that a killed process left are removed when the next
   process takes the lock.
+
+A run folder behind a URL (`gs://bucket/run`, `ram://...`, through
+`tf.io.gfile`) keeps the record and the clean-up, but its lock is
+**advisory**: object stores have no OS lock and no exclusive create, so
+the lock is a file checked and then written (two runs started at the
+same instant can both pass the check), deleted when the run ends. A
+start is refused while the file names a live process on this machine or
+a process on another machine (which cannot be told from a killed run's
+leftover: the message says to delete the file once that run is gone).
 """
 
 import datetime
 import errno
-import glob
 import json
 import os
 import shutil
 import socket
 
 from keras_electra.jobs.options import PretrainingError
+from keras_electra.utils import file_system
 
 LOCK_FILE = ".lock"
 RECORD_FILE = ".keras_electra_files"
@@ -60,8 +69,9 @@ class RunFolder:
     ```
     """
 
-    def __init__(self, path):
+    def __init__(self, path, verbose=0):
         self.path = os.fspath(path)
+        self.verbose = verbose
         self._lock = None
 
     # === What the run wrote ===
@@ -69,67 +79,82 @@ class RunFolder:
     def recorded(self):
         """The top-level names the run recorded (an older run's standard
         names where it kept no record)."""
-        record = os.path.join(self.path, RECORD_FILE)
-        if os.path.isfile(record):
-            with open(record, encoding="utf-8") as f:
+        record = file_system.join(self.path, RECORD_FILE)
+        if file_system.isfile(record):
+            with file_system.open_file(record, encoding="utf-8") as f:
                 return set(json.load(f))
-        if os.path.isfile(os.path.join(self.path, "run.json")):
+        if file_system.isfile(file_system.join(self.path, "run.json")):
             return set(LEGACY_ENTRIES)
         return set()
 
     def record(self, *names):
         """Add top-level `names` to the record (before writing them)."""
         names = set(self.recorded()) | set(names)
-        os.makedirs(self.path, exist_ok=True)
-        record = os.path.join(self.path, RECORD_FILE)
+        file_system.makedirs(self.path, exist_ok=True)
+        record = file_system.join(self.path, RECORD_FILE)
         tmp = f"{record}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
+        with file_system.open_file(tmp, "w", encoding="utf-8") as f:
             json.dump(sorted(names), f, indent=1)
-        os.replace(tmp, record)
+        file_system.replace(tmp, record)
 
     def foreign_entries(self):
         """Top-level names in the folder that no run recorded."""
-        if not os.path.isdir(self.path):
+        if not file_system.isdir(self.path):
             return []
         ours = self.recorded() | {LOCK_FILE, RECORD_FILE}
         return sorted(
             name
-            for name in os.listdir(self.path)
+            for name in file_system.listdir(self.path)
             if name not in ours and not _is_partial_write(name)
         )
 
     def remove_recorded(self):
         """Delete what the run recorded (`overwrite`); keep the lock."""
+        remote = file_system.has_scheme(self.path)
         for name in self.recorded():
-            path = os.path.join(self.path, name)
-            if os.path.isdir(path) and not os.path.islink(path):
+            path = file_system.join(self.path, name)
+            if remote:
+                if file_system.isdir(path):
+                    file_system.rmtree(path)
+                elif file_system.exists(path):
+                    file_system.remove(path)
+            elif os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.remove(path)
-        record = os.path.join(self.path, RECORD_FILE)
-        if os.path.exists(record):
-            os.remove(record)
+        record = file_system.join(self.path, RECORD_FILE)
+        if file_system.exists(record):
+            file_system.remove(record)
 
     def remove_partial_writes(self):
         """Delete the temporaries of interrupted atomic writes (a killed
         checkpoint or preset save). Only while holding the lock: no other
-        process is writing them."""
+        process is writing them. Behind a URL: the checkpoint folders whose
+        copy did not finish (no `state.json`) too."""
+        from keras_electra.jobs.checkpoints import partial_checkpoint_dirs
+
         removed = []
-        for folder in (self.path, os.path.join(self.path, "checkpoints")):
-            for path in glob.glob(os.path.join(folder, ".*")):
-                if _is_partial_write(os.path.basename(path)):
-                    if os.path.isdir(path):
-                        shutil.rmtree(path, ignore_errors=True)
+        for folder in (self.path, file_system.join(self.path, "checkpoints")):
+            for path in file_system.glob(file_system.join(folder, ".*")):
+                if _is_partial_write(os.path.basename(path.rstrip("/"))):
+                    if file_system.isdir(path):
+                        file_system.rmtree(path, ignore_errors=True)
                     else:
-                        os.remove(path)
+                        file_system.remove(path)
                     removed.append(path)
+        for path in partial_checkpoint_dirs(self.path):
+            file_system.rmtree(path, ignore_errors=True)
+            removed.append(path)
         return removed
 
     # === One process per folder ===
 
     def acquire(self):
         """Take the folder's lock, or raise a `PretrainingError` naming the
-        process that holds it. Creates the folder if needed."""
+        process that holds it. Creates the folder if needed. Behind a URL
+        the lock is advisory (see the module's docstring)."""
+        if file_system.has_scheme(self.path):
+            return self._acquire_advisory()
         os.makedirs(self.path, exist_ok=True)
         lock_path = os.path.join(self.path, LOCK_FILE)
         self.created_lock = not os.path.exists(lock_path)
@@ -147,23 +172,54 @@ class RunFolder:
             )
         handle.seek(0)
         handle.truncate()
-        started = datetime.datetime.now().isoformat(timespec="seconds")
-        handle.write(
-            f"process {os.getpid()} on {socket.gethostname()} (since "
-            f"{started})\n"
-        )
+        handle.write(_holder_line())
         handle.flush()
         self._lock = handle
+
+    def _acquire_advisory(self):
+        """The lock of a folder behind a URL: a file that names its holder,
+        checked, then written; deleted by `release`."""
+        file_system.makedirs(self.path, exist_ok=True)
+        lock_path = file_system.join(self.path, LOCK_FILE)
+        self.created_lock = not file_system.exists(lock_path)
+        if not self.created_lock:
+            with file_system.open_file(lock_path, encoding="utf-8") as f:
+                holder = f.read().strip()
+            if _holder_may_live(holder):
+                raise PretrainingError(
+                    "'{output}' is in use by {holder}: one process per run "
+                    "folder (an advisory lock there: '{lock}'). Wait for it "
+                    "to finish or stop it; if that process is gone (killed, "
+                    "its machine lost), delete '{lock}' and run again.",
+                    output=self.path,
+                    holder=holder or "another process",
+                    lock=lock_path,
+                )
+        if self.verbose:
+            print(
+                f"Note: '{self.path}' is behind a URL: its lock is advisory (a "
+                "file checked, then written), so two runs started at the same "
+                "instant on it are not told apart."
+            )
+        with file_system.open_file(lock_path, "w", encoding="utf-8") as f:
+            f.write(_holder_line())
+        self._lock = lock_path
 
     def remove_lock_file(self):
         """Delete the lock file this process created (a refused start
         leaves the folder as it found it); the lock itself is still held
         until `release`."""
-        path = os.path.join(self.path, LOCK_FILE)
-        if getattr(self, "created_lock", False) and os.path.exists(path):
-            os.remove(path)
+        path = file_system.join(self.path, LOCK_FILE)
+        if getattr(self, "created_lock", False) and file_system.exists(path):
+            file_system.remove(path)
 
     def release(self):
+        if isinstance(self._lock, str):  # an advisory lock file
+            try:
+                file_system.remove(self._lock)
+            except FileNotFoundError:
+                pass
+            self._lock = None
         if self._lock is not None:
             _unlock(self._lock)
             self._lock.close()
@@ -176,6 +232,34 @@ class RunFolder:
     def __exit__(self, *exc):
         self.release()
         return False
+
+
+def _holder_line():
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    return (
+        f"process {os.getpid()} on {socket.gethostname()} (since {started})\n"
+    )
+
+
+def _holder_may_live(holder):
+    """Whether the process a lock file names may still run: false only for
+    a process of this machine that is gone."""
+    words = holder.split()
+    if len(words) < 4 or words[0] != "process" or words[2] != "on":
+        return True
+    if words[3] != socket.gethostname():
+        return True
+    try:
+        pid = int(words[1])
+    except ValueError:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, another user's
+        return True
+    return True
 
 
 def _is_partial_write(name):
@@ -210,6 +294,8 @@ def write_failure(error, output, latest_checkpoint):
     a size limit, rights, a read-only disk)."""
     where = error.filename or output
     try:
+        if file_system.has_scheme(output):
+            raise OSError("a remote store: no disk to ask")
         free = shutil.disk_usage(output if os.path.isdir(output) else ".").free
         space = f"{_size(free)} free on its disk"
     except OSError:

@@ -43,6 +43,7 @@ import io
 import os
 import posixpath
 import re
+import shutil
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # The reads and writes of a remote file, in bytes.
@@ -145,7 +146,7 @@ class _RemoteFile(io.RawIOBase):
                     self._file.close()
 
 
-def open_file(path, mode="r", encoding=None):
+def open_file(path, mode="r", encoding=None, newline=None):
     """Open a file for reading or writing, as Python's `open` does.
 
     Args:
@@ -153,6 +154,8 @@ def open_file(path, mode="r", encoding=None):
         mode: `"r"`, `"w"` or `"a"`, with `"b"` for bytes (else text).
         encoding: the text encoding (text mode; `None`: the locale's, as
             Python's `open`).
+        newline: how lines end (text mode), as Python's `open` (`""` for
+            the `csv` module).
 
     A remote file opened for writing appears only when it is closed (at
     the end of the `with` block), and whole: object stores upload it then.
@@ -170,7 +173,7 @@ def open_file(path, mode="r", encoding=None):
     """
     path = os.fspath(path)
     if not has_scheme(path):
-        return open(path, mode, encoding=encoding)
+        return open(path, mode, encoding=encoding, newline=newline)
     kind = mode.replace("b", "").replace("t", "")
     if kind not in ("r", "w", "a") or ("b" in mode and "t" in mode):
         raise ValueError(
@@ -181,6 +184,10 @@ def open_file(path, mode="r", encoding=None):
         with _translated(path):
             if _gfile().stat(path).is_directory:
                 raise IsADirectoryError(f"Is a directory: '{path}'")
+    if kind == "w" and is_in_memory(path) and exists(path):
+        # `ram://` appends to a file opened for writing rather than
+        # replacing it (TensorFlow's in-memory filesystem): start anew.
+        remove(path)
     raw = _RemoteFile(path, kind + "b")
     if kind == "r":
         stream = io.BufferedReader(raw, BUFFER_BYTES)
@@ -188,7 +195,7 @@ def open_file(path, mode="r", encoding=None):
         stream = io.BufferedWriter(raw, BUFFER_BYTES)
     if "b" in mode:
         return stream
-    return io.TextIOWrapper(stream, encoding=encoding)
+    return io.TextIOWrapper(stream, encoding=encoding, newline=newline)
 
 
 def exists(path):
@@ -332,3 +339,72 @@ def abspath(path):
     if not has_scheme(path):
         return os.path.abspath(path)
     return path
+
+
+def rmtree(path, ignore_errors=False):
+    """Delete a folder and everything in it, as `shutil.rmtree`.
+
+    On an object store this deletes object after object: a process killed
+    meanwhile leaves part of the folder.
+    """
+    path = os.fspath(path)
+    if not has_scheme(path):
+        return shutil.rmtree(path, ignore_errors=ignore_errors)
+    try:
+        with _translated(path):
+            _gfile().rmtree(path)
+    except OSError:
+        if not ignore_errors:
+            raise
+
+
+def copy(source, destination):
+    """Copy a file (over `destination`) between any two places, local or
+    remote, as `shutil.copyfile`."""
+    source, destination = os.fspath(source), os.fspath(destination)
+    if not (has_scheme(source) or has_scheme(destination)):
+        return shutil.copyfile(source, destination)
+    with _translated(source):
+        _gfile().copy(source, destination, overwrite=True)
+
+
+def copytree(source, destination, last=()):
+    """Copy the files of folder `source` into folder `destination` (made
+    if needed; files already there are replaced), between any two places,
+    local or remote.
+
+    Args:
+        source: the folder to copy.
+        destination: where its files go (same names below it).
+        last: names relative to `source` (`"state.json"`) copied after
+            every other file: whoever sees them sees the whole copy. A
+            copy to an object store is not atomic (each file appears on
+            its own); writing a marker file last is how a reader tells a
+            finished copy from a partial one.
+
+    Example:
+    ```python
+    from keras_electra.utils import file_system
+
+    file_system.makedirs("ram://a")
+    with file_system.open_file("ram://a/x.txt", "w") as f:
+        f.write("x")
+    file_system.copytree("ram://a", "ram://b")
+    file_system.listdir("ram://b")  # ['x.txt']
+    ```
+    """
+    source, destination = os.fspath(source), os.fspath(destination)
+    last = {os.path.normpath(name) for name in last}
+    files, delayed = [], []
+    for folder, _, names in walk(source):
+        relative = os.path.relpath(folder, source)
+        if has_scheme(source):
+            relative = posixpath.relpath(folder, source)
+        for name in sorted(names):
+            name = os.path.normpath(os.path.join(relative, name))
+            (delayed if name in last else files).append(name)
+    for name in files + sorted(delayed):
+        parts = name.split(os.sep)
+        target = join(destination, *parts)
+        makedirs(join(destination, *parts[:-1]))
+        copy(join(source, *parts), target)

@@ -5,6 +5,8 @@ import csv
 
 import numpy as np
 
+from keras_electra.utils import file_system
+
 
 def _pyplot():
     """pyplot, drawing off-screen unless a notebook (IPython) shows the
@@ -20,9 +22,20 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path, **kwargs):
+    """`fig.savefig`, to a local path or through `file_system` to a URL
+    (`gs://...`): matplotlib writes a PNG into the file object."""
+    if not file_system.has_scheme(path):
+        fig.savefig(path, **kwargs)
+        return
+    with file_system.open_file(path, "wb") as f:
+        fig.savefig(f, format="png", **kwargs)
+
+
 def read_log(csv_path):
-    """Columns of a `TrainingLog` CSV as lists of floats."""
-    with open(csv_path, encoding="utf-8") as f:
+    """Columns of a `TrainingLog` CSV (a local path or a URL) as lists of
+    floats."""
+    with file_system.open_file(csv_path, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     columns = {}
     for row in rows:
@@ -48,7 +61,7 @@ def plot_training_curves(
     else:
         fig = training_curves_figure(log, title, vocabulary_size)
     mark_events(fig, events)
-    fig.savefig(png_path, dpi=100)
+    _save(fig, png_path, dpi=100)
     plt.close(fig)
     return png_path
 
@@ -276,7 +289,7 @@ def plot_replaced_tokens(tokens, replaced, probabilities, png_path, title=None):
         or "One corrupted sequence: shading = discriminator P(replaced); "
         "red frame = truly replaced"
     )
-    fig.savefig(png_path, dpi=100, bbox_inches="tight")
+    _save(fig, png_path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return png_path
 
@@ -320,5 +333,5 @@ def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix"):
                 color="white" if value > matrix.max() / 2 else "black",
             )
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, dpi=100)
     plt.close(fig)

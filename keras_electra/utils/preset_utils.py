@@ -6,10 +6,19 @@ optionally `model.weights.h5`, `task.json`, `task.weights.h5`,
 (`keras_electra/presets/`, package data of the wheel); they hold
 configurations only, since ELECTRA is pre-trained from scratch on the user's
 text.
+
+A preset may also live behind a URL that TensorFlow's filesystem layer
+reads (`gs://bucket/run/preset`, `ram://...`; see `file_system`). Keras
+reads and writes its `.h5` weights through h5py, on local files only, so
+such a preset is copied into a local folder of this process (`local_copy`)
+before it loads, and one is written into a local temporary folder and then
+copied out (`atomic_directory`).
 """
 
 import os
 import pathlib
+
+from keras_electra.utils import file_system
 
 CONFIG_FILE = "config.json"
 TASK_CONFIG_FILE = "task.json"
@@ -83,9 +92,11 @@ def resolve_preset(preset):
     """Turn a preset name or path into something keras-hub's loader reads.
 
     Returns a local directory for built-in names, released pairs (converted
-    and cached on first use) and local folders, and the handle unchanged
-    for remote schemes (`hf://`, `kaggle://`, `gs://`). Raises a
-    `ValueError` that lists the built-in presets otherwise.
+    and cached on first use), local folders and folders behind a URL of
+    TensorFlow's filesystem layer (`gs://`, `ram://`: copied into a local
+    folder first, see `local_copy`), and the handle unchanged for the hubs
+    (`hf://`, `kaggle://`, `modelscope://`). Raises a `ValueError` that lists
+    the built-in presets otherwise.
     """
     if not isinstance(preset, (str, os.PathLike)):
         raise ValueError(
@@ -93,6 +104,8 @@ def resolve_preset(preset):
             f"'electra_small' or './my_electra'. Received: {preset!r}"
         )
     preset = os.fspath(preset)
+    if is_filesystem_url(preset):
+        return local_copy(preset)
     if "://" in preset:
         return preset
     if preset in builtin_presets():
@@ -116,6 +129,86 @@ def resolve_preset(preset):
     )
 
 
+# Hubs that keras-hub downloads from itself; any other `scheme://` is a
+# path of TensorFlow's filesystem layer.
+HUB_SCHEMES = ("hf", "kaggle", "modelscope", "http", "https")
+# A remote preset's local copy in this process: URL -> (what it held, the
+# local folder).
+_LOCAL_COPIES = {}
+
+
+def is_filesystem_url(preset):
+    """Whether `preset` is a URL read through TensorFlow's filesystem layer
+    (`gs://`, `ram://`, `s3://` with a plugin), not a hub's handle."""
+    if not file_system.has_scheme(preset):
+        return False
+    return os.fspath(preset).split("://", 1)[0].lower() not in HUB_SCHEMES
+
+
+def _listing(url):
+    """What a remote folder holds: (relative name, size, mtime) of each
+    file, or None where some mtime is unknown (`ram://`)."""
+    import posixpath
+
+    entries = []
+    for folder, _, names in file_system.walk(url):
+        for name in names:
+            path = posixpath.join(folder, name)
+            mtime = file_system.getmtime(path)
+            if not mtime:
+                return None
+            entries.append(
+                (
+                    posixpath.relpath(path, url),
+                    file_system.getsize(path),
+                    mtime,
+                )
+            )
+    return tuple(sorted(entries))
+
+
+def local_copy(url):
+    """A local folder holding the preset folder at `url` (copied on first
+    use in this process, and again whenever its files' sizes or times
+    change; on a filesystem that keeps no times, as `ram://`, at every
+    call). Removed when the process ends.
+
+    Raises a `ValueError` naming the fix when `url` holds no preset.
+
+    Example:
+    ```python
+    from keras_electra.utils import file_system
+    from keras_electra.utils import preset_utils
+
+    with file_system.open_file("ram://run/preset/config.json", "w") as f:
+        f.write("{}")
+    folder = preset_utils.local_copy("ram://run/preset")  # a local folder
+    ```
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    url = os.fspath(url).rstrip("/")
+    if not file_system.isfile(file_system.join(url, CONFIG_FILE)):
+        raise ValueError(
+            f"'{url}' is not a preset: it has no {CONFIG_FILE} (a preset "
+            "being copied there is complete once its config.json is). "
+            "Check the path, or save one there with `save_to_preset()`."
+        )
+    listing = _listing(url)
+    known = _LOCAL_COPIES.get(url)
+    if known is not None and listing is not None and known[0] == listing:
+        return known[1]
+    folder = tempfile.mkdtemp(prefix="keras_electra_preset-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # An earlier copy stays until the process ends: what was loaded from
+    # it may still read its files.
+    file_system.copytree(url, folder)
+    _LOCAL_COPIES[url] = (listing, folder)
+    return folder
+
+
 def get_preset_loader(preset):
     """The keras-hub `PresetLoader` that reads `preset`, whatever its format
     (the function `keras_electra.conversion` registers)."""
@@ -123,10 +216,14 @@ def get_preset_loader(preset):
 
 
 def preset_has_file(preset, filename):
-    """True when a local preset folder holds `filename`.
+    """True when a preset folder (local, or behind a filesystem URL) holds
+    `filename`.
 
-    Remote handles are assumed to hold the standard files.
+    Hub handles (`hf://`, `kaggle://`) are assumed to hold the standard
+    files.
     """
+    if is_filesystem_url(preset):
+        return file_system.isfile(file_system.join(preset, filename))
     if "://" in preset:
         return True
     return os.path.isfile(os.path.join(preset, filename))
@@ -154,17 +251,18 @@ def serialize_to_json(obj):
 def load_json(preset, filename):
     """Read a JSON file of a preset (local or remote).
 
-    Local folders are read directly (no keras-hub, so no backend import:
-    `keras-electra info` stays fast); remote handles go through keras-hub.
+    Local folders and filesystem URLs (`gs://`) are read directly (no
+    keras-hub, so no backend import: `keras-electra info` stays fast); hub
+    handles go through keras-hub.
     """
     import json
 
-    if "://" not in preset:
-        path = os.path.join(preset, filename)
-        if not os.path.isfile(path):
+    if "://" not in preset or is_filesystem_url(preset):
+        path = file_system.join(preset, filename)
+        if not file_system.isfile(path):
             raise ValueError(f"The preset '{preset}' has no {filename}.")
         try:
-            with open(path, encoding="utf-8") as f:
+            with file_system.open_file(path, encoding="utf-8") as f:
                 return json.load(f)
         except (ValueError, UnicodeDecodeError) as e:
             raise ValueError(
@@ -191,18 +289,41 @@ class atomic_directory:
     `path` only once the block finishes without error. A crash mid-write
     leaves any previous `path` untouched (at worst a stale `.tmp-*` sibling).
 
+    A `path` behind a URL (`gs://`, `ram://`) has no atomic folder rename
+    (an object store renames object by object): the block writes into a
+    local temporary folder (Keras' `.h5` weights are written by h5py, on
+    local files only), which is then copied to `path`, replacing what was
+    there, with the files named in `last` copied after all others. A
+    reader that requires those files (a checkpoint's `state.json`, a
+    preset's `config.json`) never takes a partial copy for a whole one;
+    a process killed during the copy leaves a partial `path` (a previous
+    one is gone), which `RunFolder.remove_partial_writes` clears.
+
+    Args:
+        path: the folder to write.
+        last: names of files (relative to the folder) copied last to a
+            remote `path`.
+
     ```python
     with atomic_directory("run/checkpoint-100") as tmp:
         model.save_to_preset(tmp)
     ```
     """
 
-    def __init__(self, path):
-        self.path = pathlib.Path(path)
+    def __init__(self, path, last=(CONFIG_FILE,)):
+        self.remote = file_system.has_scheme(path)
+        self.url = os.fspath(path)
+        self.last = tuple(last)
+        self.path = None if self.remote else pathlib.Path(path)
 
     def __enter__(self):
         import tempfile
 
+        if self.remote:
+            self.tmp = pathlib.Path(
+                tempfile.mkdtemp(prefix="keras_electra_write-")
+            )
+            return str(self.tmp)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = pathlib.Path(
             tempfile.mkdtemp(
@@ -217,6 +338,14 @@ class atomic_directory:
 
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.remote:
+            try:
+                if file_system.exists(self.url):
+                    file_system.rmtree(self.url)
+                file_system.copytree(self.tmp, self.url, last=self.last)
+            finally:
+                shutil.rmtree(self.tmp, ignore_errors=True)
             return False
         _fsync_tree(self.tmp)
         old = None
