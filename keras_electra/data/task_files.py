@@ -14,7 +14,8 @@ import contextlib
 import csv
 import json
 import math
-import os
+
+from keras_electra.utils import file_system
 
 
 class TaskFileError(ValueError):
@@ -24,12 +25,14 @@ class TaskFileError(ValueError):
 @contextlib.contextmanager
 def _open(path):
     """The file for reading; a bad encoding is named with the file."""
-    if not os.path.isfile(path):
+    if not file_system.isfile(path):
         raise TaskFileError(f"'{path}' does not exist.")
-    if os.path.getsize(path) == 0:
+    if file_system.getsize(path) == 0:
         raise TaskFileError(f"'{path}' is empty.")
     try:
-        with open(path, encoding="utf-8", newline="") as f:
+        with file_system.open_file(
+            path, "r", encoding="utf-8", newline=""
+        ) as f:
             yield f
     except UnicodeDecodeError as e:
         raise TaskFileError(

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from keras_electra.jobs.finetune_tasks import CLASSIFIER_FILE
+from keras_electra.utils import file_system
 from keras_electra.utils.option_errors import OptionError
 from keras_electra.utils.option_errors import spell
 
@@ -56,13 +57,17 @@ def find_classifier(model):
     from keras_electra.utils.preset_info import PresetInfo
 
     model = os.fspath(model)
-    if not os.path.isdir(model):
+    if not file_system.isdir(model):
         raise ValueError(f"'{model}' is not a folder: {HOW}.")
     folder = model
-    if os.path.isdir(os.path.join(model, "model")):
-        folder = os.path.join(model, "model")
-    if not os.path.isfile(os.path.join(folder, preset_utils.CONFIG_FILE)):
+    if file_system.isdir(file_system.join(model, "model")):
+        folder = file_system.join(model, "model")
+    config = file_system.join(folder, preset_utils.CONFIG_FILE)
+    if not file_system.isfile(config):
         raise ValueError(f"'{model}' holds no fine-tuned model: {HOW}.")
+    if preset_utils.is_filesystem_url(folder):
+        # (gs://...: read from a local copy; Keras reads .h5 files locally.)
+        folder = preset_utils.local_copy(folder)
     info = PresetInfo.read(folder)
     name = info.class_name
     if name in OTHER_TASKS:
@@ -198,7 +203,9 @@ def predict_file(
     )
     if output is not None:
         output = os.fspath(output)
-        with open(output, "w", encoding="utf-8", newline="") as f:
+        with file_system.open_file(
+            output, "w", encoding="utf-8", newline=""
+        ) as f:
             write_predictions(result, f, tab=output.endswith(".tsv"))
     return result
 
@@ -211,9 +218,11 @@ def write_predictions(result, f, tab=False):
 
 
 def _check_output(output):
-    parent = os.path.dirname(os.path.abspath(output))
-    if os.path.isdir(output):
+    if file_system.isdir(output):
         raise ValueError(f"'{output}' is a folder: name a file to write.")
+    if file_system.has_scheme(output):
+        return  # object stores have no folders to check
+    parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
         raise ValueError(f"'{parent}' does not exist: create it first.")
 
