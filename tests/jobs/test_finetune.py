@@ -2,6 +2,8 @@
 
 import json
 
+from helpers import once_per_suite
+
 import keras_electra
 
 
@@ -53,6 +55,24 @@ def test_finetune_command(preset, tmp_path, capsys, monkeypatch):
     assert (out / "confusion_matrix.png").stat().st_size > 0
     assert keras_electra.ElectraTextClassifier.from_preset(str(out / "model"))
 
+
+# The command line's other paths: the regression head trains on every
+# backend in test_electra_text_classifier.py and the tagging job in
+# test_tag_job_trains_through_the_taggers_preprocessor below.
+@once_per_suite
+def test_finetune_command_regression_tags_and_refusals(
+    preset, tmp_path, capsys, monkeypatch
+):
+    from keras_electra.cli import main
+
+    monkeypatch.chdir(tmp_path)  # runs without --output write finetune_*/
+
+    train = tmp_path / "train.csv"
+    rows = ["sentence,label"] + [
+        f"{'good film' if i % 2 else 'bad film'} the dog,{i % 2}"
+        for i in range(16)
+    ]
+    train.write_text("\n".join(rows) + "\n")
     # Regression (--num-classes 1): real-valued labels, MSE and Pearson.
     scores = tmp_path / "scores.csv"
     scores.write_text(
