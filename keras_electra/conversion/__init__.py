@@ -112,11 +112,15 @@ def export_keras_hub(model, output_dir, tokenizer=None):
 
 
 def _refuse_non_empty(output_dir, overwrite):
+    from keras_electra.utils import file_system
+
     output_dir = os.fspath(output_dir)
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+    if overwrite or not file_system.isdir(output_dir):
+        return
+    if file_system.listdir(output_dir):
         raise CheckpointError(
             f"'{output_dir}' exists and is not empty. Choose a new folder "
-            "or pass --overwrite to write into it."
+            "or pass --overwrite to replace what it holds."
         )
 
 

@@ -45,9 +45,12 @@ serving.export_saved_model(classifier, "classifier_savedmodel")
 
 import os
 import shutil
+import tempfile
 import warnings
 
 import keras
+
+from keras_electra.utils import file_system
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -98,29 +101,52 @@ def _token_specs(tf, length=None):
 
 
 def _prepare_folder(output_dir, overwrite):
+    """Check the output folder; return it and a new temporary folder to
+    write into (beside it; a local one for a URL, copied up after)."""
     output_dir = os.fspath(output_dir)
-    if os.path.exists(output_dir) and os.listdir(output_dir):
-        if not overwrite:
+    if not file_system.has_scheme(output_dir):
+        output_dir = os.path.normpath(output_dir)
+    if file_system.exists(output_dir):
+        if not file_system.isdir(output_dir):
+            raise ExportError(
+                f"'{output_dir}' is a file: name a folder to write."
+            )
+        if file_system.listdir(output_dir) and not overwrite:
             raise ExportError(
                 f"'{output_dir}' exists and is not empty. Choose a new "
                 "folder or pass overwrite=True (--overwrite) to replace it."
             )
+    if file_system.has_scheme(output_dir):
+        return output_dir, tempfile.mkdtemp(prefix="keras_electra_export-")
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
-    return output_dir, os.path.join(
-        parent, f".{os.path.basename(output_dir)}.tmp-{os.getpid()}"
-    )
+    name = os.path.basename(os.path.abspath(output_dir))
+    return output_dir, tempfile.mkdtemp(dir=parent, prefix=f".{name}.tmp-")
 
 
 def _publish(tmp, output_dir):
     """Move a finished export into place: a failed export leaves no half
     folder behind, and an existing one is replaced only once the new one
-    is whole."""
+    is whole (and restored if the move fails). To a URL the folder is
+    copied up, `saved_model.pb` last (object stores rename by copying)."""
+    if file_system.has_scheme(output_dir):
+        try:
+            if file_system.isdir(output_dir):
+                file_system.rmtree(output_dir)
+            file_system.copytree(tmp, output_dir, last=("saved_model.pb",))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     old = None
     if os.path.exists(output_dir):
         old = f"{tmp}.old"
         os.replace(output_dir, old)
-    os.replace(tmp, output_dir)
+    try:
+        os.replace(tmp, output_dir)
+    except OSError:
+        if old:
+            os.replace(old, output_dir)
+        raise
     if old:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -313,7 +339,9 @@ def export_onnx(model, path, tokenizer=None, overwrite=False, opset=17):
             "backend trained the preset) or set KERAS_BACKEND=tensorflow."
         )
     path = os.fspath(path)
-    if os.path.exists(path) and not overwrite:
+    if file_system.isdir(path):
+        raise ExportError(f"'{path}' is a folder: name the .onnx file.")
+    if file_system.exists(path) and not overwrite:
         raise ExportError(
             f"'{path}' exists. Choose a new file name or pass "
             "overwrite=True (--overwrite) to replace it."
@@ -338,8 +366,13 @@ def export_onnx(model, path, tokenizer=None, overwrite=False, opset=17):
     names = sorted(forward.get_concrete_function().structured_outputs)
 
     patch_tf2onnx()  # tf2onnx's numpy 2 fixes, as Keras' own export does
-    tmp = f"{path}.tmp-{os.getpid()}"
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if file_system.has_scheme(path):  # written here, then copied up
+        folder = tempfile.gettempdir()
+    else:
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, suffix=".onnx.tmp")
+    os.close(handle)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -351,7 +384,10 @@ def export_onnx(model, path, tokenizer=None, overwrite=False, opset=17):
             )
         _rename_outputs(proto, names)
         onnx.save(proto, tmp)
-        os.replace(tmp, path)
+        if file_system.has_scheme(path):
+            file_system.copy(tmp, path)
+        else:
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -14,6 +14,7 @@ import sys
 from keras_electra.data.corpus_formats import CorpusError
 from keras_electra.data.corpus_formats import not_text
 from keras_electra.data.corpus_formats import record_field
+from keras_electra.utils import file_system
 
 # The fix for texts read once where they must be read again.
 READ_AGAIN = (
@@ -215,7 +216,11 @@ class Documents:
             self._guess_paths
             and len(text) < 4096
             and "\n" not in text
-            and os.path.isfile(text)
+            and (
+                os.path.isfile(text)
+                # A URL (gs://...) names a file too, found or not.
+                or (file_system.has_scheme(text) and " " not in text.strip())
+            )
         ):
             raise CorpusError(
                 f"{where} is the name of a file ({text}): a list or tuple "

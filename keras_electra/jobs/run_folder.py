@@ -253,6 +253,10 @@ def _holder_may_live(holder):
         pid = int(words[1])
     except ValueError:
         return True
+    if pid == os.getpid():
+        # Our own number, before we wrote the lock: a restarted container
+        # (the same host name and PID 1) whose last run left the file.
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -131,7 +131,8 @@ class _RemoteFile(io.RawIOBase):
             return self._file.tell()
 
     def flush(self):
-        if not self.closed and self.writable():
+        # (`_file` is None when opening failed: `__del__` still flushes.)
+        if self._file is not None and not self.closed and self.writable():
             with _translated(self.name):
                 self._file.flush()
 

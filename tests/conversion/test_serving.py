@@ -231,3 +231,32 @@ def test_the_command_line_exports_a_preset_trained_on_any_backend(
     assert again.returncode == 2
     assert "--overwrite" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="one backend is enough for the copy"
+)
+def test_exports_to_a_url_are_written_there(classifier, tmp_path):
+    import tensorflow as tf
+
+    from keras_electra.utils import file_system
+
+    root = f"ram://serving-{os.getpid()}"
+    out = serving.export_saved_model(classifier, f"{root}/served")
+    served = tf.saved_model.load(out).signatures["serving_default"]
+    np.testing.assert_allclose(
+        served(text=tf.constant(TEXTS))["logits"].numpy(),
+        to_numpy(classifier.predict(TEXTS, verbose=0)),
+        atol=1e-4,
+    )
+    with pytest.raises(serving.ExportError, match="overwrite"):
+        serving.export_saved_model(classifier, f"{root}/served")
+    onnx_path = serving.export_onnx(classifier, f"{root}/m.onnx")
+    with file_system.open_file(onnx_path, "rb") as f:
+        assert len(f.read()) > 1000
+    # A file where a folder goes, and the reverse: refused, not a trace.
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(serving.ExportError, match="is a file"):
+        serving.export_saved_model(classifier, tmp_path / "file")
+    with pytest.raises(serving.ExportError, match="is a folder"):
+        serving.export_onnx(classifier, tmp_path)

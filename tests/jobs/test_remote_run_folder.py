@@ -4,6 +4,7 @@ operations between local and remote places."""
 
 import json
 import os
+import socket
 import uuid
 
 import keras
@@ -340,3 +341,15 @@ def test_the_remote_lock_is_advisory_and_names_its_holder(capsys):
     taken.acquire()
     assert f"process {os.getpid()}" in _read(lock)
     taken.release()
+
+
+@once_per_suite
+def test_a_lock_naming_this_very_process_is_stale():
+    # A restarted container keeps its host name and is PID 1 again: the
+    # lock its last run left names "this" process, which cannot hold it.
+    from keras_electra.jobs import run_folder
+
+    assert not run_folder._holder_may_live(run_folder._holder_line())
+    parent = f"process {os.getppid()} on {socket.gethostname()}"
+    assert run_folder._holder_may_live(parent)  # alive
+    assert run_folder._holder_may_live("process 1 on another-host")
