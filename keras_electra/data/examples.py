@@ -661,6 +661,20 @@ def _model_inputs(ids, used, second):
     }
 
 
+def _whole_batches(carry, examples, batch_size):
+    """Yield the whole batches of model inputs in `carry` (what the last
+    block left, or None) followed by `examples`; return what is left."""
+    if carry is not None:
+        examples = tuple(
+            np.concatenate([c, x]) for c, x in zip(carry, examples)
+        )
+    count = len(examples[0])
+    end = count - count % batch_size
+    for i in range(0, end, batch_size):
+        yield _model_inputs(*(x[i : i + batch_size] for x in examples))
+    return tuple(x[end:] for x in examples)
+
+
 def _text_batches(
     source, batch_size, skip_batches=0, repeat=True, cache=0, counts_file=None
 ):
@@ -747,15 +761,7 @@ def _text_batches(
             for segment in list(arrays):
                 if segment not in open_now:
                     del arrays[segment]
-        if carry is not None:
-            examples = tuple(
-                np.concatenate([c, x]) for c, x in zip(carry, examples)
-            )
-        count = len(examples[0])
-        end = count - count % batch_size
-        for i in range(0, end, batch_size):
-            yield _model_inputs(*(x[i : i + batch_size] for x in examples))
-        carry = tuple(x[end:] for x in examples)
+        carry = yield from _whole_batches(carry, examples, batch_size)
         number += 1
 
 
@@ -891,15 +897,7 @@ def _document_batches(
             examples_ = tuple(x[permutation] for x in examples_)
         examples_ = tuple(x[offset:] for x in examples_)
         offset = 0
-        if carry is not None:
-            examples_ = tuple(
-                np.concatenate([c, x]) for c, x in zip(carry, examples_)
-            )
-        count = len(examples_[0])
-        end = count - count % batch_size
-        for i in range(0, end, batch_size):
-            yield _model_inputs(*(x[i : i + batch_size] for x in examples_))
-        carry = tuple(x[end:] for x in examples_)
+        carry = yield from _whole_batches(carry, examples_, batch_size)
         number += 1
 
 
