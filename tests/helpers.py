@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import random
 import subprocess
 import sys
 
@@ -287,3 +288,20 @@ def run_without_backend(code):
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def word_documents(seed, long_at):
+    """40 short documents of `WORDS` (lines of a few words), the one at
+    `long_at` a paragraph long enough to be split into sentences."""
+    rng = random.Random(seed)
+    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs"]
+
+    def sentence():
+        return " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
+
+    documents = [
+        "\n".join(sentence() + " ." for _ in range(rng.randint(1, 4)))
+        for _ in range(40)
+    ]
+    documents[long_at] = " ".join(f"The {sentence()}." for _ in range(20))
+    return documents

@@ -7,7 +7,6 @@ import gzip
 import importlib.util
 import json
 import lzma
-import random
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ import pytest
 import tensorflow as tf
 from helpers import WORDS
 from helpers import once_per_suite
+from helpers import word_documents
 
 import keras_electra
 from keras_electra import cli
@@ -38,20 +38,7 @@ SETTINGS = dict(sequence_length=16, shuffle_buffer=8)
 
 
 def _documents():
-    """About 40 documents of `WORDS` (some 400 words): lines of a few
-    words, and one paragraph long enough to be split into sentences."""
-    rng = random.Random(0)
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs"]
-
-    def sentence():
-        return " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
-
-    documents = [
-        "\n".join(sentence() + " ." for _ in range(rng.randint(1, 4)))
-        for _ in range(40)
-    ]
-    documents[7] = " ".join(f"The {sentence()}." for _ in range(20))
-    return documents
+    return word_documents(seed=0, long_at=7)
 
 
 def _write(folder, documents, field="text"):

@@ -6,7 +6,6 @@ import gzip
 import importlib.util
 import json
 import os
-import random
 import subprocess
 import sys
 import uuid
@@ -16,6 +15,7 @@ import pytest
 import tensorflow as tf
 from helpers import WORDS
 from helpers import once_per_suite
+from helpers import word_documents
 
 import keras_electra
 from keras_electra.data import build_shards
@@ -37,20 +37,7 @@ SETTINGS = dict(sequence_length=16, shuffle_buffer=8)
 
 
 def _documents():
-    """40 short documents of `WORDS`, one paragraph long enough to be
-    split into sentences."""
-    rng = random.Random(1)
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dogs"]
-
-    def sentence():
-        return " ".join(rng.choice(words) for _ in range(rng.randint(2, 6)))
-
-    documents = [
-        "\n".join(sentence() + " ." for _ in range(rng.randint(1, 4)))
-        for _ in range(40)
-    ]
-    documents[5] = " ".join(f"The {sentence()}." for _ in range(20))
-    return documents
+    return word_documents(seed=1, long_at=5)
 
 
 def _corpus_files(documents):
