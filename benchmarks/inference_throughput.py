@@ -57,21 +57,10 @@ def run_ours(args):
 def run_transformers(args):
     import numpy as np
     import torch
-    from transformers import ElectraConfig
     from transformers import ElectraModel
 
     d = common.preset_config(args.preset)["discriminator"]
-    model = ElectraModel(
-        ElectraConfig(
-            vocab_size=d["vocabulary_size"],
-            embedding_size=d["embedding_dim"],
-            hidden_size=d["hidden_dim"],
-            num_hidden_layers=d["num_layers"],
-            num_attention_heads=d["num_heads"],
-            intermediate_size=d["intermediate_dim"],
-            max_position_embeddings=d["max_sequence_length"],
-        )
-    ).eval()
+    model = ElectraModel(common.hf_config(d)).eval()
     batch = {
         k: torch.from_numpy(v.astype("int64"))
         for k, v in common._batch(args, np).items()

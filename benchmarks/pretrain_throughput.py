@@ -44,6 +44,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
+def hf_config(c, **extra):
+    """transformers' `ElectraConfig` of one of our backbone configs (a
+    tower of `preset_config`, or a preset's config.json), plus `extra`."""
+    from transformers import ElectraConfig
+
+    return ElectraConfig(
+        vocab_size=c["vocabulary_size"],
+        embedding_size=c["embedding_dim"],
+        hidden_size=c["hidden_dim"],
+        num_hidden_layers=c["num_layers"],
+        num_attention_heads=c["num_heads"],
+        intermediate_size=c["intermediate_dim"],
+        max_position_embeddings=c["max_sequence_length"],
+        **extra,
+    )
+
+
 def tower_flops(batch, length, layers, hidden, ffn, embedding):
     per_layer = 2 * batch * length * (4 * hidden * hidden + 2 * hidden * ffn)
     attention = 4 * batch * length * length * hidden
@@ -281,23 +298,11 @@ def fit_timing(
 def run_transformers(args):
     import numpy as np
     import torch
-    from transformers import ElectraConfig
     from transformers import ElectraForMaskedLM
     from transformers import ElectraForPreTraining
 
     config = preset_config(args.preset)
     d, g = config["discriminator"], config["generator"]
-
-    def hf_config(c):
-        return ElectraConfig(
-            vocab_size=c["vocabulary_size"],
-            embedding_size=c["embedding_dim"],
-            hidden_size=c["hidden_dim"],
-            num_hidden_layers=c["num_layers"],
-            num_attention_heads=c["num_heads"],
-            intermediate_size=c["intermediate_dim"],
-            max_position_embeddings=c["max_sequence_length"],
-        )
 
     generator = ElectraForMaskedLM(hf_config(g))
     discriminator = ElectraForPreTraining(hf_config(d))

@@ -165,21 +165,11 @@ def run_side(side, args, folder):
         )
         return _measure(lambda x: session.run(None, x), ids, args)
     import torch
-    from transformers import ElectraConfig
+    from pretrain_throughput import hf_config
     from transformers import ElectraForSequenceClassification
 
-    d = config["config"]
     model = ElectraForSequenceClassification(
-        ElectraConfig(
-            vocab_size=d["vocabulary_size"],
-            embedding_size=d["embedding_dim"],
-            hidden_size=d["hidden_dim"],
-            num_hidden_layers=d["num_layers"],
-            num_attention_heads=d["num_heads"],
-            intermediate_size=d["intermediate_dim"],
-            max_position_embeddings=d["max_sequence_length"],
-            num_labels=2,
-        )
+        hf_config(config["config"], num_labels=2)
     ).eval()
 
     def forward(x):
